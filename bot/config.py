@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     oncall_engineers: UserIds = Field(frozenset(), description="Comma-separated Slack user ids with the `oncall` role.")
 
     # --- Process -----------------------------------------------------------------------------
-    port: int = Field(3000, ge=1, le=65535, description="Port of the bot's web server (HTTP mode: /slack/events, /healthz, /metrics).")
+    port: int = Field(3000, ge=0, le=65535, description="Port of the bot's web server (HTTP mode: /slack/events, /healthz, /metrics).")
     host: str = Field("127.0.0.1", description="Interface the web servers bind to (0.0.0.0 in a container).")
     oncall_data_dir: Path = Field(Path("./var"), description="Folder for the SQLite database, MLflow store, datasets and postmortems.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default a SQLite file in the data dir. postgresql+psycopg://... for PostgreSQL.")
@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     recall_tolerance: float = Field(0.05, ge=0, le=1, description="How much any class's recall may drop against production.")
     smoke_latency_ms: float = Field(250.0, gt=0, description="Latency bound for the post-deploy smoke test.")
     deploy_wait_seconds: float = Field(10.0, gt=0, description="How long a deploy waits for the model server to report the new version.")
+    deploy_lock_ttl_seconds: float = Field(1800.0, gt=0, description="A deploy lock older than this is free even if its run never finished.")
 
     @field_validator("oncall_admins", "oncall_engineers", mode="before")
     @classmethod

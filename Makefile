@@ -1,0 +1,49 @@
+# Two commands: `make run` and `make test`. Everything else is set up on the way.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+
+.PHONY: run test bench lint format setup services postgres tools clean
+
+## Create .venv with the locked dependencies (uv is installed with pip when missing).
+setup: $(BIN)/oncall-bot
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+
+$(BIN)/oncall-bot: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+## Start the bot: Socket Mode or HTTP when Slack tokens are set, else the local workspace.
+run: setup
+	$(BIN)/oncall-bot migrate
+	$(BIN)/oncall-bot run
+
+## Set up, start what the tests need (PostgreSQL), run the whole suite.
+test: setup services
+	$(BIN)/pytest
+
+## Servers the tests talk to. PostgreSQL normally runs already; install and start it if not.
+services: postgres
+
+postgres:
+	@bash scripts/ensure-postgres.sh
+
+## Every benchmark under bench/ (installs wrk, the load generator, when missing).
+bench: setup services
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+lint: setup
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
+
+format: setup
+	$(BIN)/ruff format bot tests bench
+	$(BIN)/ruff check --fix bot tests bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

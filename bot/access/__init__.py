@@ -1,0 +1,1 @@
+"""Access: who may do what (roles from the settings)."""

@@ -1,0 +1,1 @@
+"""Audit: every command, allowed or denied, and every production action leaves a record."""

@@ -1,0 +1,86 @@
+"""`oncall-bot`: run, serve, serve-model, bootstrap, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import Settings, SettingsError, load_settings
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oncall-bot", description="ML oncall ChatOps bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start in the mode the settings select (socket, http or local)")
+    run.add_argument("--no-shell", action="store_true", help="local mode: serve without the terminal shell")
+    serve = sub.add_parser("serve", help="force HTTP mode (Slack posts to /slack/events)")
+    serve.add_argument("--port", type=int, default=None)
+    model = sub.add_parser("serve-model", help="serve the production model over HTTP")
+    model.add_argument("--port", type=int, default=None)
+    sub.add_parser("bootstrap", help="train and register v1 and v2, point production at v1 (idempotent)")
+    sub.add_parser("migrate", help="apply database migrations")
+    return parser
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _run_async(coro: object) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:
+        asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "serve" and not (settings.slack_bot_token and settings.slack_signing_secret):
+            raise SettingsError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET: both are needed for `serve` (HTTP mode)")
+    except SettingsError as exc:
+        print(f"oncall-bot: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    _configure_logging(settings)
+
+    from bot import runtime
+
+    if args.command == "migrate":
+        from bot.db.migrate import upgrade_to_head
+
+        settings.oncall_data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade_to_head(settings.resolved_database_url)
+        print("database is up to date")
+        return 0
+    if args.command == "serve":
+        _run_async(runtime.serve_http(settings, port=args.port))
+    elif args.command == "run":
+        if settings.mode == "socket":
+            _run_async(runtime.serve_socket(settings))
+        elif settings.mode == "http":
+            _run_async(runtime.serve_http(settings))
+        else:
+            _run_async(runtime.run_local(settings, shell=not args.no_shell))
+    elif args.command == "serve-model":
+        from bot.serving.server import run_model_server
+
+        run_model_server(settings, port=args.port or settings.model_server_port)
+    elif args.command == "bootstrap":
+        from bot.registry.bootstrap import bootstrap_from_settings
+
+        print(bootstrap_from_settings(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""From command text to a ready invocation: parse, find the command, check the role, audit.
+
+This runs on the ack path, so it is kept to microseconds plus one small INSERT. It does not know
+Slack: the Slack listener hands it text and ids and gets back either an answer to send at once
+(usage, denial) or a `CommandContext` to run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.access.roles import RolePolicy
+from bot.audit import service as audit
+from bot.commands.context import CommandContext, Replier
+from bot.commands.parser import ParseError, parse_args, tokenize
+from bot.commands.registry import CommandRegistry
+from bot.db import Database
+from bot.messages import Rendered, TemplateRenderer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """Either `answer` (send it and stop) or `context` (run its handler)."""
+
+    answer: Rendered | None = None
+    context: CommandContext | None = None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        registry: CommandRegistry,
+        roles: RolePolicy,
+        db: Database,
+        renderer: TemplateRenderer,
+        slash: str,
+    ) -> None:
+        self.registry = registry
+        self.roles = roles
+        self.db = db
+        self.renderer = renderer
+        self.slash = slash
+
+    def prepare(
+        self,
+        text: str,
+        *,
+        user_id: str,
+        channel_id: str,
+        reply: Replier,
+        trigger_id: str | None = None,
+    ) -> Prepared:
+        """Parse and authorize one command; every outcome is audited."""
+        text = (text or "").strip()
+        try:
+            words = tokenize(text)
+        except ParseError as exc:
+            self._audit(user_id, "(unparsed)", text, channel_id, "invalid", str(exc))
+            return Prepared(answer=self.renderer.render("usage_error", slash=self.slash, problem=str(exc), command=None, suggestion=None, text=text))
+        if not words:
+            words = ["help"]
+        command, rest = self.registry.match(words)
+        if command is None:
+            suggestion = self.registry.suggest(words)
+            self._audit(user_id, words[0][:64], text, channel_id, "invalid", "unknown command")
+            return Prepared(
+                answer=self.renderer.render(
+                    "usage_error",
+                    slash=self.slash,
+                    problem=f"`{words[0]}` is not a command I know.",
+                    command=None,
+                    suggestion=self.registry.commands.get(tuple(suggestion.split())) if suggestion else None,
+                    text=text,
+                )
+            )
+        role = self.roles.role_of(user_id)
+        if not role.allows(command.role):
+            self._audit(user_id, command.name, text, channel_id, "denied", f"needs {command.role.value}, has {role.value}")
+            return Prepared(answer=self.renderer.render("denied", slash=self.slash, command=command, role=role.value))
+        try:
+            args = parse_args(rest, value_options=command.value_options)
+        except ParseError as exc:
+            self._audit(user_id, command.name, text, channel_id, "invalid", str(exc))
+            return Prepared(answer=self.renderer.render("usage_error", slash=self.slash, problem=str(exc), command=command, suggestion=None, text=text))
+        audit_id = self._audit(user_id, command.name, text, channel_id, "accepted", "")
+        context = CommandContext(
+            command=command,
+            args=args,
+            user_id=user_id,
+            role=role,
+            channel_id=channel_id,
+            text=text,
+            reply=reply,
+            audit_id=audit_id,
+            trigger_id=trigger_id,
+            extras={"slash": self.slash},
+        )
+        return Prepared(context=context)
+
+    def complete(self, context: CommandContext, *, result: str, detail: str = "") -> None:
+        """Record how an accepted command ended."""
+        if context.audit_id is None:
+            return
+        try:
+            with self.db.session() as session:
+                audit.complete(session, record_id=context.audit_id, result=result, detail=detail)
+        except Exception:  # the audit trail must never take a command down with it
+            log.exception("could not complete audit record %s", context.audit_id)
+
+    def _audit(self, actor: str, action: str, text: str, channel: str, result: str, detail: str) -> int | None:
+        try:
+            with self.db.session() as session:
+                return audit.record(
+                    session, actor=actor, action=action, arguments=text, channel=channel, result=result, detail=detail
+                )
+        except Exception:
+            log.exception("could not write audit record for %s %s", actor, action)
+            return None

@@ -1,0 +1,1 @@
+"""Deploy and rollback: the production lock, the deploy history, and the runbook actions."""

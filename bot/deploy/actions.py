@@ -1,0 +1,173 @@
+"""Runbook actions for deploy and rollback: what the steps in runbooks/deploy.md call.
+
+Each action is idempotent (the engine re-runs the step it was on after a restart): taking a lock
+the run already holds, pointing the alias where it already points, recording an outcome twice,
+all change nothing the second time. Registry calls block, so they run in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.deploy import service
+from bot.deploy.preflight import run_checks
+from bot.deploy.probe import ModelServerClient
+from bot.registry.errors import RegistryError, UnknownVersion
+from bot.registry.service import ModelService
+from bot.runbook import ActionContext, ActionFailed, ActionRegistry, ActionResult
+
+
+def _deps(ctx: ActionContext) -> tuple[Any, ModelService, ModelServerClient, Any]:
+    extras = ctx.extras
+    return extras["db"], extras["models"], extras["model_server"], extras["settings"]
+
+
+def _version(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ActionFailed(f"{value!r} is not a model version") from None
+
+
+def register_deploy_actions(actions: ActionRegistry) -> None:
+    @actions.action("deploy.acquire_lock", description="Take the production deploy lock")
+    async def acquire_lock(ctx: ActionContext) -> ActionResult:
+        db, _, _, settings = _deps(ctx)
+        purpose = f"{ctx.runbook_id} run #{ctx.run_id}"
+        try:
+            with db.session() as session:
+                lock = service.acquire_lock(
+                    session, run_id=ctx.run_id, holder=ctx.actor, purpose=purpose, ttl_seconds=settings.deploy_lock_ttl_seconds
+                )
+        except service.LockHeld as exc:
+            since = exc.lock.acquired_at.strftime("%H:%M:%S UTC") if exc.lock.acquired_at else "?"
+            raise ActionFailed(f"another change holds the deploy lock: <@{exc.lock.holder}> ({exc.lock.purpose}) since {since}") from None
+        return ActionResult(summary=f"lock taken for {purpose}", outputs={"holder": lock.holder})
+
+    @actions.action("deploy.release_lock", description="Release the production deploy lock")
+    async def release_lock(ctx: ActionContext) -> ActionResult:
+        db, _, _, _ = _deps(ctx)
+        with db.session() as session:
+            released = service.release_lock(session, run_id=ctx.run_id)
+        return ActionResult(summary="lock released" if released else "lock was already free")
+
+    @actions.action("model.preflight", params={"version": True, "require_gate": False}, description="Check a version may go to production")
+    async def preflight(ctx: ActionContext, version: Any, require_gate: Any = False) -> ActionResult:
+        _, models, _, settings = _deps(ctx)
+        report = await asyncio.to_thread(
+            _preflight, models, _version(version), settings.accuracy_floor, settings.accuracy_tolerance, bool(require_gate)
+        )
+        outputs = report.as_dict()
+        if not report.passed:
+            raise ActionFailed("preflight failed: " + "; ".join(c.detail for c in report.failures))
+        summary = "; ".join(c.detail for c in report.checks)
+        return ActionResult(summary=summary, outputs=outputs)
+
+    @actions.action("model.resolve_rollback_target", params={"version": False}, description="Find the version to roll back to")
+    async def resolve_target(ctx: ActionContext, version: Any = None) -> ActionResult:
+        db, models, _, _ = _deps(ctx)
+        current = await asyncio.to_thread(models.production_version)
+        if current is None:
+            raise ActionFailed("nothing is in production, so there is nothing to roll back")
+        if version in (None, ""):
+            with db.session() as session:
+                target = service.previous_production(session, current=current)
+            if target is None:
+                raise ActionFailed(f"the deploy history has no version before v{current}; name one: rollback v1")
+        else:
+            target = _version(version)
+        if target == current:
+            raise ActionFailed(f"v{target} is already in production")
+        try:
+            await asyncio.to_thread(models.load, target)
+        except UnknownVersion as exc:
+            raise ActionFailed(str(exc)) from None
+        except RegistryError as exc:
+            raise ActionFailed(f"v{target} cannot be loaded: {exc}") from None
+        return ActionResult(summary=f"v{current} → v{target}", outputs={"from_version": current, "to_version": target})
+
+    @actions.action("model.set_production", params={"version": True}, description="Point the production alias at a version")
+    async def set_production(ctx: ActionContext, version: Any) -> ActionResult:
+        _, models, _, _ = _deps(ctx)
+        target = _version(version)
+        previous = await asyncio.to_thread(models.set_production, target)
+        return ActionResult(summary=f"production → v{target}", outputs={"previous": previous, "version": target})
+
+    @actions.action("serving.wait_for_version", params={"version": True}, description="Wait until the model server serves a version")
+    async def wait_for_version(ctx: ActionContext, version: Any) -> ActionResult:
+        _, _, server, settings = _deps(ctx)
+        target = _version(version)
+        try:
+            seconds = await server.wait_for_version(target, timeout=settings.deploy_wait_seconds)
+        except TimeoutError as exc:
+            raise ActionFailed(str(exc)) from None
+        return ActionResult(summary=f"serving v{target} after {seconds:.2f}s", outputs={"seconds": round(seconds, 3)})
+
+    @actions.action("serving.smoke_test", params={"version": False}, description="Golden samples through the model server")
+    async def smoke_test(ctx: ActionContext, version: Any = None) -> ActionResult:
+        _, _, server, settings = _deps(ctx)
+        expected = _version(version) if version not in (None, "") else None
+        result = await server.smoke_test(expected_version=expected, latency_bound_ms=settings.smoke_latency_ms)
+        if not result.passed:
+            raise ActionFailed("smoke test failed: " + "; ".join(result.problems))
+        return ActionResult(
+            summary=f"{result.samples} golden samples right in {result.latency_ms:.0f} ms", outputs=result.as_dict()
+        )
+
+    @actions.action(
+        "deploy.record",
+        params={"from_version": False, "to_version": False, "outcome": True, "reason": False},
+        description="Write the deploy history and tag the versions",
+    )
+    async def record(ctx: ActionContext, outcome: str, from_version: Any = None, to_version: Any = None, reason: Any = "") -> ActionResult:
+        db, models, _, _ = _deps(ctx)
+        source = int(from_version) if from_version not in (None, "", "None") else None
+        target = int(to_version) if to_version not in (None, "", "None") else None
+        preflight_out = dict(ctx.outputs.get("preflight", {}) or ctx.outputs.get("resolve", {}))
+        smoke_out = dict(ctx.outputs.get("smoke", {}))
+        with db.session() as session:
+            entry = service.record_deploy(
+                session,
+                kind=ctx.runbook_id,
+                actor=ctx.actor,
+                from_version=source,
+                to_version=target,
+                outcome=str(outcome),
+                reason=str(reason or ""),
+                preflight=preflight_out,
+                smoke=smoke_out,
+                run_id=ctx.run_id,
+            )
+        if target is not None and outcome == "succeeded":
+            stamp = entry.finished_at.isoformat(timespec="seconds")
+            await asyncio.to_thread(
+                models.set_tags, target, {"deployed_at": stamp, "deployed_by": ctx.actor, "deploy_run": str(ctx.run_id)}
+            )
+        return ActionResult(summary=f"recorded: {outcome}", outputs={"record_id": entry.id})
+
+
+def _preflight(models: ModelService, version: int, floor: float, tolerance: float, require_gate: bool) -> Any:
+    try:
+        candidate = models.describe(version)
+    except UnknownVersion as exc:
+        raise ActionFailed(str(exc)) from None
+    current = models.production_version()
+    production = models.describe(current) if current is not None else None
+    load_error = None
+    try:
+        models.load(version)
+    except RegistryError as exc:
+        load_error = str(exc)
+    candidate_sig = models.input_signature(version) if load_error is None else None
+    production_sig = models.input_signature(current) if current is not None else None
+    return run_checks(
+        candidate=candidate,
+        production=production,
+        loads=load_error,
+        candidate_signature=candidate_sig,
+        production_signature=production_sig,
+        floor=floor,
+        tolerance=tolerance,
+        require_gate=require_gate,
+    )

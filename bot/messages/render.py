@@ -1,0 +1,96 @@
+"""Render a template into Block Kit blocks plus a plain-text fallback.
+
+A template's output text is the notification/fallback text; the blocks are whatever the template
+added with the builder calls (`header`, `section`, `context`, `divider`, `actions`, `button`).
+Operators restyle the bot by pointing TEMPLATES_DIR at their own copies: files there win over the
+bundled ones, name by name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from bot.messages.blocks import MAX_FALLBACK_TEXT, Block, BlockCollector, button, clip
+
+BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message ready for chat.postMessage / ack / response_url."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def _ago(value: datetime | None, now: datetime | None = None) -> str:
+    """'3m ago' style age of a timestamp."""
+    if value is None:
+        return "never"
+    now = now or datetime.now(value.tzinfo)
+    seconds = int((now - value).total_seconds())
+    return _duration(seconds) + " ago"
+
+
+def _duration(seconds: float | int | None) -> str:
+    if seconds is None:
+        return "n/a"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60}s" if seconds < 600 else f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value * 100:.{digits}f}%"
+
+
+class TemplateRenderer:
+    """Loads templates once; each render gets a fresh block collector."""
+
+    def __init__(self, override_dir: Path | None = None) -> None:
+        loaders: list[jinja2.BaseLoader] = []
+        if override_dir is not None:
+            loaders.append(jinja2.FileSystemLoader(str(override_dir)))
+        loaders.append(jinja2.FileSystemLoader(str(BUNDLED_TEMPLATES)))
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            extensions=["jinja2.ext.do"],
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # Slack mrkdwn, not HTML
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters.update(ago=_ago, duration=_duration, pct=_pct, clip=clip, tojson=json.dumps)
+        self.env.globals.update(button=button)
+
+    def names(self) -> list[str]:
+        return sorted(n for n in self.env.list_templates() if n.endswith(".j2") and not n.startswith("_"))
+
+    def render(self, name: str, **context: Any) -> Rendered:
+        template = self.env.get_template(name if name.endswith(".j2") else f"{name}.j2")
+        collector = BlockCollector()
+        builders = {
+            "header": collector.header,
+            "section": collector.section,
+            "long_section": collector.long_section,
+            "context": collector.context,
+            "divider": collector.divider,
+            "actions": collector.actions,
+        }
+        text = template.render(**builders, **context).strip()
+        return Rendered(text=clip(text, MAX_FALLBACK_TEXT) or " ", blocks=collector.finish())

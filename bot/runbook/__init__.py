@@ -1,0 +1,76 @@
+"""Runbooks as executable documents: Markdown files whose YAML front matter lists steps.
+
+The engine is framework-free: it never imports Slack, Starlette or APScheduler. The composition
+root builds an `ActionRegistry` (domain services register their actions), loads `runbooks/` with
+`load_runbooks` (an invalid runbook stops start-up), builds a `RunbookEngine` with a
+`ProgressReporter` (the Slack checklist message) and calls `resume_incomplete()`.
+"""
+
+from bot.runbook.actions import (
+    ActionContext,
+    ActionFailed,
+    ActionRegistry,
+    ActionResult,
+    ActionSpec,
+)
+from bot.runbook.checklist import ChecklistItem, ChecklistView, build_checklist, checklist_text
+from bot.runbook.engine import RunbookEngine
+from bot.runbook.errors import (
+    AlreadyConfirmedError,
+    ConfirmDeniedError,
+    RunbookError,
+    RunbookInputError,
+    RunError,
+    RunNotFoundError,
+    RunStateError,
+)
+from bot.runbook.guards import Authorize
+from bot.runbook.loader import load_runbook, load_runbooks, parse_runbook, runbooks_for_alert
+from bot.runbook.reporter import NullReporter, ProgressReporter
+from bot.runbook.schema import (
+    OnFailure,
+    Parameter,
+    ParamType,
+    Runbook,
+    RunState,
+    RunStatus,
+    Step,
+    StepState,
+    StepStatus,
+)
+
+__all__ = [
+    "ActionContext",
+    "ActionFailed",
+    "ActionRegistry",
+    "ActionResult",
+    "ActionSpec",
+    "AlreadyConfirmedError",
+    "Authorize",
+    "ChecklistItem",
+    "ChecklistView",
+    "ConfirmDeniedError",
+    "NullReporter",
+    "OnFailure",
+    "ParamType",
+    "Parameter",
+    "ProgressReporter",
+    "RunError",
+    "RunNotFoundError",
+    "RunState",
+    "RunStateError",
+    "RunStatus",
+    "Runbook",
+    "RunbookEngine",
+    "RunbookError",
+    "RunbookInputError",
+    "Step",
+    "StepState",
+    "StepStatus",
+    "build_checklist",
+    "checklist_text",
+    "load_runbook",
+    "load_runbooks",
+    "parse_runbook",
+    "runbooks_for_alert",
+]

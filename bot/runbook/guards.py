@@ -1,0 +1,76 @@
+"""Preconditions and small transitions the engine shares between its entry points.
+
+The checks raise the `RunError` subclasses whose messages the Slack layer shows to the person who
+clicked, so they are phrased for that person.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.runbook import service
+from bot.runbook.errors import AlreadyConfirmedError, RunStateError
+from bot.runbook.models import RunbookRun
+from bot.runbook.schema import Runbook, RunState, RunStatus, StepPhase, StepStatus
+
+Authorize = Callable[[RunState, str], bool | Awaitable[bool]]
+
+
+def runbook_mismatch(run: RunbookRun, runbook: Runbook | None) -> str | None:
+    """Why the run cannot continue with the loaded runbook, or None."""
+    # A run started with one version of a runbook cannot continue with a reshaped one.
+    if runbook is None:
+        return f"runbook '{run.runbook_id}' is no longer loaded"
+    if [s.step_id for s in run.steps] != [s.id for s in runbook.all_steps()]:
+        return f"runbook '{run.runbook_id}' changed since this run started; start a new run"
+    return None
+
+
+def in_rollback(run: RunbookRun) -> bool:
+    """Whether the run's current step is a rollback step."""
+    return run.steps[run.current_step].phase == StepPhase.ROLLBACK.value
+
+
+def finish_cancelled(session: Any, run: RunbookRun) -> None:
+    """End the run as cancelled: the waiting or running step cancelled, the rest skipped."""
+    for step in run.steps:
+        if step.status in (StepStatus.WAITING_CONFIRMATION.value, StepStatus.RUNNING.value):
+            service.mark_step_finished_as(
+                session=session, run=run, index=step.index, status=StepStatus.CANCELLED
+            )
+    service.skip_pending(session=session, run=run)
+    service.set_run_status(session=session, run=run, status=RunStatus.CANCELLED)
+
+
+def check_confirmable(state: RunState, step_id: str) -> None:
+    """Raise unless `step_id` is the step the run is waiting on."""
+    try:
+        step = state.step(step_id)
+    except KeyError:
+        raise RunStateError(f"run #{state.id} has no step '{step_id}'") from None
+    if step.confirmed_by is not None:
+        raise AlreadyConfirmedError(f"'{step.title}' was already confirmed by {step.confirmed_by}")
+    if state.status.finished:
+        raise RunStateError(f"run #{state.id} is already {state.status.value.replace('_', ' ')}")
+    if step.status is not StepStatus.WAITING_CONFIRMATION:
+        raise RunStateError(f"'{step.title}' is not waiting for a confirmation")
+
+
+def check_cancellable(state: RunState) -> None:
+    """Raise unless the run may be cancelled now."""
+    if state.status.finished:
+        raise RunStateError(f"run #{state.id} is already {state.status.value.replace('_', ' ')}")
+    if state.status is RunStatus.ROLLING_BACK:
+        raise RunStateError(f"run #{state.id} is rolling back; let the rollback finish")
+    if state.cancelled_by is not None:
+        raise RunStateError(f"run #{state.id} is already being cancelled by {state.cancelled_by}")
+
+
+async def call_authorize(authorize: Authorize, state: RunState, user: str) -> bool:
+    """Call a sync or async authorize callback."""
+    result = authorize(state, user)
+    if inspect.isawaitable(result):
+        result = await result
+    return bool(result)

@@ -1,0 +1,100 @@
+"""The three ways to run the bot: HTTP, Socket Mode, and the local workspace."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from bot.app import BotApp
+from bot.config import Settings
+from bot.servers import ServerTask
+
+log = logging.getLogger(__name__)
+
+
+def _stop_event() -> asyncio.Event:
+    """Set on SIGINT/SIGTERM so every mode shuts down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve_http(settings: Settings, *, port: int | None = None) -> None:
+    """HTTP mode: Slack posts to /slack/events; /healthz and /metrics beside it."""
+    app = BotApp.build(settings)
+    await app.start()
+    server = ServerTask(app.web, host=settings.host, port=port or settings.port, log_level=settings.log_level)
+    await server.start()
+    print(f"oncall-bot: HTTP mode on http://{settings.host}:{server.port}/slack/events", flush=True)
+    try:
+        await _stop_event().wait()
+    finally:
+        await server.stop()
+        await app.stop()
+
+
+async def serve_socket(settings: Settings) -> None:
+    """Socket Mode: events arrive over a WebSocket; /healthz and /metrics still served on PORT."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    app = BotApp.build(settings)
+    await app.start()
+    handler = AsyncSocketModeHandler(app.bolt, settings.slack_app_token)
+    await handler.connect_async()
+    server = ServerTask(app.web, host=settings.host, port=settings.port, log_level=settings.log_level)
+    await server.start()
+    print(f"oncall-bot: Socket Mode connected; health on http://{settings.host}:{server.port}/healthz", flush=True)
+    try:
+        await _stop_event().wait()
+    finally:
+        await handler.close_async()
+        await server.stop()
+        await app.stop()
+
+
+async def run_local(settings: Settings, *, shell: bool = True) -> None:
+    """The local workspace: the Slack stand-in and the bot over real HTTP, plus a terminal shell."""
+    from bot.localslack import LocalSlack
+    from bot.localslack.shell import run_shell
+
+    bot_url = f"http://{settings.host}:{settings.port}/slack/events"
+    slack = LocalSlack(
+        bot_token="xoxb-local",
+        app_token="xapp-local",
+        signing_secret="local-signing-secret",
+        request_url=bot_url,
+    )
+    await slack.start(host=settings.host, port=settings.local_slack_port)
+    # In the local workspace the seeded users get roles, so every command can be tried.
+    local = settings.model_copy(
+        update={
+            "slack_api_url": slack.api_url,
+            "slack_bot_token": "xoxb-local",
+            "slack_signing_secret": "local-signing-secret",
+            "oncall_admins": settings.oncall_admins or frozenset({"U0ADMIN"}),
+            "oncall_engineers": settings.oncall_engineers or frozenset({"U0ONCALL"}),
+        }
+    )
+    app = BotApp.build(local)
+    object.__setattr__(app.services, "mode", "local")
+    await app.start()
+    server = ServerTask(app.web, host=settings.host, port=settings.port, log_level=settings.log_level)
+    await server.start()
+    print(f"oncall-bot: local workspace. Slack stand-in at {slack.base_url}, bot at {bot_url}", flush=True)
+    stop = _stop_event()
+    try:
+        if shell and sys.stdin is not None:
+            await run_shell(slack, command=settings.slash_command)
+            if not stop.is_set() and sys.stdin.isatty():
+                return
+        await stop.wait()
+    finally:
+        await server.stop()
+        await app.stop()
+        await slack.stop()

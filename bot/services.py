@@ -1,0 +1,37 @@
+"""The bundle of long-lived objects the composition root builds and hands to the adapters."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.access.roles import RolePolicy
+from bot.config import Mode, Settings
+from bot.db import Database
+from bot.messages import TemplateRenderer
+from bot.metrics import BotMetrics
+from bot.tasks import BackgroundTasks
+
+
+@dataclass
+class Services:
+    settings: Settings
+    mode: Mode
+    db: Database
+    renderer: TemplateRenderer
+    roles: RolePolicy
+    scheduler: AsyncIOScheduler
+    tasks: BackgroundTasks
+    metrics: BotMetrics
+    pool: Executor | None = None
+    started_monotonic: float = field(default_factory=time.monotonic)
+    # Domain services added by later layers (model service, runbook engine, ...), by name.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uptime_seconds(self) -> float:
+        return time.monotonic() - self.started_monotonic

@@ -1,0 +1,48 @@
+"""Run the model server under uvicorn (`oncall-bot serve-model --port N` calls this)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from typing import Any
+
+from bot.serving.app import create_model_app
+from bot.serving.recorder import PredictionRecorder
+
+
+def http_implementation() -> str:
+    """`httptools` when installed (about twice h11's speed), else the pure-Python `h11`."""
+    return "httptools" if importlib.util.find_spec("httptools") else "h11"
+
+
+def loop_implementation() -> str:
+    return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+
+
+def build_model_app(settings: Any, *, record: bool = True) -> Any:
+    """The app wired to the MLflow registry and the bot database from Settings."""
+    from bot.db import Database
+    from bot.registry.mlflow_backend import MlflowModelService
+
+    service = MlflowModelService.from_settings(settings)
+    service.connect()  # pay MLflow's store initialisation before accepting traffic
+    recorder = PredictionRecorder(Database(settings.resolved_database_url)) if record else None
+    return create_model_app(service=service, poll_seconds=settings.model_poll_seconds, recorder=recorder)
+
+
+def run_model_server(settings: Any, port: int | None = None, *, record: bool = True) -> None:
+    """Serve until interrupted: one uvicorn worker, no access log."""
+    import uvicorn
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = build_model_app(settings, record=record)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=port or settings.model_server_port,
+        http=http_implementation(),
+        loop=loop_implementation(),
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+    )

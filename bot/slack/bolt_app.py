@@ -1,0 +1,63 @@
+"""Builds the Bolt AsyncApp and registers every listener."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands.dispatch import Dispatcher
+from bot.commands.registry import CommandRegistry
+from bot.services import Services
+from bot.slack.commands import CommandRunner, register_command_listener
+from bot.slack.interactions import InteractionRegistry, register_interaction_listener
+
+log = logging.getLogger(__name__)
+
+
+def build_bolt_app(
+    services: Services,
+    *,
+    client: AsyncWebClient,
+    commands: CommandRegistry,
+    interactions: InteractionRegistry,
+) -> tuple[AsyncApp, CommandRunner]:
+    settings = services.settings
+    app = AsyncApp(
+        client=client,
+        signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
+        # Respond the moment the listener returns: our listeners ack first and hand slow work
+        # to background tasks, so there is no need for Bolt's 10 ms ack polling.
+        process_before_response=True,
+        # Socket Mode has no signatures to verify; HTTP mode always verifies.
+        request_verification_enabled=services.mode != "socket",
+        logger=logging.getLogger("slack_bolt"),
+    )
+    dispatcher = Dispatcher(
+        registry=commands,
+        roles=services.roles,
+        db=services.db,
+        renderer=services.renderer,
+        slash=settings.slash_command,
+    )
+    runner = register_command_listener(app, services, dispatcher)
+    register_interaction_listener(app, services, interactions)
+
+    @app.event("message")
+    async def on_message(event: dict[str, Any]) -> None:
+        """Thread messages are read by the incident timeline; others are ignored."""
+
+    @app.event("app_mention")
+    async def on_mention(event: dict[str, Any], say: Any) -> None:
+        await say(
+            **services.renderer.render("mention", slash=settings.slash_command).as_kwargs(),
+            thread_ts=event.get("thread_ts") or event.get("ts"),
+        )
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("unhandled error in a Slack listener: %s", error, exc_info=error)
+
+    return app, runner

@@ -1,0 +1,13 @@
+"""Command and button handlers: thin adapters that parse, call a flow and render a template."""
+
+from __future__ import annotations
+
+from bot.commands.registry import CommandRegistry
+from bot.services import Services
+from bot.slack.handlers import core
+from bot.slack.interactions import InteractionRegistry
+
+
+def register_all(services: Services, commands: CommandRegistry, interactions: InteractionRegistry) -> None:
+    """Every handler module registers its commands and buttons here, once."""
+    core.register(services, commands, interactions)

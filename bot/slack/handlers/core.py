@@ -1,0 +1,84 @@
+"""`/iris help` and `/iris status`."""
+
+from __future__ import annotations
+
+import bot
+from bot.access.roles import Role
+from bot.audit.flows import recent_entries
+from bot.commands.context import CommandContext, UserError
+from bot.commands.parser import slack_user_id
+from bot.commands.registry import CommandRegistry
+from bot.messages import Rendered
+from bot.scheduling import scheduler_health
+from bot.services import Services
+from bot.slack.interactions import InteractionRegistry
+
+
+def register(services: Services, commands: CommandRegistry, interactions: InteractionRegistry) -> None:
+    renderer = services.renderer
+
+    @commands.command(
+        "help",
+        usage="help [command]",
+        summary="List the commands, or explain one",
+        examples=("help", "help deploy"),
+    )
+    async def help_command(ctx: CommandContext) -> Rendered:
+        if ctx.args.positionals:
+            wanted = ctx.args.positionals
+            command, rest = commands.match(wanted)
+            if command is None or rest:
+                group = commands.group(wanted[0].lower())
+                if group:
+                    return renderer.render("help", slash=ctx.slash, commands=group, role=ctx.role.value, topic=wanted[0])
+                suggestion = commands.suggest(wanted)
+                raise UserError(
+                    "usage_error",
+                    problem=f"There is no command `{' '.join(wanted)}`.",
+                    suggestion=commands.commands.get(tuple(suggestion.split())) if suggestion else None,
+                    text=ctx.text,
+                )
+            return renderer.render("help_command", slash=ctx.slash, command=command, role=ctx.role.value)
+        return renderer.render("help", slash=ctx.slash, commands=commands.sorted(), role=ctx.role.value, topic=None)
+
+    @commands.command("status", usage="status", summary="Bot health: version, mode, uptime, database, scheduler, model")
+    async def status_command(ctx: CommandContext) -> Rendered:
+        facts = status_facts(services)
+        return renderer.render("status", slash=ctx.slash, **facts)
+
+
+    @commands.command(
+        "audit",
+        usage="audit [count] [@user]",
+        summary="The latest audit records: who ran what, with what result",
+        role=Role.ADMIN,
+        examples=("audit", "audit 50 @bob"),
+    )
+    async def audit_command(ctx: CommandContext) -> Rendered:
+        limit, actor = 20, None
+        for word in ctx.args.positionals:
+            if word.isdigit():
+                limit = max(1, min(int(word), 100))
+            elif (user := slack_user_id(word)) is not None:
+                actor = user
+            else:
+                raise UserError("usage_error", problem=f"`{word}` is neither a count nor a @user.", suggestion=None, text=ctx.text)
+        entries = recent_entries(services.db, limit=limit, actor=actor)
+        return renderer.render("audit", slash=ctx.slash, entries=entries, actor=actor)
+
+
+def status_facts(services: Services) -> dict[str, object]:
+    """Everything `/iris status` shows; providers in `extras['status_providers']` add model facts."""
+    facts: dict[str, object] = {
+        "version": bot.__version__,
+        "mode": services.mode,
+        "uptime_seconds": services.uptime_seconds,
+        "database_ok": services.db.ping(),
+        "database_kind": services.db.engine.dialect.name,
+        "scheduler": scheduler_health(services.scheduler),
+        "sections": [],
+    }
+    for provider in services.extras.get("status_providers", []):
+        facts["sections"].append(provider())  # type: ignore[union-attr]
+    return facts
+

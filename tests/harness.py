@@ -1,0 +1,100 @@
+"""A bot wired to the Slack stand-in, driven like a chat transcript.
+
+    ack = await bot.command("deploy v2", user=ONCALL)
+    await bot.slack.wait_for_text("Deploy v1 → v2")
+
+Nothing is patched: the bot runs its real HTTP server (or Socket Mode client) and its Slack Web
+API calls land at the stand-in over real HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from bot.app import BotApp
+from bot.config import Settings
+from bot.localslack import AckResult, LocalSlack
+from bot.servers import ServerTask
+
+ADMIN = "U0ADMIN"
+ONCALL = "U0ONCALL"
+VIEWER = "U0VIEWER"
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test"
+APP_TOKEN = "xapp-test"
+
+
+@dataclass
+class BotHarness:
+    slack: LocalSlack
+    app: BotApp
+    settings: Settings
+    server: ServerTask
+    socket_handler: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+    async def command(self, text: str, *, user: str = ONCALL, channel: str = "oncall") -> AckResult:
+        return await self.slack.slash(user=user, channel=channel, text=text, command=self.settings.slash_command)
+
+    async def stop(self) -> None:
+        if self.socket_handler is not None:
+            await self.socket_handler.close_async()
+        await self.server.stop()
+        await self.app.stop()
+        await self.slack.stop()
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "oncall_data_dir": tmp_path / "var",
+        "oncall_admins": frozenset({ADMIN}),
+        "oncall_engineers": frozenset({ONCALL}),
+        "port": 0,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def start_harness(
+    tmp_path: Path, *, mode: Literal["http", "socket"] = "http", **overrides: Any
+) -> BotHarness:
+    slack = LocalSlack(
+        bot_token=BOT_TOKEN, app_token=APP_TOKEN, signing_secret=SIGNING_SECRET, request_url=None
+    )
+    await slack.start(host="127.0.0.1", port=0)
+    extra: dict[str, Any] = {"slack_api_url": slack.api_url}
+    if mode == "socket":
+        extra["slack_app_token"] = APP_TOKEN
+    settings = make_settings(tmp_path, **extra, **overrides)
+    app = BotApp.build(settings)
+    await app.start()
+    server = ServerTask(app.web, host="127.0.0.1", port=0)
+    await server.start()
+    harness = BotHarness(slack=slack, app=app, settings=settings, server=server)
+    if mode == "http":
+        slack.request_url = f"{harness.url}/slack/events"
+    else:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(app.bolt, APP_TOKEN)
+        await handler.connect_async()
+        harness.socket_handler = handler
+        await _wait_connected(slack)
+    return harness
+
+
+async def _wait_connected(slack: LocalSlack, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not getattr(slack, "socket_connected", lambda: True)():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the bot did not connect over Socket Mode")
+        await asyncio.sleep(0.01)

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.db import Base, Database
+from bot.runbook import RunbookEngine, load_runbooks, parse_runbook
+from bot.runbook.schema import Runbook
+from tests.runbook.fakes import FakeActions, RecordingReporter, fake_actions
+
+REPO = Path(__file__).resolve().parents[2]
+RUNBOOKS_DIR = REPO / "runbooks"
+
+# A small runbook for engine mechanics: a -> b -> c, outputs flowing from a to c.
+ABC = """\
+---
+id: abc
+title: A B C
+parameters:
+  value: {type: string, required: true}
+steps:
+  - id: a
+    action: model.preflight
+    args: {version: "2"}
+  - id: b
+    action: serving.smoke_test
+  - id: c
+    action: test.echo
+    args: {value: "{{ value }}-{{ steps.a.from_version }}"}
+---
+Body.
+"""
+
+
+# `db_url` comes from tests/conftest.py: every storage test runs on a SQLite file in tmp_path and
+# on a fresh PostgreSQL schema.
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    Base.metadata.create_all(database.engine)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def fakes() -> FakeActions:
+    return fake_actions()
+
+
+@pytest.fixture
+def reporter() -> RecordingReporter:
+    return RecordingReporter()
+
+
+@pytest.fixture
+def runbooks(fakes: FakeActions) -> dict[str, Runbook]:
+    books = load_runbooks(RUNBOOKS_DIR, actions=fakes.registry)
+    books["abc"] = parse_runbook(ABC, path="abc.md", actions=fakes.registry)
+    return books
+
+
+@pytest.fixture
+async def make_engine(
+    db: Database, runbooks: dict[str, Runbook], fakes: FakeActions, reporter: RecordingReporter
+) -> AsyncIterator[Callable[..., RunbookEngine]]:
+    engines: list[RunbookEngine] = []
+
+    def factory(**overrides: object) -> RunbookEngine:
+        kwargs: dict[str, object] = {
+            "db": db,
+            "runbooks": runbooks,
+            "actions": fakes.registry,
+            "reporter": reporter,
+            "extras": {"service": "fake"},
+        }
+        kwargs.update(overrides)
+        engine = RunbookEngine(**kwargs)  # type: ignore[arg-type]
+        engines.append(engine)
+        return engine
+
+    yield factory
+    for engine in engines:
+        await engine.aclose()
+
+
+@pytest.fixture
+def engine(make_engine: Callable[..., RunbookEngine]) -> RunbookEngine:
+    return make_engine()
