@@ -8,9 +8,11 @@ module globals, which is what lets tests run many bots in one process.
 from __future__ import annotations
 
 import logging
+import asyncio
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -21,18 +23,26 @@ from bot.commands.registry import CommandRegistry
 from bot.config import Settings
 from bot.db import Database
 from bot.db.migrate import upgrade_to_head
+from bot.deploy.actions import register_deploy_actions
+from bot.deploy.probe import ModelServerClient
 from bot.messages import TemplateRenderer
 from bot.metrics import BotMetrics
+from bot.model_status import ModelStatusCache
+from bot.registry.mlflow_backend import MlflowModelService
+from bot.runbook import ActionRegistry, RunbookEngine, load_runbooks
 from bot.scheduling import make_scheduler
 from bot.services import Services
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.client import make_web_client
 from bot.slack.handlers import register_all
 from bot.slack.interactions import InteractionRegistry
+from bot.slack.runbook_reporter import SlackRunbookReporter
 from bot.tasks import BackgroundTasks
 from bot.web import build_web_app
 
 log = logging.getLogger(__name__)
+
+BUNDLED_RUNBOOKS = Path(__file__).resolve().parents[1] / "runbooks"
 
 
 @dataclass
@@ -43,6 +53,7 @@ class BotApp:
     web: Starlette
     commands: CommandRegistry
     interactions: InteractionRegistry
+    model_status: ModelStatusCache
     started: bool = False
 
     @classmethod
@@ -64,18 +75,35 @@ class BotApp:
             metrics=BotMetrics(),
         )
         client = make_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        services.models = MlflowModelService.from_settings(settings)
+        services.model_server = ModelServerClient(settings.model_server_url)
+        services.engine = build_engine(services, client)
+        model_status = ModelStatusCache(models=services.models, server=services.model_server)
+        services.extras["status_providers"] = [lambda: model_status.section(settings.model_name)]
         commands = CommandRegistry()
         interactions = InteractionRegistry()
         register_all(services, commands, interactions)
         bolt, _ = build_bolt_app(services, client=client, commands=commands, interactions=interactions)
         web = build_web_app(services, bolt)
-        return cls(services=services, client=client, bolt=bolt, web=web, commands=commands, interactions=interactions)
+        return cls(
+            services=services,
+            client=client,
+            bolt=bolt,
+            web=web,
+            commands=commands,
+            interactions=interactions,
+            model_status=model_status,
+        )
 
     async def start(self) -> None:
         """Start the scheduler and anything else that runs in the background."""
         if self.started:
             return
         self.services.scheduler.start()
+        assert self.services.engine is not None
+        resumed = await self.services.engine.resume_incomplete()
+        if resumed:
+            log.info("resumed runbook runs %s", resumed)
         self.started = True
         log.info("bot started in %s mode", self.services.mode)
 
@@ -83,12 +111,41 @@ class BotApp:
         if not self.started:
             return
         self.started = False
+        await self.model_status.stop()
+        if self.services.engine is not None:
+            await self.services.engine.aclose()
         await self.services.tasks.drain()
+        if self.services.model_server is not None:
+            await self.services.model_server.aclose()
         if self.services.scheduler.running:
             self.services.scheduler.shutdown(wait=False)
         if self.services.pool is not None:
             self.services.pool.shutdown(wait=False, cancel_futures=True)
         self.services.db.dispose()
+
+
+    async def start_monitoring(self) -> None:
+        """Long-running helpers of a serving bot (not of a test that only sends commands)."""
+        # MLflow's first use initialises its store (seconds); pay it now, off the request path.
+        await asyncio.to_thread(self._warm_registry)
+        self.model_status.start()
+
+    def _warm_registry(self) -> None:
+        try:
+            self.services.models.connect()  # type: ignore[union-attr]
+        except Exception as exc:
+            log.warning("model registry not reachable yet: %s", exc)
+
+
+def build_engine(services: Services, client: AsyncWebClient) -> RunbookEngine:
+    """Actions from every domain, the runbooks that use them, and the Slack checklist reporter."""
+    settings = services.settings
+    actions = ActionRegistry()
+    register_deploy_actions(actions)
+    runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
+    reporter = SlackRunbookReporter(client, services.renderer, slash=settings.slash_command)
+    extras = {"db": services.db, "models": services.models, "model_server": services.model_server, "settings": settings}
+    return RunbookEngine(services.db, runbooks, actions, reporter, extras)
 
 
 def make_process_pool(size: int) -> ProcessPoolExecutor:

@@ -29,6 +29,7 @@ async def serve_http(settings: Settings, *, port: int | None = None) -> None:
     """HTTP mode: Slack posts to /slack/events; /healthz and /metrics beside it."""
     app = BotApp.build(settings)
     await app.start()
+    await app.start_monitoring()
     server = ServerTask(app.web, host=settings.host, port=port or settings.port, log_level=settings.log_level)
     await server.start()
     print(f"oncall-bot: HTTP mode on http://{settings.host}:{server.port}/slack/events", flush=True)
@@ -45,6 +46,7 @@ async def serve_socket(settings: Settings) -> None:
 
     app = BotApp.build(settings)
     await app.start()
+    await app.start_monitoring()
     handler = AsyncSocketModeHandler(app.bolt, settings.slack_app_token)
     await handler.connect_async()
     server = ServerTask(app.web, host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -19,14 +19,14 @@ class _QuietServer(uvicorn.Server):
 class ServerTask:
     """One uvicorn server running in the current loop."""
 
-    def __init__(self, app: object, *, host: str, port: int, log_level: str = "warning") -> None:
+    def __init__(self, app: object, *, host: str, port: int, log_level: str = "warning", lifespan: str = "off") -> None:
         config = uvicorn.Config(
             app,
             host=host,
             port=port,
             log_level=log_level.lower(),
             access_log=False,
-            lifespan="off",
+            lifespan=lifespan,
             http="httptools",
             loop="none",
             timeout_graceful_shutdown=5,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -15,6 +15,11 @@ from bot.db import Database
 from bot.messages import TemplateRenderer
 from bot.metrics import BotMetrics
 from bot.tasks import BackgroundTasks
+
+if TYPE_CHECKING:
+    from bot.deploy.probe import ModelServerClient
+    from bot.registry.service import ModelService
+    from bot.runbook import RunbookEngine
 
 
 @dataclass
@@ -28,6 +33,9 @@ class Services:
     tasks: BackgroundTasks
     metrics: BotMetrics
     pool: Executor | None = None
+    models: ModelService | None = None
+    engine: RunbookEngine | None = None
+    model_server: ModelServerClient | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
     # Domain services added by later layers (model service, runbook engine, ...), by name.
     extras: dict[str, Any] = field(default_factory=dict)

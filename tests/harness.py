@@ -98,3 +98,54 @@ async def _wait_connected(slack: LocalSlack, timeout: float = 5.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("the bot did not connect over Socket Mode")
         await asyncio.sleep(0.01)
+
+
+@dataclass
+class ModelBotHarness(BotHarness):
+    """The bot plus a real model server on a copy of the bootstrapped MLflow store."""
+
+    model_server: ServerTask | None = None
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self.model_server is not None:
+            await self.model_server.stop()
+
+    async def restart_bot(self) -> None:
+        """Stop the bot process's parts and build a new one on the same database and store."""
+        await self.server.stop()
+        await self.app.stop()
+        self.app = BotApp.build(self.settings)
+        await self.app.start()
+        self.server = ServerTask(self.app.web, host="127.0.0.1", port=0)
+        await self.server.start()
+        self.slack.request_url = f"{self.url}/slack/events"
+
+
+async def start_model_harness(tmp_path: Path, **overrides: Any) -> ModelBotHarness:
+    import shutil
+
+    from bot.db.migrate import upgrade_to_head
+    from bot.serving.server import build_model_app
+    from tests.registry.store import template_store
+
+    var = tmp_path / "var"
+    var.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(template_store() / "mlflow.db", var / "mlflow.db")
+    slack = LocalSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN, signing_secret=SIGNING_SECRET, request_url=None)
+    await slack.start(host="127.0.0.1", port=0)
+    settings = make_settings(
+        tmp_path, slack_api_url=slack.api_url, model_poll_seconds=0.05, deploy_wait_seconds=5.0, **overrides
+    )
+    upgrade_to_head(settings.resolved_database_url)
+    model_server = ServerTask(build_model_app(settings), host="127.0.0.1", port=0, lifespan="on")
+    await model_server.start()
+    settings = settings.model_copy(update={"model_server_url": f"http://127.0.0.1:{model_server.port}"})
+    app = BotApp.build(settings)
+    await app.start()
+    await app.model_status.refresh()
+    server = ServerTask(app.web, host="127.0.0.1", port=0)
+    await server.start()
+    harness = ModelBotHarness(slack=slack, app=app, settings=settings, server=server, model_server=model_server)
+    slack.request_url = f"{harness.url}/slack/events"
+    return harness

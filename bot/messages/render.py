@@ -54,6 +54,11 @@ def _duration(seconds: float | int | None) -> str:
     return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
 
 
+def escape_mrkdwn(value: object) -> str:
+    """Escape the three characters Slack's mrkdwn treats as markup, for text people typed."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value * 100:.{digits}f}%"
 
@@ -75,7 +80,7 @@ class TemplateRenderer:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
-        self.env.filters.update(ago=_ago, duration=_duration, pct=_pct, clip=clip, tojson=json.dumps)
+        self.env.filters.update(esc=escape_mrkdwn, ago=_ago, duration=_duration, pct=_pct, clip=clip, tojson=json.dumps)
         self.env.globals.update(button=button)
 
     def names(self) -> list[str]:

@@ -14,7 +14,13 @@ from bot.registry.errors import (
     UnknownVersion,
     UntrustedModelTypes,
 )
-from bot.registry.schemas import PRODUCTION_ALIAS, Evaluation, FeatureSpec, InputSignature, ModelVersion
+from bot.registry.schemas import (
+    PRODUCTION_ALIAS,
+    Evaluation,
+    FeatureSpec,
+    InputSignature,
+    ModelVersion,
+)
 from bot.registry.service import ModelService, parse_version_text
 
 __all__ = [

@@ -10,7 +10,10 @@ from bot.registry.service import ModelService
 
 # Each bootstrap version is recognised by this tag, so a re-run registers nothing new.
 BOOTSTRAP_TAG = "bootstrap_slot"
-BOOTSTRAP_PLAN: tuple[tuple[str, str], ...] = (("v1", "logistic_regression"), ("v2", "random_forest"))
+BOOTSTRAP_PLAN: tuple[tuple[str, str], ...] = (
+    ("v1", "logistic_regression"),
+    ("v2", "random_forest"),
+)
 
 
 @dataclass(frozen=True)
@@ -22,9 +25,13 @@ class BootstrapResult:
     production: int | None
 
 
-def bootstrap(service: ModelService, *, actor: str = "bootstrap", accuracy_floor: float = 0.85) -> BootstrapResult:
+def bootstrap(
+    service: ModelService, *, actor: str = "bootstrap", accuracy_floor: float = 0.85
+) -> BootstrapResult:
     """Train, evaluate and register the two starter versions once; idempotent."""
-    existing = {v.tags.get(BOOTSTRAP_TAG): v for v in service.list_versions() if BOOTSTRAP_TAG in v.tags}
+    existing = {
+        v.tags.get(BOOTSTRAP_TAG): v for v in service.list_versions() if BOOTSTRAP_TAG in v.tags
+    }
     split = training.holdout_split()
     train_hash = training.data_hash(split.X_train, split.y_train)
     found: dict[str, int] = {}
@@ -33,7 +40,15 @@ def bootstrap(service: ModelService, *, actor: str = "bootstrap", accuracy_floor
         if slot in existing:
             found[slot] = existing[slot].version
             continue
-        mv = _register_one(service, slot=slot, estimator=estimator, split=split, train_hash=train_hash, actor=actor, floor=accuracy_floor)
+        mv = _register_one(
+            service,
+            slot=slot,
+            estimator=estimator,
+            split=split,
+            train_hash=train_hash,
+            actor=actor,
+            floor=accuracy_floor,
+        )
         found[slot] = mv.version
         created.append(mv.version)
     production = service.production_version()
@@ -45,11 +60,20 @@ def bootstrap(service: ModelService, *, actor: str = "bootstrap", accuracy_floor
 
 
 def _register_one(
-    service: ModelService, *, slot: str, estimator: str, split: training.Split, train_hash: str, actor: str, floor: float
+    service: ModelService,
+    *,
+    slot: str,
+    estimator: str,
+    split: training.Split,
+    train_hash: str,
+    actor: str,
+    floor: float,
 ) -> ModelVersion:
     params = training.validate_params(estimator, {})
     model = training.train(estimator, params, split.X_train, split.y_train)
-    evaluation = training.evaluate(model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version)
+    evaluation = training.evaluate(
+        model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
+    )
     passed = evaluation.accuracy >= floor and evaluation.macro_f1 >= floor
     return service.register(
         model,

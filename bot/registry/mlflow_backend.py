@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,11 +99,17 @@ def get_client(tracking_uri: str) -> Any:
         if client is None:
             _quiet_mlflow()
             if tracking_uri.startswith("sqlite:///"):
-                Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
+                    parents=True, exist_ok=True
+                )
             from mlflow import MlflowClient
 
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-            client._tracking_client.store  # noqa: B018 - force store init (migrations) now, once
+            with warnings.catch_warnings():
+                # MLflow's SQL store trips SQLAlchemy deprecation warnings that we cannot act on.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                client._tracking_client.store  # noqa: B018 - force store init (migrations) now, once
+                client._get_registry_client().store  # noqa: B018
             _clients[tracking_uri] = client
         return client
 
@@ -125,7 +132,9 @@ def _translated(what: str) -> Iterator[None]:
 class MlflowModelService:
     """ModelService on an MLflow tracking/registry URI (sqlite:///..., http(s)://...)."""
 
-    def __init__(self, tracking_uri: str, artifact_root: str | Path | None, model_name: str) -> None:
+    def __init__(
+        self, tracking_uri: str, artifact_root: str | Path | None, model_name: str
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.artifact_root = Path(artifact_root) if artifact_root else None
         self.model_name = model_name
@@ -159,7 +168,9 @@ class MlflowModelService:
                 if self.artifact_root and not self.tracking_uri.startswith(("http://", "https://")):
                     self.artifact_root.mkdir(parents=True, exist_ok=True)
                     location = self.artifact_root.resolve().as_uri()
-                self._experiment_id = self.client.create_experiment(self.model_name, artifact_location=location)
+                self._experiment_id = self.client.create_experiment(
+                    self.model_name, artifact_location=location
+                )
         return self._experiment_id
 
     def _aliases(self) -> dict[int, list[str]]:
@@ -176,12 +187,18 @@ class MlflowModelService:
 
     def _to_schema(self, mv: Any, aliases: list[str] | None = None) -> ModelVersion:
         tags: dict[str, str] = dict(mv.tags or {})
-        recall = {k.removeprefix(T_RECALL): float(v) for k, v in tags.items() if k.startswith(T_RECALL)}
+        recall = {
+            k.removeprefix(T_RECALL): float(v) for k, v in tags.items() if k.startswith(T_RECALL)
+        }
 
         def num(key: str, cast: Any = float) -> Any:
             return cast(tags[key]) if key in tags else None
 
-        user = {k: v for k, v in tags.items() if k not in RESERVED_TAGS and k != T_VALIDATION and not k.startswith(T_RECALL)}
+        user = {
+            k: v
+            for k, v in tags.items()
+            if k not in RESERVED_TAGS and k != T_VALIDATION and not k.startswith(T_RECALL)
+        }
         status = tags.get(T_VALIDATION, "unknown")
         return ModelVersion(
             version=int(mv.version),
@@ -264,14 +281,20 @@ class MlflowModelService:
         import yaml
 
         with tempfile.TemporaryDirectory(prefix="oncall-model-") as tmp:
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp, tracking_uri=self.tracking_uri))
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=uri, dst_path=tmp, tracking_uri=self.tracking_uri
+                )
+            )
             try:
                 flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["sklearn"]
             except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
                 raise ModelLoadError(f"v{version} has no readable sklearn MLmodel: {exc}") from None
             fmt = flavor.get("serialization_format")
             if fmt != "skops":
-                raise ModelLoadError(f"v{version} is stored as {fmt!r}; only skops models are loaded (no pickle)")
+                raise ModelLoadError(
+                    f"v{version} is stored as {fmt!r}; only skops models are loaded (no pickle)"
+                )
             path = local / flavor["pickled_model"]
             extra = set(skops.io.get_untrusted_types(file=path)) - set(SKOPS_TRUSTED_TYPES)
             if extra:
@@ -283,7 +306,11 @@ class MlflowModelService:
         mv = self.describe(version)
         raw = self._raw_tags(version)
         features = json.loads(raw[T_FEATURES]) if T_FEATURES in raw else training.FEATURES
-        classes = json.loads(raw[T_CLASSES]) if T_CLASSES in raw else (list(mv.per_class_recall) or training.CLASSES)
+        classes = (
+            json.loads(raw[T_CLASSES])
+            if T_CLASSES in raw
+            else (list(mv.per_class_recall) or training.CLASSES)
+        )
         return InputSignature(features=[FeatureSpec(name=f) for f in features], classes=classes)
 
     def _raw_tags(self, version: int) -> dict[str, str]:
@@ -301,13 +328,20 @@ class MlflowModelService:
     def evaluate(self, version: int) -> Evaluation:
         """Re-evaluate a version on the fixed holdout (loads the model)."""
         split = training.holdout_split()
-        return training.evaluate(self.load(version), split.X_holdout, split.y_holdout, holdout_version=split.holdout_version)
+        return training.evaluate(
+            self.load(version),
+            split.X_holdout,
+            split.y_holdout,
+            holdout_version=split.holdout_version,
+        )
 
     def set_tags(self, version: int, tags: dict[str, str]) -> ModelVersion:
         """Merge tags into a version; lineage tags are immutable, validation_status is checked."""
         protected = sorted(k for k in tags if k in RESERVED_TAGS or k.startswith(T_RECALL))
         if protected:
-            raise InvalidTags(f"these tags are set at registration and cannot change: {', '.join(protected)}")
+            raise InvalidTags(
+                f"these tags are set at registration and cannot change: {', '.join(protected)}"
+            )
         status = tags.get(T_VALIDATION)
         if status is not None and status not in VALIDATION_STATUSES:
             raise InvalidTags(f"validation_status must be one of {', '.join(VALIDATION_STATUSES)}")
@@ -331,7 +365,9 @@ class MlflowModelService:
         """Log the model with skops to a new run + logged model and register it as a new version."""
         import skops.io
 
-        extra = set(skops.io.get_untrusted_types(data=skops.io.dumps(model))) - set(SKOPS_TRUSTED_TYPES)
+        extra = set(skops.io.get_untrusted_types(data=skops.io.dumps(model))) - set(
+            SKOPS_TRUSTED_TYPES
+        )
         if extra:
             raise UntrustedModelTypes(sorted(extra))
         user_tags = {k: str(v) for k, v in (tags or {}).items()}
@@ -357,12 +393,22 @@ class MlflowModelService:
             **user_tags,
         }
         with _translated("register a model"):
-            mv = self._log_and_register(model, estimator=estimator, params=params, metrics=metrics, tags=all_tags)
+            mv = self._log_and_register(
+                model, estimator=estimator, params=params, metrics=metrics, tags=all_tags
+            )
         version = int(mv.version)
         self._models[version] = model  # what we would load back; saves a round trip
         return self.describe(version)
 
-    def _log_and_register(self, model: Any, *, estimator: str, params: dict[str, Any], metrics: Evaluation, tags: dict[str, str]) -> Any:
+    def _log_and_register(
+        self,
+        model: Any,
+        *,
+        estimator: str,
+        params: dict[str, Any],
+        metrics: Evaluation,
+        tags: dict[str, str],
+    ) -> Any:
         import mlflow.sklearn
         import sklearn
         import skops
@@ -373,10 +419,17 @@ class MlflowModelService:
         client = self.client
         exp_id = self._experiment()
         now = int(datetime.now(UTC).timestamp() * 1000)
-        run = client.create_run(exp_id, run_name=f"{estimator}-{tags[T_TRAINED_AT]}", tags={"trained_by": tags[T_TRAINED_BY]})
+        run = client.create_run(
+            exp_id,
+            run_name=f"{estimator}-{tags[T_TRAINED_AT]}",
+            tags={"trained_by": tags[T_TRAINED_BY]},
+        )
         run_id = run.info.run_id
         try:
-            run_metrics = {"holdout_accuracy": metrics.accuracy, "holdout_macro_f1": metrics.macro_f1}
+            run_metrics = {
+                "holdout_accuracy": metrics.accuracy,
+                "holdout_macro_f1": metrics.macro_f1,
+            }
             run_metrics |= {f"holdout_recall_{c}": r for c, r in metrics.per_class_recall.items()}
             client.log_batch(
                 run_id,
@@ -384,9 +437,14 @@ class MlflowModelService:
                 params=[Param(k, str(v)) for k, v in {"estimator": estimator, **params}.items()],
             )
             logged = client.create_logged_model(
-                exp_id, name="model", source_run_id=run_id, params={k: str(v) for k, v in params.items()}
+                exp_id,
+                name="model",
+                source_run_id=run_id,
+                params={k: str(v) for k, v in params.items()},
             )
-            signature = ModelSignature(inputs=Schema([ColSpec("double", f) for f in training.FEATURES]))
+            signature = ModelSignature(
+                inputs=Schema([ColSpec("double", f) for f in training.FEATURES])
+            )
             with tempfile.TemporaryDirectory(prefix="oncall-save-") as tmp:
                 path = os.path.join(tmp, "model")
                 mlflow.sklearn.save_model(
@@ -397,7 +455,10 @@ class MlflowModelService:
                     signature=signature,
                     # Explicit requirements: MLflow's inference re-imports the model in a
                     # subprocess and costs seconds.
-                    pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"],
+                    pip_requirements=[
+                        f"scikit-learn=={sklearn.__version__}",
+                        f"skops=={skops.__version__}",
+                    ],
                     pyfunc_predict_fn="predict_proba",
                 )
                 client.log_model_artifacts(logged.model_id, path)
@@ -414,5 +475,9 @@ class MlflowModelService:
         # The concrete artifact location, not `models:/<id>`: MLflow's SQL store resolves the
         # latter through the process-global tracking URI, which need not be ours.
         return client.create_model_version(
-            self.model_name, source=logged.artifact_location, run_id=run_id, tags=tags, model_id=logged.model_id
+            self.model_name,
+            source=logged.artifact_location,
+            run_id=run_id,
+            tags=tags,
+            model_id=logged.model_id,
         )

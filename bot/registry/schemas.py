@@ -20,7 +20,9 @@ class Evaluation(BaseModel):
     accuracy: float
     macro_f1: float
     per_class_recall: dict[str, float]
-    confusion_matrix: list[list[int]] = Field(description="Rows: true class, columns: predicted, in `labels` order.")
+    confusion_matrix: list[list[int]] = Field(
+        description="Rows: true class, columns: predicted, in `labels` order."
+    )
     labels: list[str]
     holdout_version: str
     n: int
@@ -70,7 +72,9 @@ class ModelVersion(BaseModel):
     trained_at: datetime | None = None
     code_version: str | None = None
     validation_status: ValidationStatus = "unknown"
-    tags: dict[str, str] = Field(default_factory=dict, description="User tags, without the reserved ones above.")
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="User tags, without the reserved ones above."
+    )
 
     @property
     def label(self) -> str:

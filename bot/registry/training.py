@@ -111,12 +111,28 @@ class GoldenSample:
 
 
 GOLDEN_SAMPLES: list[GoldenSample] = [
-    GoldenSample({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}, "setosa"),
-    GoldenSample({"sepal_length": 4.9, "sepal_width": 3.1, "petal_length": 1.5, "petal_width": 0.1}, "setosa"),
-    GoldenSample({"sepal_length": 5.8, "sepal_width": 2.7, "petal_length": 4.1, "petal_width": 1.0}, "versicolor"),
-    GoldenSample({"sepal_length": 5.7, "sepal_width": 2.8, "petal_length": 4.1, "petal_width": 1.3}, "versicolor"),
-    GoldenSample({"sepal_length": 7.7, "sepal_width": 3.0, "petal_length": 6.1, "petal_width": 2.3}, "virginica"),
-    GoldenSample({"sepal_length": 6.7, "sepal_width": 3.3, "petal_length": 5.7, "petal_width": 2.5}, "virginica"),
+    GoldenSample(
+        {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}, "setosa"
+    ),
+    GoldenSample(
+        {"sepal_length": 4.9, "sepal_width": 3.1, "petal_length": 1.5, "petal_width": 0.1}, "setosa"
+    ),
+    GoldenSample(
+        {"sepal_length": 5.8, "sepal_width": 2.7, "petal_length": 4.1, "petal_width": 1.0},
+        "versicolor",
+    ),
+    GoldenSample(
+        {"sepal_length": 5.7, "sepal_width": 2.8, "petal_length": 4.1, "petal_width": 1.3},
+        "versicolor",
+    ),
+    GoldenSample(
+        {"sepal_length": 7.7, "sepal_width": 3.0, "petal_length": 6.1, "petal_width": 2.3},
+        "virginica",
+    ),
+    GoldenSample(
+        {"sepal_length": 6.7, "sepal_width": 3.3, "petal_length": 5.7, "petal_width": 2.5},
+        "virginica",
+    ),
 ]
 
 
@@ -197,7 +213,10 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
             "logistic_regression",
             "Multinomial logistic regression",
             _logistic_regression,
-            {"C": ParamSpec("float", 1.0, 1e-6, 1e6), "max_iter": ParamSpec("int", 1000, 10, 100_000)},
+            {
+                "C": ParamSpec("float", 1.0, 1e-6, 1e6),
+                "max_iter": ParamSpec("int", 1000, 10, 100_000),
+            },
         ),
         EstimatorSpec(
             "random_forest",
@@ -262,7 +281,9 @@ def _coerce(spec: ParamSpec, value: Any) -> Any:
         if not isinstance(value, str) or value not in spec.choices:
             raise ValueError(f"must be one of {', '.join(spec.choices)} (got {value!r})")
         return value
-    if spec.kind == "int_or_none" and (value is None or (isinstance(value, str) and value.lower() in {"none", "null"})):
+    if spec.kind == "int_or_none" and (
+        value is None or (isinstance(value, str) and value.lower() in {"none", "null"})
+    ):
         return None
     if isinstance(value, bool):
         raise ValueError(f"must be a number, not {value!r}")
@@ -272,7 +293,9 @@ def _coerce(spec: ParamSpec, value: Any) -> Any:
         if not isinstance(number, int | float) or not np.isfinite(number):
             raise TypeError
     except (TypeError, ValueError):
-        raise ValueError(f"must be {'an integer' if want_int else 'a number'} (got {value!r})") from None
+        raise ValueError(
+            f"must be {'an integer' if want_int else 'a number'} (got {value!r})"
+        ) from None
     if want_int:
         if float(number) != int(number):
             raise ValueError(f"must be an integer (got {value!r})")
@@ -335,7 +358,9 @@ def evaluate(model: Any, X: Any, y: Any, *, holdout_version: str | None = None) 
     recalls = recall_score(y_true, y_pred, labels=CLASSES, average=None, zero_division=0)
     return Evaluation(
         accuracy=round(float(accuracy_score(y_true, y_pred)), 6),
-        macro_f1=round(float(f1_score(y_true, y_pred, labels=CLASSES, average="macro", zero_division=0)), 6),
+        macro_f1=round(
+            float(f1_score(y_true, y_pred, labels=CLASSES, average="macro", zero_division=0)), 6
+        ),
         per_class_recall={c: round(float(r), 6) for c, r in zip(CLASSES, recalls, strict=True)},
         confusion_matrix=confusion_matrix(y_true, y_pred, labels=CLASSES).tolist(),
         labels=list(CLASSES),

@@ -11,7 +11,9 @@ from bot.serving.server import run_model_server
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, load Settings and serve."""
-    parser = argparse.ArgumentParser(prog="python -m bot.serving", description="Serve the production model.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.serving", description="Serve the production model."
+    )
     parser.add_argument("--port", type=int, default=None, help="default: MODEL_SERVER_PORT")
     parser.add_argument("--no-record", action="store_true", help="do not record served predictions")
     args = parser.parse_args(argv)

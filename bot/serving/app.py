@@ -48,7 +48,9 @@ class Served:
 class ModelHolder:
     """Follows the `production` alias: loads the new version off-loop, then swaps one reference."""
 
-    def __init__(self, service: ModelService, *, poll_seconds: float, max_batch: int, metrics: ServerMetrics) -> None:
+    def __init__(
+        self, service: ModelService, *, poll_seconds: float, max_batch: int, metrics: ServerMetrics
+    ) -> None:
         self.service = service
         self.poll_seconds = poll_seconds
         self.max_batch = max_batch
@@ -76,22 +78,35 @@ class ModelHolder:
             previous, self.current = self.current, served  # the swap: one reference assignment
             self.metrics.version.set(served.version)
             self.metrics.swaps.inc()
-            log.info("serving v%s (was %s)", served.version, f"v{previous.version}" if previous else "nothing")
+            log.info(
+                "serving v%s (was %s)",
+                served.version,
+                f"v{previous.version}" if previous else "nothing",
+            )
         except Exception as exc:
             self.metrics.error("model_poll", type(exc).__name__)
             if self.current is None:
                 self.reason = f"cannot load the production model: {exc}"
-            log.warning("model poll failed, keeping %s: %s", self.current and f"v{self.current.version}", exc)
+            log.warning(
+                "model poll failed, keeping %s: %s",
+                self.current and f"v{self.current.version}",
+                exc,
+            )
 
     def _prepare(self, version: int) -> Served:
         model = self.service.load(version)
         signature = self.service.input_signature(version)
         classes = tuple(str(c) for c in model.classes_)
         # Warm up (first call allocates and imports lazily) and fail here, not in a request.
-        probe = np.array([[s.features[f.name] for f in signature.features] for s in GOLDEN_SAMPLES], dtype=np.float64)
+        probe = np.array(
+            [[s.features[f.name] for f in signature.features] for s in GOLDEN_SAMPLES],
+            dtype=np.float64,
+        )
         if model.predict_proba(probe).shape != (len(GOLDEN_SAMPLES), len(classes)):
             raise RuntimeError(f"v{version} returns an unexpected probability shape")
-        return Served(version, model, classes, RecordValidator(signature.features, max_batch=self.max_batch))
+        return Served(
+            version, model, classes, RecordValidator(signature.features, max_batch=self.max_batch)
+        )
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -121,7 +136,9 @@ def create_model_app(
         body = await request.body()
         try:
             if len(body) > MAX_BODY_BYTES:
-                raise InputError("body", f"body too large: {len(body)} bytes, at most {MAX_BODY_BYTES}")
+                raise InputError(
+                    "body", f"body too large: {len(body)} bytes, at most {MAX_BODY_BYTES}"
+                )
             rows, _ = served.validator.parse(body)
         except InputError as exc:
             metrics.error("predict", "invalid_input")
@@ -129,7 +146,9 @@ def create_model_app(
             return _json(exc.as_dict(), 422)
         try:
             proba = served.model.predict_proba(np.array(rows, dtype=np.float64))
-        except Exception as exc:  # a model bug must surface as a clean 500-free error, and be counted
+        except (
+            Exception
+        ) as exc:  # a model bug must surface as a clean 500-free error, and be counted
             log.exception("predict failed on v%s", served.version)
             metrics.error("predict", "model_error")
             metrics.observe("predict", 503, perf() - start)
@@ -145,7 +164,9 @@ def create_model_app(
         ]
         response = _json({"model_version": served.version, "predictions": out})
         if recorder is not None:
-            recorder.record(served.version, rows, ids, labels, [p[i] for p, i in zip(probs, best, strict=True)])
+            recorder.record(
+                served.version, rows, ids, labels, [p[i] for p, i in zip(probs, best, strict=True)]
+            )
         metrics.predicted(labels)
         metrics.observe("predict", 200, perf() - start)
         return response
@@ -153,7 +174,15 @@ def create_model_app(
     async def healthz(request: Request) -> Response:
         served = holder.current
         if served is None:
-            return _json({"status": "unavailable", "model": service.model_name, "version": None, "reason": holder.reason}, 503)
+            return _json(
+                {
+                    "status": "unavailable",
+                    "model": service.model_name,
+                    "version": None,
+                    "reason": holder.reason,
+                },
+                503,
+            )
         return _json({"status": "ok", "model": service.model_name, "version": served.version})
 
     async def metrics_endpoint(request: Request) -> Response:

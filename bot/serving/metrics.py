@@ -16,16 +16,39 @@ class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("model_server_requests", "HTTP requests by endpoint and status.", ["endpoint", "status"], registry=r)
-        self.latency = Histogram(
-            "model_server_request_seconds", "Request latency by endpoint.", ["endpoint"], buckets=_LATENCY_BUCKETS, registry=r
+        self.requests = Counter(
+            "model_server_requests",
+            "HTTP requests by endpoint and status.",
+            ["endpoint", "status"],
+            registry=r,
         )
-        self.errors = Counter("model_server_errors", "Failed requests by endpoint and kind.", ["endpoint", "kind"], registry=r)
-        self.predictions = Counter("model_server_predictions", "Predicted records by class.", ["class"], registry=r)
-        self.version = Gauge("model_server_model_version", "Registry version being served (0: none).", registry=r)
-        self.swaps = Counter("model_server_model_swaps", "Times the served version changed.", registry=r)
+        self.latency = Histogram(
+            "model_server_request_seconds",
+            "Request latency by endpoint.",
+            ["endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter(
+            "model_server_errors",
+            "Failed requests by endpoint and kind.",
+            ["endpoint", "kind"],
+            registry=r,
+        )
+        self.predictions = Counter(
+            "model_server_predictions", "Predicted records by class.", ["class"], registry=r
+        )
+        self.version = Gauge(
+            "model_server_model_version", "Registry version being served (0: none).", registry=r
+        )
+        self.swaps = Counter(
+            "model_server_model_swaps", "Times the served version changed.", registry=r
+        )
         self.batch_size = Histogram(
-            "model_server_batch_records", "Records per predict request.", buckets=(1, 2, 5, 10, 50, 100, 500, 1000), registry=r
+            "model_server_batch_records",
+            "Records per predict request.",
+            buckets=(1, 2, 5, 10, 50, 100, 500, 1000),
+            registry=r,
         )
         self._req: dict[tuple[str, int], Counter] = {}
         self._lat: dict[str, Histogram] = {}

@@ -16,7 +16,9 @@ class ServedPrediction(Base):
     __tablename__ = "served_predictions"
 
     # BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     prediction_id: Mapped[str] = mapped_column(String(32), index=True)
     model_version: Mapped[int] = mapped_column(Integer)
     sepal_length: Mapped[float] = mapped_column(Float)
@@ -25,4 +27,6 @@ class ServedPrediction(Base):
     petal_width: Mapped[float] = mapped_column(Float)
     predicted_class: Mapped[str] = mapped_column(String(64))
     max_probability: Mapped[float] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )

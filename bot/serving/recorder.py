@@ -43,7 +43,11 @@ _FEATURE_COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width"
 
 
 def recent_served(
-    session: Session, *, since: datetime | None = None, limit: int = 1000, model_version: int | None = None
+    session: Session,
+    *,
+    since: datetime | None = None,
+    limit: int = 1000,
+    model_version: int | None = None,
 ) -> list[ServedRecord]:
     """The newest served predictions (newest first), optionally since a time / for one version."""
     query = select(ServedPrediction).order_by(ServedPrediction.id.desc()).limit(limit)
@@ -58,7 +62,9 @@ def recent_served(
             features={c: getattr(row, c) for c in _FEATURE_COLUMNS},
             predicted_class=row.predicted_class,
             max_probability=row.max_probability,
-            created_at=row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC),
+            created_at=row.created_at
+            if row.created_at.tzinfo
+            else row.created_at.replace(tzinfo=UTC),
         )
         for row in session.scalars(query)
     ]
@@ -95,7 +101,14 @@ class PredictionRecorder:
         self.written = 0
         self.failures = 0
 
-    def record(self, version: int, rows: list[list[float]], ids: list[str], classes: list[str], max_probs: list[float]) -> None:
+    def record(
+        self,
+        version: int,
+        rows: list[list[float]],
+        ids: list[str],
+        classes: list[str],
+        max_probs: list[float],
+    ) -> None:
         """Queue one request's predictions; O(1), called on the hot path."""
         buffer = self._buffer
         if len(buffer) >= self.sample_above:
@@ -141,7 +154,9 @@ class PredictionRecorder:
             "prediction_id", "model_version", "sepal_length", "sepal_width", "petal_length",
             "petal_width", "predicted_class", "max_probability", "created_at",
         ]  # fmt: skip
-        compiled = insert(_TABLE).values({c: bindparam(c) for c in cols}).compile(dialect=engine.dialect)
+        compiled = (
+            insert(_TABLE).values({c: bindparam(c) for c in cols}).compile(dialect=engine.dialect)
+        )
         sql = str(compiled)
         positional = compiled.positional
         if positional and list(compiled.positiontup or []) != cols:
@@ -169,7 +184,9 @@ class PredictionRecorder:
 
     def _trim(self, conn: Connection) -> None:
         # Ids only grow, so "older than the max_rows-th newest id" is the excess, one indexed query.
-        cutoff = conn.scalar(select(_TABLE.c.id).order_by(_TABLE.c.id.desc()).offset(self.max_rows).limit(1))
+        cutoff = conn.scalar(
+            select(_TABLE.c.id).order_by(_TABLE.c.id.desc()).offset(self.max_rows).limit(1)
+        )
         if cutoff is not None:
             conn.execute(delete(_TABLE).where(_TABLE.c.id <= cutoff))
 
@@ -191,7 +208,9 @@ class PredictionRecorder:
     def start(self) -> None:
         """Start the background flusher on the running loop."""
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="prediction-recorder")
+            self._task = asyncio.get_running_loop().create_task(
+                self.run(), name="prediction-recorder"
+            )
 
     async def stop(self) -> None:
         """Stop the flusher and write what is left."""

@@ -27,14 +27,18 @@ def build_model_app(settings: Any, *, record: bool = True) -> Any:
     service = MlflowModelService.from_settings(settings)
     service.connect()  # pay MLflow's store initialisation before accepting traffic
     recorder = PredictionRecorder(Database(settings.resolved_database_url)) if record else None
-    return create_model_app(service=service, poll_seconds=settings.model_poll_seconds, recorder=recorder)
+    return create_model_app(
+        service=service, poll_seconds=settings.model_poll_seconds, recorder=recorder
+    )
 
 
 def run_model_server(settings: Any, port: int | None = None, *, record: bool = True) -> None:
     """Serve until interrupted: one uvicorn worker, no access log."""
     import uvicorn
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = build_model_app(settings, record=record)
     uvicorn.run(
         app,

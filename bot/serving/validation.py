@@ -58,7 +58,7 @@ class RecordValidator:
     def parse(self, body: bytes) -> tuple[list[list[float]], bool]:
         """(rows, is_batch) from a body: one record, `{"instances": [...]}` or a bare list."""
         if not body:
-            raise InputError("body", "empty body; send a JSON record or {\"instances\": [...]}")
+            raise InputError("body", 'empty body; send a JSON record or {"instances": [...]}')
         try:
             data = json.loads(body, parse_constant=_nonfinite)
         except (ValueError, RecursionError) as exc:
@@ -80,14 +80,19 @@ class RecordValidator:
         if not items:
             raise InputError(path or "body", "empty batch; send at least one record")
         if len(items) > self.max_batch:
-            raise InputError(path or "body", f"batch too large: {len(items)} records, at most {self.max_batch}")
+            raise InputError(
+                path or "body", f"batch too large: {len(items)} records, at most {self.max_batch}"
+            )
         record = self.record
         return [record(item, f"{path}[{i}]") for i, item in enumerate(items)]
 
     def record(self, rec: Any, path: str) -> list[float]:
         """One record → floats in feature order; `path` prefixes field names in errors."""
         if type(rec) is not dict:
-            raise InputError(path or "body", f"must be an object with {', '.join(self.names)}; got {_describe(rec)}")
+            raise InputError(
+                path or "body",
+                f"must be an object with {', '.join(self.names)}; got {_describe(rec)}",
+            )
         row: list[float] = []
         for name, lo, hi, unit in self.bounds:
             value = rec.get(name)
@@ -100,7 +105,9 @@ class RecordValidator:
             row.append(float(value))
         if len(rec) != len(self.names):
             extra = sorted(k for k in rec if k not in self._nameset)
-            raise InputError(_join(path, extra[0]), f"unknown field; expected only {', '.join(self.names)}")
+            raise InputError(
+                _join(path, extra[0]), f"unknown field; expected only {', '.join(self.names)}"
+            )
         return row
 
     def _fail_type(self, rec: dict[str, Any], name: str, value: Any, path: str) -> None:
@@ -108,7 +115,9 @@ class RecordValidator:
             raise InputError(_join(path, name), "missing field")
         raise InputError(_join(path, name), f"must be a number, got {_describe(value)}")
 
-    def _fail_range(self, name: str, value: float, lo: float, hi: float, unit: str, path: str) -> None:
+    def _fail_range(
+        self, name: str, value: float, lo: float, hi: float, unit: str, path: str
+    ) -> None:
         field = _join(path, name)
         if isinstance(value, float) and not math.isfinite(value):
             raise InputError(field, "must be a finite number")

@@ -42,7 +42,7 @@ class CommandRunner:
             result = await ctx.command.handler(ctx)
         except UserError as exc:
             self._finish(ctx, exc.result, exc.template)
-            return renderer.render(exc.template, slash=ctx.slash, command=ctx.command, **exc.context)
+            return renderer.render(exc.template, **{"slash": ctx.slash, "command": ctx.command, **exc.context})
         except Exception:
             error_id = uuid.uuid4().hex[:8]
             log.exception("command %r failed (error id %s)", ctx.text, error_id)

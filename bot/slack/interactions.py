@@ -116,7 +116,7 @@ def register_interaction_listener(app: AsyncApp, services: Services, registry: I
                 answer = await spec.handler(interaction)
             except UserError as exc:
                 result = exc.result
-                answer = renderer.render(exc.template, slash=slash, command=None, **exc.context)
+                answer = renderer.render(exc.template, **{"slash": slash, "command": None, **exc.context})
             except Exception:
                 error_id = uuid.uuid4().hex[:8]
                 log.exception("button %s failed (error id %s)", interaction.action_id, error_id)

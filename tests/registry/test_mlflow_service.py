@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
@@ -37,7 +39,10 @@ def test_resolve_accepts_all_spellings(shared_service, text):
     assert shared_service.resolve(text) == 2
 
 
-@pytest.mark.parametrize(("text", "shown"), [("v7", "v7"), ("7", "v7"), ("iris_classifier_v9", "v9"), ("latest", "latest")])
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("v7", "v7"), ("7", "v7"), ("iris_classifier_v9", "v9"), ("latest", "latest")],
+)
 def test_resolve_unknown_lists_existing_versions(shared_service, text, shown):
     with pytest.raises(UnknownVersion) as err:
         shared_service.resolve(text)
@@ -51,7 +56,11 @@ def test_bootstrap_registered_v1_v2_with_production_on_v1(shared_service):
     assert [v.estimator for v in versions] == ["logistic_regression", "random_forest"]
     assert [v.tags[BOOTSTRAP_TAG] for v in versions] == ["v1", "v2"]
     assert shared_service.production_version() == 1
-    assert versions[0].aliases == ["production"] and versions[0].is_production and not versions[1].aliases
+    assert (
+        versions[0].aliases == ["production"]
+        and versions[0].is_production
+        and not versions[1].aliases
+    )
 
 
 def test_bootstrap_is_idempotent(fresh_service):
@@ -91,12 +100,14 @@ def test_models_are_skops_and_load_with_pickle_disabled(shared_service, monkeypa
 
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
     uri = shared_service.client.get_model_version_download_uri("iris_classifier", "2")
-    mlmodel = yaml.safe_load(open(uri.removeprefix("file://") + "/MLmodel"))
+    mlmodel = yaml.safe_load(Path(uri.removeprefix("file://"), "MLmodel").read_text())
     assert mlmodel["flavors"]["sklearn"]["serialization_format"] == "skops"
     # MLflow's own loader refuses with the flag off, which is why we load skops ourselves.
     with pytest.raises(MlflowException):
         mlflow.sklearn.load_model(uri)
-    cold = MlflowModelService(shared_service.tracking_uri, shared_service.artifact_root, "iris_classifier")
+    cold = MlflowModelService(
+        shared_service.tracking_uri, shared_service.artifact_root, "iris_classifier"
+    )
     for version in (1, 2):
         model = cold.load(version)
         assert model.predict(GOLDEN_X).tolist() == GOLDEN_Y
@@ -106,7 +117,9 @@ def test_models_are_skops_and_load_with_pickle_disabled(shared_service, monkeypa
 def test_evaluate_on_holdout_matches_registered_metrics(shared_service):
     for v in shared_service.list_versions():
         ev = shared_service.evaluate(v.version)
-        assert ev.n == 45 and ev.accuracy == v.accuracy and ev.per_class_recall == v.per_class_recall
+        assert (
+            ev.n == 45 and ev.accuracy == v.accuracy and ev.per_class_recall == v.per_class_recall
+        )
 
 
 def test_set_production_moves_the_alias(fresh_service):
@@ -131,11 +144,26 @@ def test_register_new_version(fresh_service):
     split = training.holdout_split()
     params = training.validate_params("knn", {"n_neighbors": 7})
     model = training.train("knn", params, split.X_train, split.y_train)
-    ev = training.evaluate(model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version)
-    mv = fresh_service.register(model, estimator="knn", params=params, metrics=ev, tags={"reason": "test"}, trained_by="U123")
+    ev = training.evaluate(
+        model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
+    )
+    mv = fresh_service.register(
+        model,
+        estimator="knn",
+        params=params,
+        metrics=ev,
+        tags={"reason": "test"},
+        trained_by="U123",
+    )
     assert mv.version == 3 and mv.estimator == "knn" and mv.params["n_neighbors"] == 7
-    assert mv.trained_by == "U123" and mv.tags == {"reason": "test"} and mv.validation_status == "pending"
-    cold = MlflowModelService(fresh_service.tracking_uri, fresh_service.artifact_root, "iris_classifier")
+    assert (
+        mv.trained_by == "U123"
+        and mv.tags == {"reason": "test"}
+        and mv.validation_status == "pending"
+    )
+    cold = MlflowModelService(
+        fresh_service.tracking_uri, fresh_service.artifact_root, "iris_classifier"
+    )
     assert cold.load(3).predict(GOLDEN_X).tolist() == GOLDEN_Y
 
 
@@ -145,7 +173,9 @@ def test_register_refuses_models_needing_untrusted_types(shared_service):
     from sklearn.preprocessing import FunctionTransformer
 
     split = training.holdout_split()
-    model = make_pipeline(FunctionTransformer(_double), LogisticRegression(max_iter=1000)).fit(split.X_train, split.y_train)
+    model = make_pipeline(FunctionTransformer(_double), LogisticRegression(max_iter=1000)).fit(
+        split.X_train, split.y_train
+    )
     ev = training.evaluate(model, split.X_holdout, split.y_holdout)
     with pytest.raises(UntrustedModelTypes):
         shared_service.register(model, estimator="custom", params={}, metrics=ev, trained_by="x")

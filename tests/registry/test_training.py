@@ -48,10 +48,15 @@ def test_data_hash_is_content_sensitive():
 def test_every_estimator_trains_evaluates_and_gets_golden_samples_right(name):
     split = training.holdout_split()
     model = training.train(name, {}, split.X_train, split.y_train)
-    ev = training.evaluate(model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version)
+    ev = training.evaluate(
+        model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
+    )
     assert ev.accuracy >= 0.9 and ev.macro_f1 >= 0.9
     assert list(ev.per_class_recall) == CLASSES
-    assert np.array(ev.confusion_matrix).shape == (3, 3) and np.array(ev.confusion_matrix).sum() == ev.n == 45
+    assert (
+        np.array(ev.confusion_matrix).shape == (3, 3)
+        and np.array(ev.confusion_matrix).sum() == ev.n == 45
+    )
     assert ev.holdout_version == split.holdout_version
     golden = np.array([[g.features[f] for f in FEATURES] for g in GOLDEN_SAMPLES])
     assert model.predict(golden).tolist() == [g.expected for g in GOLDEN_SAMPLES]
@@ -65,7 +70,9 @@ def test_unknown_estimator_lists_choices():
 
 def test_bad_params_name_every_problem():
     with pytest.raises(InvalidParams) as err:
-        training.validate_params("random_forest", {"n_estimators": "many", "max_depht": 3, "min_samples_leaf": 0})
+        training.validate_params(
+            "random_forest", {"n_estimators": "many", "max_depht": 3, "min_samples_leaf": 0}
+        )
     assert set(err.value.problems) == {"n_estimators", "max_depht", "min_samples_leaf"}
     assert "unknown parameter" in err.value.problems["max_depht"]
     assert "integer" in err.value.problems["n_estimators"]
@@ -79,7 +86,12 @@ def test_bad_params_name_every_problem():
 
 def test_params_coerce_text_and_merge_defaults():
     params = training.validate_params("random_forest", {"n_estimators": "20", "max_depth": "none"})
-    assert params == {"n_estimators": 20, "max_depth": None, "min_samples_leaf": 1, "random_state": 0}
+    assert params == {
+        "n_estimators": 20,
+        "max_depth": None,
+        "min_samples_leaf": 1,
+        "random_state": 0,
+    }
     assert training.validate_params("logistic_regression", {"C": "0.5"})["C"] == 0.5
 
 
@@ -87,5 +99,7 @@ def test_training_runs_in_a_process_pool():
     split = training.holdout_split()
     pickle.dumps(training.train)
     with ProcessPoolExecutor(max_workers=1) as pool:
-        model = pool.submit(training.train, "decision_tree", {"max_depth": 3}, split.X_train, split.y_train).result(timeout=60)
+        model = pool.submit(
+            training.train, "decision_tree", {"max_depth": 3}, split.X_train, split.y_train
+        ).result(timeout=60)
     assert training.evaluate(model, split.X_holdout, split.y_holdout).accuracy >= 0.9

@@ -43,7 +43,9 @@ async def running(app: Starlette, *, ready: bool = True) -> AsyncIterator[httpx.
             yield client
 
 
-async def wait_for_version(client: httpx.AsyncClient, version: int | None, timeout: float = 10.0) -> float:
+async def wait_for_version(
+    client: httpx.AsyncClient, version: int | None, timeout: float = 10.0
+) -> float:
     """Poll /healthz until it serves `version` (any version if None); returns seconds waited."""
     loop = asyncio.get_running_loop()
     start = loop.time()

@@ -34,7 +34,10 @@ async def test_single_record(client):
 
 
 async def test_batch_as_instances_and_bare_list(client):
-    records = [RECORD, {"sepal_length": 7.7, "sepal_width": 3.0, "petal_length": 6.1, "petal_width": 2.3}]
+    records = [
+        RECORD,
+        {"sepal_length": 7.7, "sepal_width": 3.0, "petal_length": 6.1, "petal_width": 2.3},
+    ]
     for payload in ({"instances": records}, records):
         r = await client.post("/v1/predict", json=payload)
         assert r.status_code == 200, r.text
@@ -44,7 +47,10 @@ async def test_batch_as_instances_and_bare_list(client):
 
 
 async def test_integers_are_numbers(client):
-    r = await client.post("/v1/predict", json={"sepal_length": 5, "sepal_width": 3, "petal_length": 1, "petal_width": 0})
+    r = await client.post(
+        "/v1/predict",
+        json={"sepal_length": 5, "sepal_width": 3, "petal_length": 1, "petal_width": 0},
+    )
     assert r.status_code == 200
 
 
@@ -68,7 +74,11 @@ def _with(**changes):
         (_with(petal_length=-1.0), "petal_length", "must not be negative"),
         (_with(petal_length=1e6), "petal_length", "out of range"),
         (_with(colour="blue"), "colour", "unknown field"),
-        ({"instances": [RECORD, RECORD, RECORD, _with(petal_width="x")]}, "instances[3].petal_width", "must be a number"),
+        (
+            {"instances": [RECORD, RECORD, RECORD, _with(petal_width="x")]},
+            "instances[3].petal_width",
+            "must be a number",
+        ),
         ([RECORD, _with(sepal_width=...)], "[1].sepal_width", "missing field"),
         ({"instances": []}, "instances", "empty batch"),
         ([], "body", "empty batch"),
@@ -88,9 +98,21 @@ async def test_invalid_input_is_422_naming_the_field(client, body, field, proble
 @pytest.mark.parametrize(
     ("raw", "field", "problem"),
     [
-        (b'{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', "sepal_length", "finite"),
-        (b'{"sepal_length": 5.1, "sepal_width": Infinity, "petal_length": 1.4, "petal_width": 0.2}', "sepal_width", "finite"),
-        (b'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1e999, "petal_width": 0.2}', "petal_length", "finite"),
+        (
+            b'{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}',
+            "sepal_length",
+            "finite",
+        ),
+        (
+            b'{"sepal_length": 5.1, "sepal_width": Infinity, "petal_length": 1.4, "petal_width": 0.2}',
+            "sepal_width",
+            "finite",
+        ),
+        (
+            b'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1e999, "petal_width": 0.2}',
+            "petal_length",
+            "finite",
+        ),
         (b'{"sepal_length": 5.1,', "body", "not valid JSON"),
         (b"", "body", "empty body"),
         (b"\xff\xfe\x00", "body", "not valid JSON"),
@@ -105,14 +127,22 @@ async def test_malformed_bodies_are_422(client, raw, field, problem):
 
 async def test_healthz_ok(client):
     r = await client.get("/healthz")
-    assert r.status_code == 200 and r.json() == {"status": "ok", "model": "iris_classifier", "version": 1}
+    assert r.status_code == 200 and r.json() == {
+        "status": "ok",
+        "model": "iris_classifier",
+        "version": 1,
+    }
 
 
 async def test_healthz_503_until_a_model_is_in_production():
     app = create_model_app(service=FakeService(production=None), poll_seconds=0.05)
     async with running(app, ready=False) as c:
         r = await _settled_health(c)
-        assert r.status_code == 503 and r.json()["version"] is None and "production alias" in r.json()["reason"]
+        assert (
+            r.status_code == 503
+            and r.json()["version"] is None
+            and "production alias" in r.json()["reason"]
+        )
         r = await c.post("/v1/predict", json=RECORD)
         assert r.status_code == 503 and r.json()["error"] == "model not loaded"
 

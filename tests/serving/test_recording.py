@@ -17,7 +17,9 @@ async def _drained(recorder: PredictionRecorder, rows: int) -> None:
         if recorder.pending == 0 and recorder.written >= rows:
             return
         await asyncio.sleep(0.02)
-    raise AssertionError(f"recorder did not flush: pending={recorder.pending} written={recorder.written}")
+    raise AssertionError(
+        f"recorder did not flush: pending={recorder.pending} written={recorder.written}"
+    )
 
 
 async def test_served_predictions_are_recorded_and_capped(service, database, recorder_factory):
@@ -44,7 +46,13 @@ async def test_served_predictions_are_recorded_and_capped(service, database, rec
 def test_recent_served_filters(database):
     recorder = PredictionRecorder(database)
     recorder.record(1, [[5.1, 3.5, 1.4, 0.2]], ["a" * 32], ["setosa"], [0.9])
-    recorder.record(2, [[6.1, 3.0, 4.6, 1.4], [7.7, 3.0, 6.1, 2.3]], ["b" * 32, "c" * 32], ["versicolor", "virginica"], [0.8, 0.95])
+    recorder.record(
+        2,
+        [[6.1, 3.0, 4.6, 1.4], [7.7, 3.0, 6.1, 2.3]],
+        ["b" * 32, "c" * 32],
+        ["versicolor", "virginica"],
+        [0.8, 0.95],
+    )
     assert recorder.flush() == 3
     with database.session() as session:
         assert [s.prediction_id[0] for s in recent_served(session, model_version=2)] == ["c", "b"]

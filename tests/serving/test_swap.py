@@ -52,9 +52,16 @@ async def test_alias_flip_under_concurrent_load(service):
     versions = [body["model_version"] for _, _, body in results]
     assert set(versions) == {1, 2}
     for _, _, body in results:
-        probs = [[p["probabilities"][c] for c in ("setosa", "versicolor", "virginica")] for p in body["predictions"]]
-        assert probs == expected[body["model_version"]], "a batch mixed versions or used the wrong model"
+        probs = [
+            [p["probabilities"][c] for c in ("setosa", "versicolor", "virginica")]
+            for p in body["predictions"]
+        ]
+        assert probs == expected[body["model_version"]], (
+            "a batch mixed versions or used the wrong model"
+        )
     # Requests that started after /healthz reported a version were all answered by it.
     (_, to_v2, _), (_, to_v1, _) = swaps
-    assert all(body["model_version"] == 2 for t, _, body in results if to_v2 < t and t + 0.05 < to_v1 - 0.3)
+    assert all(
+        body["model_version"] == 2 for t, _, body in results if to_v2 < t and t + 0.05 < to_v1 - 0.3
+    )
     assert app.state.metrics.swaps._value.get() == 3

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from bot.commands.registry import CommandRegistry
 from bot.services import Services
-from bot.slack.handlers import core
+from bot.slack.handlers import core, models, runbooks
 from bot.slack.interactions import InteractionRegistry
 
 
 def register_all(services: Services, commands: CommandRegistry, interactions: InteractionRegistry) -> None:
     """Every handler module registers its commands and buttons here, once."""
     core.register(services, commands, interactions)
+    models.register(services, commands, interactions)
+    runbooks.register(services, commands, interactions)

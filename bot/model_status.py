@@ -1,0 +1,83 @@
+"""A cached picture of the model in production, refreshed in the background.
+
+`/iris status` answers inside the Slack ack, so it must not wait on MLflow or the model server;
+it reads this cache, which a background loop refreshes every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+from bot.deploy.probe import ModelServerClient, ServerHealth
+from bot.registry.service import ModelService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelStatus:
+    production: int | None = None
+    registry_error: str | None = None
+    server: ServerHealth | None = None
+    refreshed_at: float | None = None
+
+
+class ModelStatusCache:
+    def __init__(self, *, models: ModelService, server: ModelServerClient, interval: float = 5.0) -> None:
+        self.models = models
+        self.server = server
+        self.interval = interval
+        self.status = ModelStatus()
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> ModelStatus:
+        try:
+            production = await asyncio.to_thread(self.models.production_version)
+            error = None
+        except Exception as exc:  # the registry being down is a status to show, not a crash
+            production, error = self.status.production, f"{type(exc).__name__}: {exc}"
+        health = await self.server.health()
+        self.status = ModelStatus(production=production, registry_error=error, server=health, refreshed_at=time.time())
+        return self.status
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("model status refresh failed")
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name="model-status")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def section(self, model_name: str) -> dict[str, object]:
+        """The lines `/iris status` shows about the model."""
+        s = self.status
+        if s.refreshed_at is None:
+            return {"title": "Model", "lines": ["checking the registry and the model server…"]}
+        production = f"v{s.production}" if s.production is not None else "none"
+        lines = [f"`{model_name}` production: *{production}*"]
+        if s.registry_error:
+            lines.append(f":x: registry: {s.registry_error}")
+        server = s.server
+        if server is None or not server.reachable:
+            lines.append(f":x: model server unreachable ({server.error if server else 'not checked'})")
+        elif server.version is None:
+            lines.append(f":warning: model server up but not serving: {server.error or server.status}")
+        else:
+            mark = ":white_check_mark:" if server.version == s.production else ":warning:"
+            lines.append(f"{mark} model server serves v{server.version}")
+        return {"title": "Model", "lines": lines}
