@@ -20,6 +20,7 @@ $(BIN)/oncall-bot: pyproject.toml uv.lock | $(UV)
 ## Start the bot: Socket Mode or HTTP when Slack tokens are set, else the local workspace.
 run: setup
 	$(BIN)/oncall-bot migrate
+	$(BIN)/oncall-bot bootstrap
 	$(BIN)/oncall-bot run
 
 ## Set up, start what the tests need (PostgreSQL), run the whole suite.

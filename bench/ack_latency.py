@@ -33,8 +33,9 @@ Before measuring, each target must answer one signed request with 200 (the bot's
 contain "Oncall bot"); anything else means the signing or the set-up is wrong and the run stops.
 Each target is warmed up (`--warmup`, 2 s) before its measurements.
 
-Output: a table of req/s, p50 and p99 per target and concurrency, the goals for the bot with
-PASS/MISS, and the figures as JSON in bench/out/ack_latency.json. Exit status 0 when the benchmark
+Output: a table of req/s, p50 and p99 per target and concurrency, plus CPU/req (the target
+process's own user+system CPU time per request, from /proc: steadier than latency when the machine
+is shared, and the figure that bounds throughput), the goals for the bot with PASS/MISS, and the figures as JSON in bench/out/ack_latency.json. Exit status 0 when the benchmark
 ran (even if a goal is missed: it is a measurement), 1 when it could not run, 130 on Ctrl-C.
 """
 
@@ -169,7 +170,9 @@ def ensure_wrk() -> str:
     if path:
         return path
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise BenchError("wrk is not installed and cannot be installed here: run `apt-get install wrk` as root")
+        raise BenchError(
+            "wrk is not installed and cannot be installed here: run `apt-get install wrk` as root"
+        )
     print("wrk not found: installing it with apt-get ...", flush=True)
     try:
         subprocess.run(["apt-get", "update", "-qq"], check=True)
@@ -179,7 +182,9 @@ def ensure_wrk() -> str:
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
         )
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise BenchError(f"could not install wrk with apt-get ({exc}); install it and run again") from None
+        raise BenchError(
+            f"could not install wrk with apt-get ({exc}); install it and run again"
+        ) from None
     path = shutil.which("wrk")
     if not path:
         raise BenchError("apt-get ran but wrk is still not on PATH")
@@ -205,6 +210,8 @@ class WrkResult:
     requests: int
     non_2xx: int
     socket_errors: int
+    server_cpu_ms_per_req: float | None = None  # the target process's CPU time / requests served
+    load_avg_1m: float | None = None  # the machine's 1-minute load average when the run ended
     raw: str = field(repr=False, default="")
 
     @property
@@ -243,10 +250,19 @@ class Wrk:
 
     def run(self, url: str, *, concurrency: int, duration: float, target: str) -> WrkResult:
         lua = self.workdir / "slash.lua"
-        write_lua(lua, signed_pool(self.pool_size, api_url=self.api_url))  # fresh timestamps per run
+        # Fresh timestamps and signatures for every run.
+        write_lua(lua, signed_pool(self.pool_size, api_url=self.api_url))
         cmd = [
-            self.exe, "-t1", f"-c{concurrency}", f"-d{duration:g}s", "--latency", "--timeout", "5s",
-            "-s", str(lua), url,
+            self.exe,
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{duration:g}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            "-s",
+            str(lua),
+            url,
         ]
         # Own session: a Ctrl-C reaches only this script, which then stops wrk itself.
         self.proc = subprocess.Popen(
@@ -350,20 +366,29 @@ class Target:
         log = self.log_path.open("wb")
         # Own session: Ctrl-C goes to this script, which stops the target in its `finally`.
         self.proc = subprocess.Popen(
-            self.cmd, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            self.cmd,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise BenchError(f"{self.name} exited with {self.proc.returncode} before it was healthy:\n{self.log_tail()}")
+                raise BenchError(
+                    f"{self.name} exited with {self.proc.returncode} before it was healthy:\n{self.log_tail()}"
+                )
             with contextlib.suppress(OSError, http.client.HTTPException):
                 status, _ = http_request(self.port, "GET", "/healthz", timeout=2)
                 if status == 200:
                     return
             time.sleep(0.1)
-        raise BenchError(f"{self.name} did not answer GET /healthz with 200 within {timeout:.0f}s:\n{self.log_tail()}")
+        raise BenchError(
+            f"{self.name} did not answer GET /healthz with 200 within {timeout:.0f}s:\n{self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -384,8 +409,30 @@ class Target:
             self.proc.wait(timeout=5)
 
 
-def http_request(port: int, method: str, path: str, *, body: str | None = None,
-                 headers: dict[str, str] | None = None, timeout: float = 10) -> tuple[int, str]:
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (all its threads), from /proc; None where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def load_avg() -> float | None:
+    with contextlib.suppress(OSError, AttributeError):
+        return round(os.getloadavg()[0], 2)
+    return None
+
+
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> tuple[int, str]:
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -397,9 +444,12 @@ def http_request(port: int, method: str, path: str, *, body: str | None = None,
 
 def verify(target: Target, api_url: str) -> str:
     """One signed request must get 200 (and the expected text); anything else stops the run."""
-    (timestamp, signature, body), = signed_pool(1, api_url=api_url)
+    ((timestamp, signature, body),) = signed_pool(1, api_url=api_url)
     status, text = http_request(
-        target.port, "POST", "/slack/events", body=body,
+        target.port,
+        "POST",
+        "/slack/events",
+        body=body,
         headers={
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Slack-Request-Timestamp": timestamp,
@@ -409,10 +459,13 @@ def verify(target: Target, api_url: str) -> str:
     if status != 200:
         raise BenchError(
             f"{target.name}: a signed /iris status request got HTTP {status} (body {text[:300]!r}). "
-            "A 401 means the signature or timestamp is wrong; see the target's log:\n" + target.log_tail()
+            "A 401 means the signature or timestamp is wrong; see the target's log:\n"
+            + target.log_tail()
         )
     if target.expect is not None and target.expect not in text:
-        raise BenchError(f"{target.name}: the ack does not contain {target.expect!r}: {text[:500]!r}\n{target.log_tail()}")
+        raise BenchError(
+            f"{target.name}: the ack does not contain {target.expect!r}: {text[:500]!r}\n{target.log_tail()}"
+        )
     return text
 
 
@@ -423,7 +476,9 @@ def make_targets(api_url: str, tmp: Path) -> list[Target]:
     if not bot_exe.exists():
         found = shutil.which("oncall-bot")
         if found is None:
-            raise BenchError(f"oncall-bot is not installed next to {python}; run `uv sync` and use .venv/bin/python")
+            raise BenchError(
+                f"oncall-bot is not installed next to {python}; run `uv sync` and use .venv/bin/python"
+            )
         bot_exe = Path(found)
     env = _clean_env()
     env.update(
@@ -447,12 +502,17 @@ def make_targets(api_url: str, tmp: Path) -> list[Target]:
     targets = []
     for pbr in (False, True):
         port = free_port()
-        cmd = [python, str(BARE_APP), "--port", str(port)] + (["--process-before-response"] if pbr else [])
+        cmd = [python, str(BARE_APP), "--port", str(port)] + (
+            ["--process-before-response"] if pbr else []
+        )
         targets.append(
             Target(
                 name="bare-pbr" if pbr else "bare-default",
                 description=f"bare Bolt AsyncApp, ack only, process_before_response={pbr}",
-                cmd=cmd, env=env, cwd=tmp, port=port,
+                cmd=cmd,
+                env=env,
+                cwd=tmp,
+                port=port,
             )
         )
     port = free_port()
@@ -461,7 +521,10 @@ def make_targets(api_url: str, tmp: Path) -> list[Target]:
             name="bot",
             description="oncall-bot serve: role check, audit write, status answered in the ack",
             # cwd is a scratch folder so a stray oncall.toml in the checkout cannot change settings.
-            cmd=[str(bot_exe), "serve", "--port", str(port)], env=bot_env, cwd=bot_dir, port=port,
+            cmd=[str(bot_exe), "serve", "--port", str(port)],
+            env=bot_env,
+            cwd=bot_dir,
+            port=port,
             expect="Oncall bot",
         )
     )
@@ -474,12 +537,18 @@ def make_targets(api_url: str, tmp: Path) -> list[Target]:
 def _ms(value: float | None) -> str:
     if value is None:
         return "n/a"
-    return f"{value * 1000:.0f} us" if value < 1 else f"{value:.2f} ms" if value < 100 else f"{value:.0f} ms"
+    return (
+        f"{value * 1000:.0f} us"
+        if value < 1
+        else f"{value:.2f} ms"
+        if value < 100
+        else f"{value:.0f} ms"
+    )
 
 
 def table(results: list[WrkResult], targets: list[str], levels: list[int]) -> str:
     by = {(r.target, r.concurrency): r for r in results}
-    head = f"{'target':<14}{'conc':>5}{'req/s':>11}{'p50':>12}{'p99':>12}{'requests':>10}{'errors':>8}"
+    head = f"{'target':<14}{'conc':>5}{'req/s':>11}{'p50':>12}{'p99':>12}{'CPU/req':>11}{'requests':>10}{'errors':>8}"
     lines = [head, "-" * len(head)]
     for name in targets:
         for c in levels:
@@ -487,7 +556,8 @@ def table(results: list[WrkResult], targets: list[str], levels: list[int]) -> st
             if r is None:
                 continue
             lines.append(
-                f"{name:<14}{c:>5}{r.rps:>11,.0f}{_ms(r.p50_ms):>12}{_ms(r.p99_ms):>12}{r.requests:>10,}{r.errors:>8}"
+                f"{name:<14}{c:>5}{r.rps:>11,.0f}{_ms(r.p50_ms):>12}{_ms(r.p99_ms):>12}"
+                f"{_ms(r.server_cpu_ms_per_req):>11}{r.requests:>10,}{r.errors:>8}"
             )
         lines.append("")
     return "\n".join(lines).rstrip()
@@ -497,12 +567,27 @@ def goals(results: list[WrkResult]) -> list[dict[str, Any]]:
     by = {(r.target, r.concurrency): r for r in results}
     c1, c50 = by.get(("bot", 1)), by.get(("bot", 50))
     checks = [
-        ("p50 at concurrency 1", f"<= {GOAL_P50_C1_MS:g} ms", c1.p50_ms if c1 else None, "ms",
-         lambda v: v <= GOAL_P50_C1_MS),
-        ("p99 at concurrency 50", f"<= {GOAL_P99_C50_MS:g} ms", c50.p99_ms if c50 else None, "ms",
-         lambda v: v <= GOAL_P99_C50_MS),
-        ("throughput at concurrency 50", f">= {GOAL_RPS_C50:,.0f} req/s", c50.rps if c50 else None, "req/s",
-         lambda v: v >= GOAL_RPS_C50),
+        (
+            "p50 at concurrency 1",
+            f"<= {GOAL_P50_C1_MS:g} ms",
+            c1.p50_ms if c1 else None,
+            "ms",
+            lambda v: v <= GOAL_P50_C1_MS,
+        ),
+        (
+            "p99 at concurrency 50",
+            f"<= {GOAL_P99_C50_MS:g} ms",
+            c50.p99_ms if c50 else None,
+            "ms",
+            lambda v: v <= GOAL_P99_C50_MS,
+        ),
+        (
+            "throughput at concurrency 50",
+            f">= {GOAL_RPS_C50:,.0f} req/s",
+            c50.rps if c50 else None,
+            "req/s",
+            lambda v: v >= GOAL_RPS_C50,
+        ),
     ]
     out = []
     for name, goal, value, unit, ok in checks:
@@ -526,15 +611,32 @@ def _fmt_goal(g: dict[str, Any]) -> str:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per concurrency level (default 8)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per target (default 2)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 s per level, 1 s warm-up")
-    parser.add_argument("--concurrency", default="1,10,50", help="comma-separated levels (default 1,10,50)")
-    parser.add_argument("--pool", type=int, default=300, help="distinct pre-signed requests per wrk run")
     parser.add_argument(
-        "--targets", default="bare-default,bare-pbr,bot", help="which targets, in order (default all three)"
+        "--duration", type=float, default=8.0, help="seconds per concurrency level (default 8)"
     )
-    parser.add_argument("--out", type=Path, default=OUT_FILE, help=f"JSON output (default {OUT_FILE.relative_to(REPO)})")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of warm-up per target (default 2)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 2 s per level, 1 s warm-up"
+    )
+    parser.add_argument(
+        "--concurrency", default="1,10,50", help="comma-separated levels (default 1,10,50)"
+    )
+    parser.add_argument(
+        "--pool", type=int, default=300, help="distinct pre-signed requests per wrk run"
+    )
+    parser.add_argument(
+        "--targets",
+        default="bare-default,bare-pbr,bot",
+        help="which targets, in order (default all three)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=OUT_FILE,
+        help=f"JSON output (default {OUT_FILE.relative_to(REPO)})",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 2.0, 1.0
@@ -557,7 +659,8 @@ def _raise_interrupt(signum: int, _frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     exe = ensure_wrk()
-    wrk_version = subprocess.run([exe, "-v"], capture_output=True, text=True).stdout.splitlines()[:1]
+    version = subprocess.run([exe, "-v"], capture_output=True, text=True)
+    wrk_version = version.stdout.splitlines()[:1]
     standin = StandIn()
     targets: list[Target] = []
     wrk: Wrk | None = None
@@ -574,25 +677,49 @@ def run(args: argparse.Namespace) -> int:
             f"wrk -t1, {args.pool} pre-signed requests per run; {os.cpu_count()} CPUs",
             flush=True,
         )
+        busy = load_avg()
+        if busy is not None and busy >= 0.5 * (os.cpu_count() or 1):
+            print(
+                f"warning: the machine is busy before the run (1-min load average {busy} on {os.cpu_count()} CPUs); "
+                "figures will be noisy. CPU/req (the target's own CPU time per request) is the steadier figure.",
+                flush=True,
+            )
         for target in targets:
-            print(f"\n[{target.name}] {target.description}: starting on port {target.port} ...", flush=True)
+            print(
+                f"\n[{target.name}] {target.description}: starting on port {target.port} ...",
+                flush=True,
+            )
             target.start(tmp)
             verify(target, standin.api_url)
             url = f"{target.base}/slack/events"
-            wrk.run(url, concurrency=min(10, max(args.levels)), duration=args.warmup, target=target.name)
+            wrk.run(
+                url, concurrency=min(10, max(args.levels)), duration=args.warmup, target=target.name
+            )
             for c in args.levels:
+                assert target.proc is not None
+                cpu_before = process_cpu_seconds(target.proc.pid)
                 r = wrk.run(url, concurrency=c, duration=args.duration, target=target.name)
+                cpu_after = process_cpu_seconds(target.proc.pid)
+                if cpu_before is not None and cpu_after is not None and r.requests:
+                    r.server_cpu_ms_per_req = (cpu_after - cpu_before) * 1000 / r.requests
+                r.load_avg_1m = load_avg()
                 results.append(r)
-                note = f"  ({r.non_2xx} non-2xx, {r.socket_errors} socket errors)" if r.errors else ""
+                note = (
+                    f"  ({r.non_2xx} non-2xx, {r.socket_errors} socket errors)" if r.errors else ""
+                )
                 print(
-                    f"  c={c:<3} {r.rps:>8,.0f} req/s  p50 {_ms(r.p50_ms):>9}  p99 {_ms(r.p99_ms):>9}{note}",
+                    f"  c={c:<3} {r.rps:>8,.0f} req/s  p50 {_ms(r.p50_ms):>9}  p99 {_ms(r.p99_ms):>9}"
+                    f"  server CPU {_ms(r.server_cpu_ms_per_req):>9}/req{note}",
                     flush=True,
                 )
             if target.proc is not None and target.proc.poll() is not None:
                 raise BenchError(f"{target.name} died during the run:\n{target.log_tail()}")
             target.stop()
             if "Traceback" in target.log_tail(200):
-                print(f"  note: {target.name} logged a traceback; see below\n{target.log_tail()}", flush=True)
+                print(
+                    f"  note: {target.name} logged a traceback; see below\n{target.log_tail()}",
+                    flush=True,
+                )
 
         names = [t.name for t in targets]
         report_goals = goals(results)
@@ -606,9 +733,13 @@ def run(args: argparse.Namespace) -> int:
                 print(_fmt_goal(g))
         errors = sum(r.errors for r in results)
         if errors:
-            print(f"\nwarning: {errors} requests failed (non-2xx or socket errors); see the errors column")
+            print(
+                f"\nwarning: {errors} requests failed (non-2xx or socket errors); see the errors column"
+            )
         calls = standin.api_calls()
-        print(f"\nSlack stand-in saw {len(calls)} API calls ({', '.join(sorted(set(calls))) or 'none'})")
+        print(
+            f"\nSlack stand-in saw {len(calls)} API calls ({', '.join(sorted(set(calls))) or 'none'})"
+        )
 
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(
@@ -624,11 +755,14 @@ def run(args: argparse.Namespace) -> int:
                         "wrk": wrk_version[0] if wrk_version else "wrk",
                         "wrk_threads": 1,
                         "cpus": os.cpu_count(),
+                        "load_avg_1m_at_start": busy,
                         "python": platform.python_version(),
                         "platform": platform.platform(),
                     },
                     "targets": {t.name: t.description for t in targets},
-                    "results": [{k: v for k, v in asdict(r).items() if k != "raw"} for r in results],
+                    "results": [
+                        {k: v for k, v in asdict(r).items() if k != "raw"} for r in results
+                    ],
                     "goals": report_goals if "bot" in names else [],
                     "reference": REFERENCE,
                     "slack_api_calls": len(calls),
@@ -652,6 +786,9 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM cleans up like Ctrl-C
+    # Also when started in the background by a shell that ignores SIGINT (`cmd &`), Ctrl-C/SIGINT
+    # must reach the clean-up below.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return run(args)
     except BenchError as exc:

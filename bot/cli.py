@@ -31,6 +31,9 @@ def _configure_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Each poll of the model server would be an INFO line; keep the log for what matters.
+    for noisy in ("httpx", "httpcore", "alembic", "mlflow"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _run_async(coro: object) -> None:
@@ -40,6 +43,17 @@ def _run_async(coro: object) -> None:
         uvloop.run(coro)  # type: ignore[arg-type]
     except ImportError:
         asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def bootstrap_models(settings: Settings) -> str:
+    """Register v1 and v2 once and point production at v1; a re-run changes nothing."""
+    from bot.registry.bootstrap import bootstrap
+    from bot.registry.mlflow_backend import MlflowModelService
+
+    settings.oncall_data_dir.mkdir(parents=True, exist_ok=True)
+    result = bootstrap(MlflowModelService.from_settings(settings), accuracy_floor=settings.accuracy_floor)
+    created = ", ".join(f"v{v}" for v in result.created) or "nothing new"
+    return f"model registry ready: registered {created}; production is v{result.production}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
         run_model_server(settings, port=args.port or settings.model_server_port)
     elif args.command == "bootstrap":
-        from bot.registry.bootstrap import bootstrap_from_settings
-
-        print(bootstrap_from_settings(settings))
+        print(bootstrap_models(settings))
     return 0
 
 

@@ -83,20 +83,38 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
             "oncall_engineers": settings.oncall_engineers or frozenset({"U0ONCALL"}),
         }
     )
+    # The model registry and the model server run beside the bot, as a team's would.
+    from bot.cli import bootstrap_models
+    from bot.db.migrate import upgrade_to_head
+    from bot.serving.server import build_model_app
+
+    print("oncall-bot: " + await asyncio.to_thread(bootstrap_models, local), flush=True)
+    upgrade_to_head(local.resolved_database_url)
+    model_app = await asyncio.to_thread(build_model_app, local)
+    model_server = ServerTask(model_app, host=settings.host, port=settings.model_server_port, log_level=settings.log_level, lifespan="on")
+    await model_server.start()
+    local = local.model_copy(update={"model_server_url": f"http://{settings.host}:{model_server.port}"})
     app = BotApp.build(local)
-    object.__setattr__(app.services, "mode", "local")
+    app.services.mode = "local"
     await app.start()
+    await app.start_monitoring()
     server = ServerTask(app.web, host=settings.host, port=settings.port, log_level=settings.log_level)
     await server.start()
-    print(f"oncall-bot: local workspace. Slack stand-in at {slack.base_url}, bot at {bot_url}", flush=True)
+    print(
+        f"oncall-bot: local workspace. Slack stand-in at {slack.base_url}, bot at {bot_url}, "
+        f"model server at {local.model_server_url}",
+        flush=True,
+    )
     stop = _stop_event()
     try:
         if shell and sys.stdin is not None:
-            await run_shell(slack, command=settings.slash_command)
-            if not stop.is_set() and sys.stdin.isatty():
+            # "quit" ends the session; end of input (no terminal, e.g. under a process manager)
+            # leaves the workspace serving until SIGINT/SIGTERM.
+            if await run_shell(slack, command=settings.slash_command) == "quit":
                 return
         await stop.wait()
     finally:
         await server.stop()
         await app.stop()
+        await model_server.stop()
         await slack.stop()

@@ -28,7 +28,9 @@ def build(*, process_before_response: bool) -> Starlette:
         signing_secret=os.environ["SLACK_SIGNING_SECRET"],
         # The token goes on the client (as in the bot): Bolt takes `client.token` and would warn
         # about, then ignore, a separate `token=` argument.
-        client=AsyncWebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]),
+        client=AsyncWebClient(
+            token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]
+        ),
         process_before_response=process_before_response,
     )
 

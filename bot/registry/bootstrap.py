@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.registry import training
 from bot.registry.schemas import ModelVersion
@@ -84,3 +85,11 @@ def _register_one(
         trained_by=actor,
         training_data_hash=train_hash,
     )
+
+
+def bootstrap_from_settings(settings: Any, *, actor: str = "bootstrap") -> BootstrapResult:
+    """`oncall-bot bootstrap`: bootstrap the MLflow registry named by Settings."""
+    from bot.registry.mlflow_backend import MlflowModelService
+
+    service = MlflowModelService.from_settings(settings)
+    return bootstrap(service, actor=actor, accuracy_floor=settings.accuracy_floor)

@@ -102,12 +102,12 @@ def get_client(tracking_uri: str) -> Any:
                 Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
                     parents=True, exist_ok=True
                 )
-            from mlflow import MlflowClient
-
-            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
             with warnings.catch_warnings():
                 # MLflow's SQL store trips SQLAlchemy deprecation warnings that we cannot act on.
                 warnings.simplefilter("ignore", DeprecationWarning)
+                from mlflow import MlflowClient
+
+                client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
                 client._tracking_client.store  # noqa: B018 - force store init (migrations) now, once
                 client._get_registry_client().store  # noqa: B018
             _clients[tracking_uri] = client

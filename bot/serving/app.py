@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import itertools
 import json
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +51,15 @@ class ModelHolder:
     """Follows the `production` alias: loads the new version off-loop, then swaps one reference."""
 
     def __init__(
-        self, service: ModelService, *, poll_seconds: float, max_batch: int, metrics: ServerMetrics
+        self,
+        service: ModelService,
+        *,
+        poll_seconds: float,
+        max_batch: int,
+        metrics: ServerMetrics,
+        freeze_gc: bool = False,
     ) -> None:
+        self.freeze_gc = freeze_gc
         self.service = service
         self.poll_seconds = poll_seconds
         self.max_batch = max_batch
@@ -76,6 +85,10 @@ class ModelHolder:
                 return
             served = await asyncio.to_thread(self._prepare, target)
             previous, self.current = self.current, served  # the swap: one reference assignment
+            if self.freeze_gc:
+                # Long-lived objects out of the collector's sight: a full collection over
+                # MLflow + scikit-learn's heap is a ~150 ms pause, i.e. the p99.
+                gc.freeze()
             self.metrics.version.set(served.version)
             self.metrics.swaps.inc()
             log.info(
@@ -119,12 +132,26 @@ def create_model_app(
     poll_seconds: float = 0.5,
     recorder: PredictionRecorder | None = None,
     max_batch: int = 1000,
+    freeze_gc: bool = False,
 ) -> Starlette:
-    """The model server app; its lifespan starts the alias follower and the recorder."""
+    """The model server app; its lifespan starts the alias follower and the recorder.
+
+    `freeze_gc` (set by `run_model_server`, which owns the process) calls `gc.freeze()` at
+    start-up and after each swap.
+    """
     metrics = ServerMetrics()
-    holder = ModelHolder(service, poll_seconds=poll_seconds, max_batch=max_batch, metrics=metrics)
+    holder = ModelHolder(
+        service,
+        poll_seconds=poll_seconds,
+        max_batch=max_batch,
+        metrics=metrics,
+        freeze_gc=freeze_gc,
+    )
     perf = time.perf_counter
-    new_id = uuid.uuid4
+    # Prediction ids: a random per-app prefix plus a counter, 32 hex chars like a uuid4 but
+    # ~30× cheaper, which matters at 100 ids per batch request.
+    prefix = os.urandom(8).hex()
+    counter = itertools.count(1)
 
     async def predict(request: Request) -> Response:
         start = perf()
@@ -156,7 +183,9 @@ def create_model_app(
         classes = served.classes
         best = proba.argmax(axis=1).tolist()
         probs = proba.round(6).tolist()
-        ids = [new_id().hex for _ in rows]
+        ids = [
+            f"{prefix}{n:016x}" for n, _ in zip(counter, rows, strict=False)
+        ]  # counter is endless
         labels = [classes[i] for i in best]
         out = [
             {"class": label, "probabilities": dict(zip(classes, p, strict=True)), "id": pid}
@@ -190,6 +219,8 @@ def create_model_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if freeze_gc:
+            gc.freeze()
         follower = asyncio.get_running_loop().create_task(holder.follow(), name="model-follower")
         if recorder is not None:
             recorder.start()

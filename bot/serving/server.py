@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 from typing import Any
@@ -19,7 +20,7 @@ def loop_implementation() -> str:
     return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 
 
-def build_model_app(settings: Any, *, record: bool = True) -> Any:
+def build_model_app(settings: Any, *, record: bool = True, freeze_gc: bool = False) -> Any:
     """The app wired to the MLflow registry and the bot database from Settings."""
     from bot.db import Database
     from bot.registry.mlflow_backend import MlflowModelService
@@ -39,7 +40,8 @@ def run_model_server(settings: Any, port: int | None = None, *, record: bool = T
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = build_model_app(settings, record=record)
+    app = build_model_app(settings, record=record, freeze_gc=True)
+    gc.collect()  # once, before traffic: what survives start-up is frozen by the app's lifespan
     uvicorn.run(
         app,
         host=settings.host,
