@@ -27,7 +27,7 @@ class ModelStatus:
 
 
 class ModelStatusCache:
-    def __init__(self, *, models: ModelService, server: ModelServerClient, interval: float = 5.0) -> None:
+    def __init__(self, *, models: ModelService, server: ModelServerClient, interval: float = 15.0) -> None:
         self.models = models
         self.server = server
         self.interval = interval

@@ -1,17 +1,25 @@
-"""Plain functions over a session for the audit trail."""
+"""Plain functions for the audit trail.
+
+Writes use SQLAlchemy Core on a connection, not the ORM unit of work: an audit row is written on
+the Slack ack path, where the ORM's bookkeeping cost more than the INSERT itself.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.audit.models import AuditEntry, AuditRecord
+from bot.db.base import utcnow
 
 MAX_ARGUMENTS = 4000
+_TABLE = AuditRecord.__table__
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
 def record(
-    session: Session,
+    conn: Connection | Session,
     *,
     actor: str,
     action: str,
@@ -21,26 +29,28 @@ def record(
     detail: str = "",
 ) -> int:
     """Write one audit record and return its id."""
-    row = AuditRecord(
-        actor=actor,
-        action=action[:128],
-        arguments=arguments[:MAX_ARGUMENTS],
-        channel=channel,
-        result=result[:32],
-        detail=detail[:MAX_ARGUMENTS],
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+    row = conn.execute(
+        _INSERT,
+        {
+            "at": utcnow(),
+            "actor": actor[:64],
+            "action": action[:128],
+            "arguments": arguments[:MAX_ARGUMENTS],
+            "channel": channel,
+            "result": result[:32],
+            "detail": detail[:MAX_ARGUMENTS],
+        },
+    ).first()
+    assert row is not None
+    return int(row[0])
 
 
-def complete(session: Session, *, record_id: int, result: str, detail: str = "") -> None:
+def complete(conn: Connection | Session, *, record_id: int, result: str, detail: str = "") -> None:
     """Set the final outcome of an action that finished after its ack."""
-    row = session.get(AuditRecord, record_id)
-    if row is not None:
-        row.result = result[:32]
-        if detail:
-            row.detail = detail[:MAX_ARGUMENTS]
+    values: dict[str, str] = {"result": result[:32]}
+    if detail:
+        values["detail"] = detail[:MAX_ARGUMENTS]
+    conn.execute(update(_TABLE).where(_TABLE.c.id == record_id).values(**values))
 
 
 def recent(

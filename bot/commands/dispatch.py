@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.access.roles import RolePolicy
+from bot.access.roles import Role, RolePolicy
 from bot.audit import service as audit
 from bot.commands.context import CommandContext, Replier
 from bot.commands.parser import ParseError, parse_args, tokenize
@@ -86,7 +86,6 @@ class Dispatcher:
         except ParseError as exc:
             self._audit(user_id, command.name, text, channel_id, "invalid", str(exc))
             return Prepared(answer=self.renderer.render("usage_error", slash=self.slash, problem=str(exc), command=command, suggestion=None, text=text))
-        audit_id = self._audit(user_id, command.name, text, channel_id, "accepted", "")
         context = CommandContext(
             command=command,
             args=args,
@@ -95,27 +94,37 @@ class Dispatcher:
             channel_id=channel_id,
             text=text,
             reply=reply,
-            audit_id=audit_id,
             trigger_id=trigger_id,
             extras={"slash": self.slash},
         )
+        if command.role is not Role.VIEWER:
+            # Commands that may change something are on the record before they run.
+            self.accept(context)
         return Prepared(context=context)
 
-    def complete(self, context: CommandContext, *, result: str, detail: str = "") -> None:
-        """Record how an accepted command ended."""
+    def accept(self, context: CommandContext) -> None:
+        """Write the "accepted" record now; `complete` later sets the outcome."""
         if context.audit_id is None:
+            context.audit_id = self._audit(
+                context.user_id, context.command.name, context.text, context.channel_id, "accepted", ""
+            )
+
+    def complete(self, context: CommandContext, *, result: str, detail: str = "") -> None:
+        """Record how a command ended: one row for quick reads, an update for accepted ones."""
+        if context.audit_id is None:
+            self._audit(context.user_id, context.command.name, context.text, context.channel_id, result, detail)
             return
         try:
-            with self.db.session() as session:
-                audit.complete(session, record_id=context.audit_id, result=result, detail=detail)
+            with self.db.connection() as conn:
+                audit.complete(conn, record_id=context.audit_id, result=result, detail=detail)
         except Exception:  # the audit trail must never take a command down with it
             log.exception("could not complete audit record %s", context.audit_id)
 
     def _audit(self, actor: str, action: str, text: str, channel: str, result: str, detail: str) -> int | None:
         try:
-            with self.db.session() as session:
+            with self.db.connection() as conn:
                 return audit.record(
-                    session, actor=actor, action=action, arguments=text, channel=channel, result=result, detail=detail
+                    conn, actor=actor, action=action, arguments=text, channel=channel, result=result, detail=detail
                 )
         except Exception:
             log.exception("could not write audit record for %s %s", actor, action)

@@ -79,6 +79,8 @@ class TemplateRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # Templates are read once; an operator restarts the bot after restyling.
+            auto_reload=False,
         )
         self.env.filters.update(esc=escape_mrkdwn, ago=_ago, duration=_duration, pct=_pct, clip=clip, tojson=json.dumps)
         self.env.globals.update(button=button)

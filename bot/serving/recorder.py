@@ -77,11 +77,11 @@ class PredictionRecorder:
         self,
         database: Database,
         *,
-        buffer_size: int = 20_000,
-        sample_above: int = 5_000,
+        buffer_size: int = 10_000,
+        sample_above: int = 2_000,
         sample_every: int = 10,
         flush_seconds: float = 0.25,
-        batch_rows: int = 2_000,
+        batch_rows: int = 1_000,
         max_rows: int = 200_000,
     ) -> None:
         self.database = database
@@ -93,6 +93,8 @@ class PredictionRecorder:
         # Entries are whole requests; maxlen drops the oldest if the database stalls for long.
         self._buffer: deque[tuple[Any, ...]] = deque(maxlen=buffer_size)
         self._tick = 0
+        self._pending_rows = 0
+        self.dropped = 0
         self._flush_lock = threading.Lock()
         self._writer: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -111,18 +113,24 @@ class PredictionRecorder:
     ) -> None:
         """Queue one request's predictions; O(1), called on the hot path."""
         buffer = self._buffer
-        if len(buffer) >= self.sample_above:
+        if self._pending_rows >= self.sample_above:
             # Busy: keep one request in `sample_every` so memory and write load stay flat.
             self._tick += 1
             if self._tick % self.sample_every:
-                self.sampled_out += 1
+                self.sampled_out += len(rows)
                 return
+        if len(buffer) == buffer.maxlen:  # the append below evicts the oldest request
+            evicted = len(buffer[0][2])
+            self._pending_rows -= evicted
+            self.dropped += evicted
         buffer.append((time.time(), version, rows, ids, classes, max_probs))
-        self.recorded += 1
+        self._pending_rows += len(rows)
+        self.recorded += len(rows)
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        """Rows waiting to be written."""
+        return self._pending_rows
 
     def flush(self) -> int:
         """Write buffered predictions now (blocking) and trim the table; returns rows written."""
@@ -134,6 +142,7 @@ class PredictionRecorder:
                 entry = buffer.popleft()
                 entries.append(entry)
                 count += len(entry[2])
+            self._pending_rows -= count
             if not entries:
                 return 0
             writer = self._writer or self._make_writer()
@@ -191,14 +200,16 @@ class PredictionRecorder:
             conn.execute(delete(_TABLE).where(_TABLE.c.id <= cutoff))
 
     async def run(self) -> None:
-        """Flush forever every `flush_seconds`; database errors are logged, never raised."""
+        """Flush every `flush_seconds`; database errors are logged, never raised."""
         while True:
             await asyncio.sleep(self.flush_seconds)
-            await self._flush_quietly()
+            # One batch per tick caps the write work (it competes with requests for the GIL) at
+            # batch_rows / flush_seconds; above that the buffer fills and sampling starts.
+            await self._flush_quietly(drain=False)
 
-    async def _flush_quietly(self) -> None:
+    async def _flush_quietly(self, *, drain: bool) -> None:
         try:
-            while await asyncio.to_thread(self.flush) >= self.batch_rows:
+            while await asyncio.to_thread(self.flush) and drain:
                 pass
         except Exception as exc:
             self.failures += 1
@@ -219,4 +230,4 @@ class PredictionRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._flush_quietly()
+        await self._flush_quietly(drain=True)

@@ -112,6 +112,8 @@ def register_command_listener(app: AsyncApp, services: Services, dispatcher: Dis
                 else:
                     await ack(**result.as_kwargs())
                 return
+        # Moving to the background: put the command on the record before acking.
+        dispatcher.accept(ctx)
         services.tasks.adopt(task)
         services.tasks.spawn(runner.deliver_later(ctx, task), name=f"deliver {ctx.command.name}")
         await ack(**renderer.render("working", slash=ctx.slash, command=ctx.command, text=ctx.text).as_kwargs())

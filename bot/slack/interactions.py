@@ -123,9 +123,9 @@ def register_interaction_listener(app: AsyncApp, services: Services, registry: I
                 result, answer = "error", renderer.render("error", slash=slash, command=None, error_id=error_id)
         services.metrics.interactions.labels(interaction.action_id, result).inc()
         try:
-            with services.db.session() as session:
+            with services.db.connection() as conn:
                 audit.record(
-                    session,
+                    conn,
                     actor=interaction.user_id,
                     action=f"button {interaction.action_id}",
                     arguments=interaction.value,

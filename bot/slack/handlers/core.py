@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import bot
 from bot.access.roles import Role
 from bot.audit.flows import recent_entries
@@ -67,18 +69,38 @@ def register(services: Services, commands: CommandRegistry, interactions: Intera
         return renderer.render("audit", slash=ctx.slash, entries=entries, actor=actor)
 
 
+# Health facts are cached this long: `status` answers inside the ack, many times a second if
+# people (or a benchmark) ask, and the database and job store need not be asked every time.
+HEALTH_TTL_SECONDS = 2.0
+
+
+class _HealthCache:
+    def __init__(self) -> None:
+        self.at = -HEALTH_TTL_SECONDS
+        self.facts: dict[str, object] = {}
+
+    def get(self, services: Services) -> dict[str, object]:
+        now = time.monotonic()
+        if now - self.at >= HEALTH_TTL_SECONDS:
+            self.facts = {
+                "database_ok": services.db.ping(),
+                "scheduler": scheduler_health(services.scheduler),
+            }
+            self.at = now
+        return self.facts
+
+
 def status_facts(services: Services) -> dict[str, object]:
     """Everything `/iris status` shows; providers in `extras['status_providers']` add model facts."""
+    cache = services.extras.setdefault("health_cache", _HealthCache())
     facts: dict[str, object] = {
         "version": bot.__version__,
         "mode": services.mode,
         "uptime_seconds": services.uptime_seconds,
-        "database_ok": services.db.ping(),
         "database_kind": services.db.engine.dialect.name,
-        "scheduler": scheduler_health(services.scheduler),
+        **cache.get(services),
         "sections": [],
     }
     for provider in services.extras.get("status_providers", []):
         facts["sections"].append(provider())  # type: ignore[union-attr]
     return facts
-
