@@ -66,7 +66,9 @@ def prepare_store(data_dir: Path) -> int:
     from bot.registry.mlflow_backend import MlflowModelService
     from bot.serving import models  # noqa: F401 - the served_predictions table
 
-    service = MlflowModelService(f"sqlite:///{data_dir / 'mlflow.db'}", data_dir / "mlflow-artifacts", MODEL)
+    service = MlflowModelService(
+        f"sqlite:///{data_dir / 'mlflow.db'}", data_dir / "mlflow-artifacts", MODEL
+    )
     result = bootstrap(service)
     db = Database(f"sqlite:///{data_dir / 'oncall.db'}")
     Base.metadata.create_all(db.engine)  # the integrator's migrations do this in real deployments
@@ -81,20 +83,27 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def process(cmd: list[str], env: dict[str, str], ready_url: str, timeout: float = 120) -> Iterator[subprocess.Popen]:
+def process(
+    cmd: list[str], env: dict[str, str], ready_url: str, timeout: float = 120
+) -> Iterator[subprocess.Popen]:
     """Start a server in its own process group, wait for ready_url to answer 200, stop it after."""
-    log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    fd, log_name = tempfile.mkstemp(prefix="bench-server-", suffix=".log")
+    log = os.fdopen(fd, "w")
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{cmd[:4]} exited with {proc.returncode}; log: {log.name}\n{Path(log.name).read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"{cmd[:4]} exited with {proc.returncode}; log: {log_name}\n{Path(log_name).read_text()[-2000:]}"
+                )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(ready_url, timeout=1).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{cmd[:4]} not ready after {timeout}s; log: {log.name}")
+                raise RuntimeError(f"{cmd[:4]} not ready after {timeout}s; log: {log_name}")
             time.sleep(0.25)
         yield proc
     finally:
@@ -106,6 +115,7 @@ def process(cmd: list[str], env: dict[str, str], ready_url: str, timeout: float 
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        log.close()
 
 
 # --- measuring -----------------------------------------------------------------------------------
@@ -117,9 +127,20 @@ def _ms(text: str) -> float:
 def run_wrk(wrk: str, url: str, body: str, *, connections: int, duration: int) -> dict[str, float]:
     """One wrk run with a POST body; returns rps, p50/p99 in ms and the non-2xx/error count."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-        lua.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n')
+        lua.write(
+            f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n'
+        )
     threads = 1 if connections == 1 else 2
-    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", lua.name, url]
+    cmd = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "-s",
+        lua.name,
+        url,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     os.unlink(lua.name)
     pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
@@ -131,7 +152,10 @@ def run_wrk(wrk: str, url: str, body: str, *, connections: int, duration: int) -
 
 def in_process(model: object, rows: int, *, concurrency: int, duration: float) -> dict[str, float]:
     """predict_proba on a numpy array from `concurrency` threads: the floor (no HTTP, no JSON)."""
-    X = np.array([[r[f] for f in FEATURES] for r in (RECORDS if rows == 1 else BATCH)][:rows], dtype=np.float64)
+    X = np.array(
+        [[r[f] for f in FEATURES] for r in (RECORDS if rows == 1 else BATCH)][:rows],
+        dtype=np.float64,
+    )
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     stop = time.perf_counter() + duration
 
@@ -158,16 +182,26 @@ def in_process(model: object, rows: int, *, concurrency: int, duration: float) -
 
 def mlflow_serving_missing() -> list[str]:
     """Python packages MLflow's scoring server needs that are not installed (fastapi, uvicorn)."""
-    return [name for name in ("fastapi", "uvicorn", "pandas") if importlib.util.find_spec(name) is None]
+    return [
+        name for name in ("fastapi", "uvicorn", "pandas") if importlib.util.find_spec(name) is None
+    ]
 
 
 # --- main ----------------------------------------------------------------------------------------
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="reuse a data dir (default: a fresh temp dir)")
-    parser.add_argument("--skip-mlflow", action="store_true", help="do not benchmark MLflow's scoring server")
-    parser.add_argument("--no-record", action="store_true", help="run our server without prediction recording")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="reuse a data dir (default: a fresh temp dir)"
+    )
+    parser.add_argument(
+        "--skip-mlflow", action="store_true", help="do not benchmark MLflow's scoring server"
+    )
+    parser.add_argument(
+        "--no-record", action="store_true", help="run our server without prediction recording"
+    )
     args = parser.parse_args()
 
     wrk = ensure_wrk()
@@ -175,51 +209,99 @@ def main() -> int:
         return 2
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="oncall-bench-"))
     data_dir.mkdir(parents=True, exist_ok=True)
-    print(f"data dir {data_dir}; bootstrapping the registry (MLflow's first start takes seconds) ...", flush=True)
+    print(
+        f"data dir {data_dir}; bootstrapping the registry (MLflow's first start takes seconds) ...",
+        flush=True,
+    )
     version = prepare_store(data_dir)
     from bot.registry.mlflow_backend import MlflowModelService
     from bot.serving.server import http_implementation, loop_implementation
 
-    service = MlflowModelService(f"sqlite:///{data_dir / 'mlflow.db'}", data_dir / "mlflow-artifacts", MODEL)
+    service = MlflowModelService(
+        f"sqlite:///{data_dir / 'mlflow.db'}", data_dir / "mlflow-artifacts", MODEL
+    )
     model = service.load(version)
     print(f"model: {MODEL} v{version} ({type(model).__name__}); cpus: {os.cpu_count()}; "
           f"uvicorn http={http_implementation()} loop={loop_implementation()}", flush=True)  # fmt: skip
 
     bodies = {"single": json.dumps(RECORDS[0]), "batch100": json.dumps({"instances": BATCH})}
-    results: dict[str, dict[tuple[str, int], dict[str, float]]] = {"in-process": {}, "ours": {}, "mlflow": {}}
+    results: dict[str, dict[tuple[str, int], dict[str, float]]] = {
+        "in-process": {},
+        "ours": {},
+        "mlflow": {},
+    }
 
     for kind, conc in SCENARIOS:
-        results["in-process"][(kind, conc)] = in_process(model, 1 if kind == "single" else 100, concurrency=conc, duration=min(args.duration, 5))
+        results["in-process"][(kind, conc)] = in_process(
+            model, 1 if kind == "single" else 100, concurrency=conc, duration=min(args.duration, 5)
+        )
 
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env |= {"ONCALL_DATA_DIR": str(data_dir), "MLFLOW_TRACKING_URI": f"sqlite:///{data_dir / 'mlflow.db'}"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    env |= {
+        "ONCALL_DATA_DIR": str(data_dir),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{data_dir / 'mlflow.db'}",
+    }
     env |= {"LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     port = free_port()
-    cmd = [sys.executable, "-m", "bot.serving", "--port", str(port)] + (["--no-record"] if args.no_record else [])
+    cmd = [sys.executable, "-m", "bot.serving", "--port", str(port)] + (
+        ["--no-record"] if args.no_record else []
+    )
     print(f"starting our server: {' '.join(cmd[1:])}", flush=True)
     with process(cmd, env, f"http://127.0.0.1:{port}/healthz"):
         for kind, conc in SCENARIOS:
-            results["ours"][(kind, conc)] = run_wrk(wrk, f"http://127.0.0.1:{port}/v1/predict", bodies[kind], connections=conc, duration=args.duration)
+            results["ours"][(kind, conc)] = run_wrk(
+                wrk,
+                f"http://127.0.0.1:{port}/v1/predict",
+                bodies[kind],
+                connections=conc,
+                duration=args.duration,
+            )
 
     missing = mlflow_serving_missing()
     if args.skip_mlflow:
         print("skipping MLflow's scoring server (--skip-mlflow)")
     elif missing:
-        print(f"skipping MLflow's scoring server: missing packages {', '.join(missing)} (pip install {' '.join(missing)})")
+        print(
+            f"skipping MLflow's scoring server: missing packages {', '.join(missing)} (pip install {' '.join(missing)})"
+        )
     else:
         port = free_port()
         uri = f"models:/{MODEL}/{version}"
-        cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            uri,
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ]
         mlflow_bodies = {
             "single": json.dumps({"dataframe_records": [RECORDS[0]]}),
             "batch100": json.dumps({"dataframe_records": BATCH}),
         }
-        print(f"starting MLflow's scoring server: mlflow models serve -m {uri} --env-manager local", flush=True)
+        print(
+            f"starting MLflow's scoring server: mlflow models serve -m {uri} --env-manager local",
+            flush=True,
+        )
         try:
             with process(cmd, env, f"http://127.0.0.1:{port}/ping"):
                 for kind, conc in SCENARIOS:
                     results["mlflow"][(kind, conc)] = run_wrk(
-                        wrk, f"http://127.0.0.1:{port}/invocations", mlflow_bodies[kind], connections=conc, duration=args.duration
+                        wrk,
+                        f"http://127.0.0.1:{port}/invocations",
+                        mlflow_bodies[kind],
+                        connections=conc,
+                        duration=args.duration,
                     )
         except RuntimeError as exc:
             print(f"skipping MLflow's scoring server: it did not start: {exc}")
@@ -230,23 +312,47 @@ def main() -> int:
 
 def print_table(results: dict[str, dict[tuple[str, int], dict[str, float]]]) -> None:
     print()
-    print(f"{'target':<12} {'payload':<9} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(
+        f"{'target':<12} {'payload':<9} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    )
     print("-" * 62)
     for target, rows in results.items():
         for (kind, conc), r in rows.items():
-            print(f"{target:<12} {kind:<9} {conc:>4} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['bad']:>7.0f}")
-    print("(in-process: predict_proba on a numpy array; req/s counts calls, a batch call scores 100 records)")
+            print(
+                f"{target:<12} {kind:<9} {conc:>4} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['bad']:>7.0f}"
+            )
+    print(
+        "(in-process: predict_proba on a numpy array; req/s counts calls, a batch call scores 100 records)"
+    )
 
 
 def print_goals(results: dict[str, dict[tuple[str, int], dict[str, float]]]) -> int:
     ours, peer = results["ours"], results["mlflow"]
     best_single = max(ours[("single", 1)]["rps"], ours[("single", 16)]["rps"])
-    checks = [(f"single-record throughput ≥ {GOAL_RPS:.0f} req/s", best_single >= GOAL_RPS, f"{best_single:.0f} req/s")]
+    checks = [
+        (
+            f"single-record throughput ≥ {GOAL_RPS:.0f} req/s",
+            best_single >= GOAL_RPS,
+            f"{best_single:.0f} req/s",
+        )
+    ]
     p99 = ours[("single", 16)]["p99"]
-    checks.append((f"p99 ≤ {GOAL_P99_MS:.0f} ms at 16 concurrent (single)", p99 <= GOAL_P99_MS, f"{p99:.1f} ms"))
+    checks.append(
+        (
+            f"p99 ≤ {GOAL_P99_MS:.0f} ms at 16 concurrent (single)",
+            p99 <= GOAL_P99_MS,
+            f"{p99:.1f} ms",
+        )
+    )
     if peer:
         ratio = ours[("single", 16)]["rps"] / max(peer[("single", 16)]["rps"], 1e-9)
-        checks.append((f"≥ {GOAL_RATIO:.0f}× MLflow's scoring server (single, c16)", ratio >= GOAL_RATIO, f"{ratio:.1f}×"))
+        checks.append(
+            (
+                f"≥ {GOAL_RATIO:.0f}× MLflow's scoring server (single, c16)",
+                ratio >= GOAL_RATIO,
+                f"{ratio:.1f}×",
+            )
+        )
         bratio = ours[("batch100", 16)]["rps"] / max(peer[("batch100", 16)]["rps"], 1e-9)
         print(f"(batch of 100 at c16: {bratio:.1f}× MLflow's scoring server)")
     errors = sum(r["bad"] for r in ours.values())

