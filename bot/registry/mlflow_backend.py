@@ -28,7 +28,18 @@ from bot.registry.errors import (
     UnknownVersion,
     UntrustedModelTypes,
 )
-from bot.registry.lineage import code_version
+from bot.registry.mlflow_tags import (
+    RESERVED_TAGS,
+    T_CLASSES,
+    T_FEATURES,
+    T_RECALL,
+    T_TRAINED_AT,
+    T_TRAINED_BY,
+    T_VALIDATION,
+    VALIDATION_STATUSES,
+    tags_for_registration,
+    version_from_mlflow,
+)
 from bot.registry.schemas import (
     PRODUCTION_ALIAS,
     Evaluation,
@@ -51,27 +62,6 @@ SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.tree._tree.Tree",
 )
 
-# Model-version tags we own; users may not overwrite them (except validation_status).
-T_ESTIMATOR = "estimator"
-T_PARAMS = "params"
-T_ACCURACY = "holdout.accuracy"
-T_MACRO_F1 = "holdout.macro_f1"
-T_RECALL = "holdout.recall."
-T_CONFUSION = "holdout.confusion_matrix"
-T_HOLDOUT_VERSION = "holdout.version"
-T_HOLDOUT_N = "holdout.n"
-T_DATA_HASH = "training_data_hash"
-T_TRAINED_BY = "trained_by"
-T_TRAINED_AT = "trained_at"
-T_CODE_VERSION = "code_version"
-T_VALIDATION = "validation_status"
-T_FEATURES = "features"
-T_CLASSES = "classes"
-RESERVED_TAGS = frozenset(
-    {T_ESTIMATOR, T_PARAMS, T_ACCURACY, T_MACRO_F1, T_CONFUSION, T_HOLDOUT_VERSION, T_HOLDOUT_N}
-    | {T_DATA_HASH, T_TRAINED_BY, T_TRAINED_AT, T_CODE_VERSION, T_FEATURES, T_CLASSES}
-)
-VALIDATION_STATUSES = ("pending", "passed", "failed", "unknown")
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
@@ -186,40 +176,7 @@ class MlflowModelService:
         return by_version
 
     def _to_schema(self, mv: Any, aliases: list[str] | None = None) -> ModelVersion:
-        tags: dict[str, str] = dict(mv.tags or {})
-        recall = {
-            k.removeprefix(T_RECALL): float(v) for k, v in tags.items() if k.startswith(T_RECALL)
-        }
-
-        def num(key: str, cast: Any = float) -> Any:
-            return cast(tags[key]) if key in tags else None
-
-        user = {
-            k: v
-            for k, v in tags.items()
-            if k not in RESERVED_TAGS and k != T_VALIDATION and not k.startswith(T_RECALL)
-        }
-        status = tags.get(T_VALIDATION, "unknown")
-        return ModelVersion(
-            version=int(mv.version),
-            name=mv.name,
-            aliases=sorted(aliases if aliases is not None else (mv.aliases or [])),
-            created_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=UTC),
-            estimator=tags.get(T_ESTIMATOR),
-            params=json.loads(tags[T_PARAMS]) if T_PARAMS in tags else {},
-            accuracy=num(T_ACCURACY),
-            macro_f1=num(T_MACRO_F1),
-            per_class_recall=recall,
-            confusion_matrix=json.loads(tags[T_CONFUSION]) if T_CONFUSION in tags else None,
-            holdout_version=tags.get(T_HOLDOUT_VERSION),
-            holdout_n=num(T_HOLDOUT_N, int),
-            training_data_hash=tags.get(T_DATA_HASH),
-            trained_by=tags.get(T_TRAINED_BY),
-            trained_at=datetime.fromisoformat(tags[T_TRAINED_AT]) if T_TRAINED_AT in tags else None,
-            code_version=tags.get(T_CODE_VERSION),
-            validation_status=status if status in VALIDATION_STATUSES else "unknown",
-            tags=user,
-        )
+        return version_from_mlflow(mv, aliases)
 
     def _get(self, version: int) -> Any:
         try:
@@ -373,25 +330,15 @@ class MlflowModelService:
         user_tags = {k: str(v) for k, v in (tags or {}).items()}
         if bad := sorted(k for k in user_tags if k in RESERVED_TAGS):
             raise InvalidTags(f"reserved tag names: {', '.join(bad)}")
-        classes = [str(c) for c in getattr(model, "classes_", training.CLASSES)]
-        all_tags = {
-            T_ESTIMATOR: estimator,
-            T_PARAMS: json.dumps(params, sort_keys=True, default=str),
-            T_ACCURACY: repr(metrics.accuracy),
-            T_MACRO_F1: repr(metrics.macro_f1),
-            T_CONFUSION: json.dumps(metrics.confusion_matrix),
-            T_HOLDOUT_VERSION: metrics.holdout_version,
-            T_HOLDOUT_N: str(metrics.n),
-            T_DATA_HASH: training_data_hash or "",
-            T_TRAINED_BY: trained_by,
-            T_TRAINED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
-            T_CODE_VERSION: code_version(),
-            T_VALIDATION: "pending",
-            T_FEATURES: json.dumps(training.FEATURES),
-            T_CLASSES: json.dumps(classes),
-            **{f"{T_RECALL}{c}": repr(r) for c, r in metrics.per_class_recall.items()},
-            **user_tags,
-        }
+        all_tags = tags_for_registration(
+            estimator=estimator,
+            params=params,
+            metrics=metrics,
+            trained_by=trained_by,
+            training_data_hash=training_data_hash,
+            classes=[str(c) for c in getattr(model, "classes_", training.CLASSES)],
+            user_tags=user_tags,
+        )
         with _translated("register a model"):
             mv = self._log_and_register(
                 model, estimator=estimator, params=params, metrics=metrics, tags=all_tags

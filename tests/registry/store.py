@@ -7,6 +7,7 @@ fine because registry artifacts are write-once.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 import threading
@@ -30,6 +31,7 @@ def template_store() -> Path:
     with _lock:
         if _template is None:
             folder = Path(tempfile.mkdtemp(prefix="oncall-mlflow-template-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
             service = MlflowModelService(sqlite_uri(folder), folder / "artifacts", MODEL)
             bootstrap(service)
             _template = folder

@@ -66,14 +66,14 @@ def test_recorder_samples_when_the_buffer_backs_up(database):
     for i in range(100):
         recorder.record(1, [[5.1, 3.5, 1.4, 0.2]], [f"{i:032d}"], ["setosa"], [0.9])
     assert recorder.pending == 10 + 90 // 5
-    assert recorder.sampled_out == 72
+    assert recorder.sampled_out == 72 and recorder.recorded == 28
 
 
 def test_recorder_buffer_is_bounded(database):
     recorder = PredictionRecorder(database, buffer_size=50, sample_above=10_000)
     for i in range(500):
         recorder.record(1, [[5.1, 3.5, 1.4, 0.2]], [f"{i:032d}"], ["setosa"], [0.9])
-    assert recorder.pending == 50
+    assert recorder.pending == 50 and recorder.dropped == 450
 
 
 async def test_recording_failures_never_reach_requests(service, tmp_path):
