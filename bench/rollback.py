@@ -69,11 +69,15 @@ async def served_version(client: httpx.AsyncClient, model_url: str) -> int | Non
     return response.json().get("model_version") if response.status_code == 200 else None
 
 
-async def one_round(slack: LocalSlack, model_url: str, text: str, target: int) -> tuple[float, float]:
+async def one_round(
+    slack: LocalSlack, model_url: str, text: str, target: int
+) -> tuple[float, float]:
     """Seconds from the click to the first prediction from `target`, and to the checklist's "done"."""
     since = slack.seq
     await slack.slash(user="U0ONCALL", channel="oncall", text=text)
-    card = await slack.wait_for(lambda m: bool(m.buttons) and "Confirm" in m.plain(), timeout=30, since=since)
+    card = await slack.wait_for(
+        lambda m: bool(m.buttons) and "Confirm" in m.plain(), timeout=30, since=since
+    )
     async with httpx.AsyncClient() as client:
         clicked = time.perf_counter()
         await slack.click("U0ONCALL", card, "runbook.confirm")
@@ -91,10 +95,18 @@ async def one_round(slack: LocalSlack, model_url: str, text: str, target: int) -
 async def run(rounds: int) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="oncall-bench-rollback-"))
     bot_port, model_port = free_port(), free_port()
-    slack = LocalSlack(bot_token=TOKEN, signing_secret=SECRET, request_url=f"http://127.0.0.1:{bot_port}/slack/events")
+    slack = LocalSlack(
+        bot_token=TOKEN,
+        signing_secret=SECRET,
+        request_url=f"http://127.0.0.1:{bot_port}/slack/events",
+    )
     await slack.start(host="127.0.0.1", port=0)
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ONCALL_", "DATABASE_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "ONCALL_", "DATABASE_"))
+        },
         "ONCALL_DATA_DIR": str(tmp / "var"),
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
@@ -106,8 +118,16 @@ async def run(rounds: int) -> dict[str, object]:
     }
     logs = open(tmp / "processes.log", "w")  # noqa: SIM115
     subprocess.run([str(BIN), "bootstrap"], env=env, cwd=tmp, check=True, stdout=logs, stderr=logs)
-    model = subprocess.Popen([str(BIN), "serve-model", "--port", str(model_port)], env=env, cwd=tmp, stdout=logs, stderr=logs)
-    bot = subprocess.Popen([str(BIN), "serve", "--port", str(bot_port)], env=env, cwd=tmp, stdout=logs, stderr=logs)
+    model = subprocess.Popen(
+        [str(BIN), "serve-model", "--port", str(model_port)],
+        env=env,
+        cwd=tmp,
+        stdout=logs,
+        stderr=logs,
+    )
+    bot = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(bot_port)], env=env, cwd=tmp, stdout=logs, stderr=logs
+    )
     try:
         await wait_http(f"http://127.0.0.1:{model_port}/healthz")
         await wait_http(f"http://127.0.0.1:{bot_port}/healthz")
@@ -121,10 +141,15 @@ async def run(rounds: int) -> dict[str, object]:
             switch, done = await one_round(slack, model_url, text, target)
             switches.append(switch)
             dones.append(done)
-            print(f"  round {i + 1}: {text:<12} served v{target} after {switch * 1000:7.0f} ms; checklist done after {done * 1000:7.0f} ms")
+            print(
+                f"  round {i + 1}: {text:<12} served v{target} after {switch * 1000:7.0f} ms; checklist done after {done * 1000:7.0f} ms"
+            )
         return {
             "rounds": rounds,
-            "click_to_served_ms": {"p50": statistics.median(switches) * 1000, "max": max(switches) * 1000},
+            "click_to_served_ms": {
+                "p50": statistics.median(switches) * 1000,
+                "max": max(switches) * 1000,
+            },
             "click_to_done_ms": {"p50": statistics.median(dones) * 1000, "max": max(dones) * 1000},
             "alias_poll_ms": POLL_SECONDS * 1000,
         }
@@ -144,14 +169,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
-    print(f"rollback benchmark: {args.rounds} rounds, model server polls the alias every {POLL_SECONDS * 1000:.0f} ms")
+    print(
+        f"rollback benchmark: {args.rounds} rounds, model server polls the alias every {POLL_SECONDS * 1000:.0f} ms"
+    )
     figures = asyncio.run(run(args.rounds))
     served = figures["click_to_served_ms"]
     done = figures["click_to_done_ms"]
     print()
-    print(f"click -> model server answers with the target: p50 {served['p50']:.0f} ms, max {served['max']:.0f} ms")  # type: ignore[index]
-    print(f"click -> checklist done (incl. smoke test):     p50 {done['p50']:.0f} ms, max {done['max']:.0f} ms")  # type: ignore[index]
-    print(f"baseline: the alias poll interval, {POLL_SECONDS * 1000:.0f} ms (half of it on average)")
+    print(
+        f"click -> model server answers with the target: p50 {served['p50']:.0f} ms, max {served['max']:.0f} ms"
+    )  # type: ignore[index]
+    print(
+        f"click -> checklist done (incl. smoke test):     p50 {done['p50']:.0f} ms, max {done['max']:.0f} ms"
+    )  # type: ignore[index]
+    print(
+        f"baseline: the alias poll interval, {POLL_SECONDS * 1000:.0f} ms (half of it on average)"
+    )
     verdict = "PASS" if served["max"] < GOAL_SECONDS * 1000 else "MISS"  # type: ignore[index]
     print(f"{verdict}  goal: every rollback served within {GOAL_SECONDS:.0f} s of the click")
     out = REPO / "bench" / "out"

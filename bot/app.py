@@ -7,8 +7,8 @@ module globals, which is what lets tests run many bots in one process.
 
 from __future__ import annotations
 
-import logging
 import asyncio
+import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -69,7 +69,9 @@ class BotApp:
             mode=settings.mode,
             db=db,
             renderer=TemplateRenderer(settings.templates_dir),
-            roles=RolePolicy.from_ids(admins=settings.oncall_admins, engineers=settings.oncall_engineers),
+            roles=RolePolicy.from_ids(
+                admins=settings.oncall_admins, engineers=settings.oncall_engineers
+            ),
             scheduler=make_scheduler(db.engine),
             tasks=BackgroundTasks(),
             metrics=BotMetrics(),
@@ -83,7 +85,9 @@ class BotApp:
         commands = CommandRegistry()
         interactions = InteractionRegistry()
         register_all(services, commands, interactions)
-        bolt, _ = build_bolt_app(services, client=client, commands=commands, interactions=interactions)
+        bolt, _ = build_bolt_app(
+            services, client=client, commands=commands, interactions=interactions
+        )
         web = build_web_app(services, bolt)
         return cls(
             services=services,
@@ -123,7 +127,6 @@ class BotApp:
             self.services.pool.shutdown(wait=False, cancel_futures=True)
         self.services.db.dispose()
 
-
     async def start_monitoring(self) -> None:
         """Long-running helpers of a serving bot (not of a test that only sends commands)."""
         # MLflow's first use initialises its store (seconds); pay it now, off the request path.
@@ -144,10 +147,17 @@ def build_engine(services: Services, client: AsyncWebClient) -> RunbookEngine:
     register_deploy_actions(actions)
     runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
     reporter = SlackRunbookReporter(client, services.renderer, slash=settings.slash_command)
-    extras = {"db": services.db, "models": services.models, "model_server": services.model_server, "settings": settings}
+    extras = {
+        "db": services.db,
+        "models": services.models,
+        "model_server": services.model_server,
+        "settings": settings,
+    }
     return RunbookEngine(services.db, runbooks, actions, reporter, extras)
 
 
 def make_process_pool(size: int) -> ProcessPoolExecutor:
     """CPU-bound work (training, evaluation) runs here; forkserver avoids forking a threaded process."""
-    return ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("forkserver"))
+    return ProcessPoolExecutor(
+        max_workers=size, mp_context=multiprocessing.get_context("forkserver")
+    )

@@ -15,13 +15,19 @@ EXIT_CONFIG = 2
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oncall-bot", description="ML oncall ChatOps bot")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="start in the mode the settings select (socket, http or local)")
-    run.add_argument("--no-shell", action="store_true", help="local mode: serve without the terminal shell")
+    run = sub.add_parser(
+        "run", help="start in the mode the settings select (socket, http or local)"
+    )
+    run.add_argument(
+        "--no-shell", action="store_true", help="local mode: serve without the terminal shell"
+    )
     serve = sub.add_parser("serve", help="force HTTP mode (Slack posts to /slack/events)")
     serve.add_argument("--port", type=int, default=None)
     model = sub.add_parser("serve-model", help="serve the production model over HTTP")
     model.add_argument("--port", type=int, default=None)
-    sub.add_parser("bootstrap", help="train and register v1 and v2, point production at v1 (idempotent)")
+    sub.add_parser(
+        "bootstrap", help="train and register v1 and v2, point production at v1 (idempotent)"
+    )
     sub.add_parser("migrate", help="apply database migrations")
     return parser
 
@@ -51,7 +57,9 @@ def bootstrap_models(settings: Settings) -> str:
     from bot.registry.mlflow_backend import MlflowModelService
 
     settings.oncall_data_dir.mkdir(parents=True, exist_ok=True)
-    result = bootstrap(MlflowModelService.from_settings(settings), accuracy_floor=settings.accuracy_floor)
+    result = bootstrap(
+        MlflowModelService.from_settings(settings), accuracy_floor=settings.accuracy_floor
+    )
     created = ", ".join(f"v{v}" for v in result.created) or "nothing new"
     return f"model registry ready: registered {created}; production is v{result.production}"
 
@@ -60,8 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        if args.command == "serve" and not (settings.slack_bot_token and settings.slack_signing_secret):
-            raise SettingsError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET: both are needed for `serve` (HTTP mode)")
+        if args.command == "serve" and not (
+            settings.slack_bot_token and settings.slack_signing_secret
+        ):
+            raise SettingsError(
+                "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET: both are needed for `serve` (HTTP mode)"
+            )
     except SettingsError as exc:
         print(f"oncall-bot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

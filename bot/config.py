@@ -38,40 +38,118 @@ class Settings(BaseSettings):
     )
 
     # --- Slack -------------------------------------------------------------------------------
-    slack_bot_token: str | None = Field(None, description="Bot token (xoxb-...). With a signing secret: HTTP mode; with an app token: Socket Mode.")
-    slack_signing_secret: str | None = Field(None, description="Signing secret that verifies requests from Slack (HTTP mode).")
-    slack_app_token: str | None = Field(None, description="App-level token (xapp-...) for Socket Mode.")
-    slack_api_url: str = Field("https://slack.com/api/", description="Base URL of the Slack Web API; the local stand-in in local mode and tests.")
+    slack_bot_token: str | None = Field(
+        None,
+        description="Bot token (xoxb-...). With a signing secret: HTTP mode; with an app token: Socket Mode.",
+    )
+    slack_signing_secret: str | None = Field(
+        None, description="Signing secret that verifies requests from Slack (HTTP mode)."
+    )
+    slack_app_token: str | None = Field(
+        None, description="App-level token (xapp-...) for Socket Mode."
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        description="Base URL of the Slack Web API; the local stand-in in local mode and tests.",
+    )
     slash_command: str = Field("/iris", description="The slash command the bot answers.")
-    oncall_channel: str = Field("oncall", description="Channel for retrain reports and monitor findings (name or id).")
-    incident_channel: str = Field("incidents", description="Channel where incident threads open (name or id).")
-    stakeholder_channel: str = Field("ml-stakeholders", description="Channel subscribed to stakeholder updates by default.")
-    oncall_admins: UserIds = Field(frozenset(), description="Comma-separated Slack user ids with the `admin` role.")
-    oncall_engineers: UserIds = Field(frozenset(), description="Comma-separated Slack user ids with the `oncall` role.")
+    oncall_channel: str = Field(
+        "oncall", description="Channel for retrain reports and monitor findings (name or id)."
+    )
+    incident_channel: str = Field(
+        "incidents", description="Channel where incident threads open (name or id)."
+    )
+    stakeholder_channel: str = Field(
+        "ml-stakeholders", description="Channel subscribed to stakeholder updates by default."
+    )
+    oncall_admins: UserIds = Field(
+        frozenset(), description="Comma-separated Slack user ids with the `admin` role."
+    )
+    oncall_engineers: UserIds = Field(
+        frozenset(), description="Comma-separated Slack user ids with the `oncall` role."
+    )
 
     # --- Process -----------------------------------------------------------------------------
-    port: int = Field(3000, ge=0, le=65535, description="Port of the bot's web server (HTTP mode: /slack/events, /healthz, /metrics).")
-    host: str = Field("127.0.0.1", description="Interface the web servers bind to (0.0.0.0 in a container).")
-    oncall_data_dir: Path = Field(Path("./var"), description="Folder for the SQLite database, MLflow store, datasets and postmortems.")
-    database_url: str | None = Field(None, description="SQLAlchemy URL; default a SQLite file in the data dir. postgresql+psycopg://... for PostgreSQL.")
-    templates_dir: Path | None = Field(None, description="Folder of message templates that overrides the bundled `templates/`.")
-    runbooks_dir: Path | None = Field(None, description="Folder of runbooks that overrides the bundled `runbooks/`.")
-    local_slack_port: int = Field(3100, ge=0, le=65535, description="Port of the built-in Slack stand-in in local mode (0: any free port).")
-    worker_processes: int = Field(2, ge=1, le=64, description="Size of the process pool for CPU-bound work (training, evaluation).")
+    port: int = Field(
+        3000,
+        ge=0,
+        le=65535,
+        description="Port of the bot's web server (HTTP mode: /slack/events, /healthz, /metrics).",
+    )
+    host: str = Field(
+        "127.0.0.1", description="Interface the web servers bind to (0.0.0.0 in a container)."
+    )
+    oncall_data_dir: Path = Field(
+        Path("./var"),
+        description="Folder for the SQLite database, MLflow store, datasets and postmortems.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default a SQLite file in the data dir. postgresql+psycopg://... for PostgreSQL.",
+    )
+    templates_dir: Path | None = Field(
+        None, description="Folder of message templates that overrides the bundled `templates/`."
+    )
+    runbooks_dir: Path | None = Field(
+        None, description="Folder of runbooks that overrides the bundled `runbooks/`."
+    )
+    local_slack_port: int = Field(
+        3100,
+        ge=0,
+        le=65535,
+        description="Port of the built-in Slack stand-in in local mode (0: any free port).",
+    )
+    worker_processes: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Size of the process pool for CPU-bound work (training, evaluation).",
+    )
     log_level: str = Field("INFO", description="Python log level.")
 
     # --- Models ------------------------------------------------------------------------------
-    mlflow_tracking_uri: str | None = Field(None, description="MLflow tracking/registry URI; default an embedded SQLite store in the data dir.")
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking/registry URI; default an embedded SQLite store in the data dir.",
+    )
     model_name: str = Field("iris_classifier", description="Registered model name in MLflow.")
-    model_server_url: str = Field("http://127.0.0.1:8080", description="Where the bot reaches the model server.")
-    model_server_port: int = Field(8080, ge=1, le=65535, description="Port `oncall-bot serve-model` listens on.")
-    model_poll_seconds: float = Field(0.5, gt=0, le=60, description="How often the model server checks the `production` alias.")
-    accuracy_floor: float = Field(0.85, ge=0, le=1, description="Minimum holdout accuracy (and macro-F1) a version needs to reach production.")
-    accuracy_tolerance: float = Field(0.02, ge=0, le=1, description="How much worse than production a candidate may be on holdout metrics.")
-    recall_tolerance: float = Field(0.05, ge=0, le=1, description="How much any class's recall may drop against production.")
-    smoke_latency_ms: float = Field(250.0, gt=0, description="Latency bound for the post-deploy smoke test.")
-    deploy_wait_seconds: float = Field(10.0, gt=0, description="How long a deploy waits for the model server to report the new version.")
-    deploy_lock_ttl_seconds: float = Field(1800.0, gt=0, description="A deploy lock older than this is free even if its run never finished.")
+    model_server_url: str = Field(
+        "http://127.0.0.1:8080", description="Where the bot reaches the model server."
+    )
+    model_server_port: int = Field(
+        8080, ge=1, le=65535, description="Port `oncall-bot serve-model` listens on."
+    )
+    model_poll_seconds: float = Field(
+        0.5, gt=0, le=60, description="How often the model server checks the `production` alias."
+    )
+    accuracy_floor: float = Field(
+        0.85,
+        ge=0,
+        le=1,
+        description="Minimum holdout accuracy (and macro-F1) a version needs to reach production.",
+    )
+    accuracy_tolerance: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="How much worse than production a candidate may be on holdout metrics.",
+    )
+    recall_tolerance: float = Field(
+        0.05, ge=0, le=1, description="How much any class's recall may drop against production."
+    )
+    smoke_latency_ms: float = Field(
+        250.0, gt=0, description="Latency bound for the post-deploy smoke test."
+    )
+    deploy_wait_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long a deploy waits for the model server to report the new version.",
+    )
+    deploy_lock_ttl_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="A deploy lock older than this is free even if its run never finished.",
+    )
 
     @field_validator("oncall_admins", "oncall_engineers", mode="before")
     @classmethod
@@ -139,7 +217,10 @@ class Settings(BaseSettings):
 
     @property
     def resolved_mlflow_uri(self) -> str:
-        return self.mlflow_tracking_uri or f"sqlite:///{(self.oncall_data_dir / 'mlflow.db').resolve()}"
+        return (
+            self.mlflow_tracking_uri
+            or f"sqlite:///{(self.oncall_data_dir / 'mlflow.db').resolve()}"
+        )
 
     @property
     def mlflow_artifact_root(self) -> Path:
@@ -153,6 +234,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise SettingsError(f"{name.upper()}: {first['msg']} (got {first.get('input')!r})") from None
+        raise SettingsError(
+            f"{name.upper()}: {first['msg']} (got {first.get('input')!r})"
+        ) from None
     except ValueError as exc:  # malformed oncall.toml
         raise SettingsError(f"oncall.toml: {exc}") from None

@@ -27,7 +27,9 @@ class ModelStatus:
 
 
 class ModelStatusCache:
-    def __init__(self, *, models: ModelService, server: ModelServerClient, interval: float = 15.0) -> None:
+    def __init__(
+        self, *, models: ModelService, server: ModelServerClient, interval: float = 15.0
+    ) -> None:
         self.models = models
         self.server = server
         self.interval = interval
@@ -41,7 +43,9 @@ class ModelStatusCache:
         except Exception as exc:  # the registry being down is a status to show, not a crash
             production, error = self.status.production, f"{type(exc).__name__}: {exc}"
         health = await self.server.health()
-        self.status = ModelStatus(production=production, registry_error=error, server=health, refreshed_at=time.time())
+        self.status = ModelStatus(
+            production=production, registry_error=error, server=health, refreshed_at=time.time()
+        )
         return self.status
 
     async def _loop(self) -> None:
@@ -74,9 +78,13 @@ class ModelStatusCache:
             lines.append(f":x: registry: {s.registry_error}")
         server = s.server
         if server is None or not server.reachable:
-            lines.append(f":x: model server unreachable ({server.error if server else 'not checked'})")
+            lines.append(
+                f":x: model server unreachable ({server.error if server else 'not checked'})"
+            )
         elif server.version is None:
-            lines.append(f":warning: model server up but not serving: {server.error or server.status}")
+            lines.append(
+                f":warning: model server up but not serving: {server.error or server.status}"
+            )
         else:
             mark = ":white_check_mark:" if server.version == s.production else ":warning:"
             lines.append(f"{mark} model server serves v{server.version}")

@@ -40,7 +40,9 @@ async def serve_http(settings: Settings, *, port: int | None = None) -> None:
     await app.start()
     await app.start_monitoring()
     _settle_heap()
-    server = ServerTask(app.web, host=settings.host, port=port or settings.port, log_level=settings.log_level)
+    server = ServerTask(
+        app.web, host=settings.host, port=port or settings.port, log_level=settings.log_level
+    )
     await server.start()
     print(f"oncall-bot: HTTP mode on http://{settings.host}:{server.port}/slack/events", flush=True)
     try:
@@ -59,9 +61,14 @@ async def serve_socket(settings: Settings) -> None:
     await app.start_monitoring()
     handler = AsyncSocketModeHandler(app.bolt, settings.slack_app_token)
     await handler.connect_async()
-    server = ServerTask(app.web, host=settings.host, port=settings.port, log_level=settings.log_level)
+    server = ServerTask(
+        app.web, host=settings.host, port=settings.port, log_level=settings.log_level
+    )
     await server.start()
-    print(f"oncall-bot: Socket Mode connected; health on http://{settings.host}:{server.port}/healthz", flush=True)
+    print(
+        f"oncall-bot: Socket Mode connected; health on http://{settings.host}:{server.port}/healthz",
+        flush=True,
+    )
     try:
         await _stop_event().wait()
     finally:
@@ -101,14 +108,24 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
     print("oncall-bot: " + await asyncio.to_thread(bootstrap_models, local), flush=True)
     upgrade_to_head(local.resolved_database_url)
     model_app = await asyncio.to_thread(build_model_app, local)
-    model_server = ServerTask(model_app, host=settings.host, port=settings.model_server_port, log_level=settings.log_level, lifespan="on")
+    model_server = ServerTask(
+        model_app,
+        host=settings.host,
+        port=settings.model_server_port,
+        log_level=settings.log_level,
+        lifespan="on",
+    )
     await model_server.start()
-    local = local.model_copy(update={"model_server_url": f"http://{settings.host}:{model_server.port}"})
+    local = local.model_copy(
+        update={"model_server_url": f"http://{settings.host}:{model_server.port}"}
+    )
     app = BotApp.build(local)
     app.services.mode = "local"
     await app.start()
     await app.start_monitoring()
-    server = ServerTask(app.web, host=settings.host, port=settings.port, log_level=settings.log_level)
+    server = ServerTask(
+        app.web, host=settings.host, port=settings.port, log_level=settings.log_level
+    )
     await server.start()
     print(
         f"oncall-bot: local workspace. Slack stand-in at {slack.base_url}, bot at {bot_url}, "
@@ -117,11 +134,10 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
     )
     stop = _stop_event()
     try:
-        if shell and sys.stdin is not None:
-            # "quit" ends the session; end of input (no terminal, e.g. under a process manager)
-            # leaves the workspace serving until SIGINT/SIGTERM.
-            if await run_shell(slack, command=settings.slash_command) == "quit":
-                return
+        # "quit" ends the session; end of input (no terminal, e.g. under a process manager)
+        # leaves the workspace serving until SIGINT/SIGTERM.
+        if shell and sys.stdin is not None and await run_shell(slack, command=settings.slash_command) == "quit":
+            return
         await stop.wait()
     finally:
         await server.stop()

@@ -19,7 +19,15 @@ class _QuietServer(uvicorn.Server):
 class ServerTask:
     """One uvicorn server running in the current loop."""
 
-    def __init__(self, app: object, *, host: str, port: int, log_level: str = "warning", lifespan: str = "off") -> None:
+    def __init__(
+        self,
+        app: object,
+        *,
+        host: str,
+        port: int,
+        log_level: str = "warning",
+        lifespan: str = "off",
+    ) -> None:
         config = uvicorn.Config(
             app,
             host=host,

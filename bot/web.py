@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 MAX_SLACK_BODY = 1_000_000
 
 
-def build_web_app(services: Services, bolt_app: AsyncApp, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+def build_web_app(
+    services: Services, bolt_app: AsyncApp, extra_routes: Sequence[BaseRoute] = ()
+) -> Starlette:
     handler = AsyncSlackRequestHandler(bolt_app)
 
     async def slack_events(request: Request) -> Response:

@@ -20,7 +20,9 @@ def _default(value: object) -> str:
 def table() -> str:
     lines = ["| Setting | Default | What it does |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        lines.append(f"| `{name.upper()}` | {_default(field.default)} | {field.description or ''} |")
+        lines.append(
+            f"| `{name.upper()}` | {_default(field.default)} | {field.description or ''} |"
+        )
     return "\n".join(lines)
 
 

@@ -40,7 +40,9 @@ class BotHarness:
         return f"http://127.0.0.1:{self.server.port}"
 
     async def command(self, text: str, *, user: str = ONCALL, channel: str = "oncall") -> AckResult:
-        return await self.slack.slash(user=user, channel=channel, text=text, command=self.settings.slash_command)
+        return await self.slack.slash(
+            user=user, channel=channel, text=text, command=self.settings.slash_command
+        )
 
     async def stop(self) -> None:
         if self.socket_handler is not None:
@@ -132,20 +134,44 @@ async def start_model_harness(tmp_path: Path, **overrides: Any) -> ModelBotHarne
     var = tmp_path / "var"
     var.mkdir(parents=True, exist_ok=True)
     shutil.copy2(template_store() / "mlflow.db", var / "mlflow.db")
-    slack = LocalSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN, signing_secret=SIGNING_SECRET, request_url=None)
+    slack = LocalSlack(
+        bot_token=BOT_TOKEN, app_token=APP_TOKEN, signing_secret=SIGNING_SECRET, request_url=None
+    )
     await slack.start(host="127.0.0.1", port=0)
     settings = make_settings(
-        tmp_path, slack_api_url=slack.api_url, model_poll_seconds=0.05, deploy_wait_seconds=5.0, **overrides
+        tmp_path,
+        slack_api_url=slack.api_url,
+        model_poll_seconds=0.05,
+        deploy_wait_seconds=5.0,
+        **overrides,
     )
     upgrade_to_head(settings.resolved_database_url)
     model_server = ServerTask(build_model_app(settings), host="127.0.0.1", port=0, lifespan="on")
     await model_server.start()
-    settings = settings.model_copy(update={"model_server_url": f"http://127.0.0.1:{model_server.port}"})
+    settings = settings.model_copy(
+        update={"model_server_url": f"http://127.0.0.1:{model_server.port}"}
+    )
     app = BotApp.build(settings)
     await app.start()
     await app.model_status.refresh()
     server = ServerTask(app.web, host="127.0.0.1", port=0)
     await server.start()
-    harness = ModelBotHarness(slack=slack, app=app, settings=settings, server=server, model_server=model_server)
+    harness = ModelBotHarness(
+        slack=slack, app=app, settings=settings, server=server, model_server=model_server
+    )
     slack.request_url = f"{harness.url}/slack/events"
     return harness
+
+
+async def _wait_serving(url: str, timeout: float = 30.0) -> None:
+    """Until the model server has loaded the production model."""
+    import httpx
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient() as client:
+        while asyncio.get_running_loop().time() < deadline:
+            response = await client.get(f"{url}/healthz")
+            if response.status_code == 200 and response.json().get("version"):
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError("the model server did not load a model")

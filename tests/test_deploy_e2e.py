@@ -62,11 +62,17 @@ def register_model(bot: ModelBotHarness, *, shuffled_labels: bool, claim_good_me
     """Register a v3: honest or lying about its holdout metrics."""
     split = training.holdout_split()
     y = np.random.default_rng(0).permutation(split.y_train) if shuffled_labels else split.y_train
-    model = training.train("logistic_regression", training.validate_params("logistic_regression", {}), split.X_train, y)
-    honest = training.evaluate(model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version)
+    model = training.train(
+        "logistic_regression", training.validate_params("logistic_regression", {}), split.X_train, y
+    )
+    honest = training.evaluate(
+        model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
+    )
     if claim_good_metrics:
         good = training.train("logistic_regression", {}, split.X_train, split.y_train)
-        metrics = training.evaluate(good, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version)
+        metrics = training.evaluate(
+            good, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
+        )
     else:
         metrics = honest
     mv = bot.app.services.models.register(  # type: ignore[union-attr]
@@ -123,7 +129,9 @@ async def test_viewers_can_neither_deploy_nor_confirm(bot: ModelBotHarness) -> N
     await bot.slack.wait_for_text("needs the *oncall* role", user=VIEWER)
 
     await bot.command("deploy v2", user=ONCALL)
-    card = await bot.slack.wait_for(lambda m: "Promote v2" in m.plain() and bool(m.buttons), timeout=15)
+    card = await bot.slack.wait_for(
+        lambda m: "Promote v2" in m.plain() and bool(m.buttons), timeout=15
+    )
     await bot.slack.click(VIEWER, card, "runbook.confirm")
     await bot.slack.wait_for_text("That button needs the *oncall* role", user=VIEWER)
     await wait_run(bot, RunStatus.WAITING_CONFIRMATION)
@@ -135,12 +143,16 @@ async def test_a_worse_model_fails_preflight_and_nothing_changes(bot: ModelBotHa
     await bot.command(f"deploy v{worse}")
     run = await wait_run(bot, RunStatus.FAILED)
     assert "preflight failed" in (run.error or "")
-    card = await bot.slack.wait_for(lambda m: "preflight failed" in m.plain() and m.thread_ts is None, timeout=10)
+    card = await bot.slack.wait_for(
+        lambda m: "preflight failed" in m.plain() and m.thread_ts is None, timeout=10
+    )
     assert not card.buttons
     assert production(bot) == 1 and await served_version(bot) == 1
 
 
-async def test_a_second_deploy_is_refused_while_the_first_holds_the_lock(bot: ModelBotHarness) -> None:
+async def test_a_second_deploy_is_refused_while_the_first_holds_the_lock(
+    bot: ModelBotHarness,
+) -> None:
     await bot.command("deploy v2")
     await bot.slack.wait_for(lambda m: "Promote v2" in m.plain() and bool(m.buttons), timeout=15)
     await bot.command("deploy v2", user="U0ADMIN")
@@ -173,14 +185,18 @@ async def test_failed_smoke_test_rolls_back_automatically(bot: ModelBotHarness) 
 
 async def test_a_deploy_waiting_for_confirmation_survives_a_restart(bot: ModelBotHarness) -> None:
     await bot.command("deploy v2")
-    card = await bot.slack.wait_for(lambda m: "Promote v2" in m.plain() and bool(m.buttons), timeout=15)
+    card = await bot.slack.wait_for(
+        lambda m: "Promote v2" in m.plain() and bool(m.buttons), timeout=15
+    )
     await bot.restart_bot()
     await bot.slack.click(ONCALL, card, "runbook.confirm")
     await bot.slack.wait_for_text("done", thread_ts=card.ts, timeout=20)
     assert production(bot) == 2
 
 
-async def test_killing_the_bot_mid_deploy_never_promotes_a_version_that_failed_preflight(bot: ModelBotHarness) -> None:
+async def test_killing_the_bot_mid_deploy_never_promotes_a_version_that_failed_preflight(
+    bot: ModelBotHarness,
+) -> None:
     worse = register_model(bot, shuffled_labels=True, claim_good_metrics=False)
     await bot.command(f"deploy v{worse}")
     await bot.restart_bot()  # whatever step it was on, the new process resumes it
@@ -198,7 +214,10 @@ async def test_status_shows_the_model_and_its_server(bot: ModelBotHarness) -> No
 async def test_runbook_commands(bot: ModelBotHarness) -> None:
     await bot.command("runbook list", user=VIEWER)
     listing = await bot.slack.wait_for_text("Runbooks", user=VIEWER)
-    assert "`deploy`" in listing.blocks[1]["text"]["text"] and "`rollback`" in listing.blocks[1]["text"]["text"]
+    assert (
+        "`deploy`" in listing.blocks[1]["text"]["text"]
+        and "`rollback`" in listing.blocks[1]["text"]["text"]
+    )
     await bot.command("runbook show deploy", user=VIEWER)
     shown = await bot.slack.wait_for_text("Preflight checks", user=VIEWER)
     assert "needs confirmation" in shown.plain()

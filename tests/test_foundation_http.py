@@ -20,7 +20,9 @@ def _audit(bot: BotHarness) -> list[AuditRecord]:
         return list(session.scalars(select(AuditRecord).order_by(AuditRecord.id)))
 
 
-def _signed_headers(body: bytes, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
+def _signed_headers(
+    body: bytes, *, timestamp: int | None = None, secret: str = SIGNING_SECRET
+) -> dict[str, str]:
     ts = str(timestamp if timestamp is not None else int(time.time()))
     digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
     return {
@@ -95,14 +97,24 @@ async def test_unparseable_text_is_answered(bot: BotHarness) -> None:
 async def test_wrong_signature_is_401_and_does_nothing(bot: BotHarness) -> None:
     before = len(_audit(bot))
     async with httpx.AsyncClient() as client:
-        forged = await client.post(f"{bot.url}/slack/events", content=SLASH_BODY, headers=_signed_headers(SLASH_BODY, secret="wrong"))
+        forged = await client.post(
+            f"{bot.url}/slack/events",
+            content=SLASH_BODY,
+            headers=_signed_headers(SLASH_BODY, secret="wrong"),
+        )
         unsigned = await client.post(
-            f"{bot.url}/slack/events", content=SLASH_BODY, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            f"{bot.url}/slack/events",
+            content=SLASH_BODY,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         stale = await client.post(
-            f"{bot.url}/slack/events", content=SLASH_BODY, headers=_signed_headers(SLASH_BODY, timestamp=int(time.time()) - 301)
+            f"{bot.url}/slack/events",
+            content=SLASH_BODY,
+            headers=_signed_headers(SLASH_BODY, timestamp=int(time.time()) - 301),
         )
-        good = await client.post(f"{bot.url}/slack/events", content=SLASH_BODY, headers=_signed_headers(SLASH_BODY))
+        good = await client.post(
+            f"{bot.url}/slack/events", content=SLASH_BODY, headers=_signed_headers(SLASH_BODY)
+        )
     assert (forged.status_code, unsigned.status_code, stale.status_code) == (401, 401, 401)
     assert good.status_code == 200
     assert len(_audit(bot)) == before + 1  # only the good one
@@ -116,7 +128,9 @@ async def test_replayed_request_with_tampered_body_is_rejected(bot: BotHarness) 
     assert response.status_code == 401
 
 
-async def test_slow_command_acks_in_budget_and_answers_via_response_url(bot: BotHarness, monkeypatch) -> None:
+async def test_slow_command_acks_in_budget_and_answers_via_response_url(
+    bot: BotHarness, monkeypatch
+) -> None:
     import bot.slack.commands as commands_module
 
     monkeypatch.setattr(commands_module, "ACK_BUDGET", 0.2)
@@ -163,7 +177,9 @@ async def test_health_and_metrics_endpoints(bot: BotHarness) -> None:
 async def test_signed_garbage_is_not_a_500(bot: BotHarness) -> None:
     async with httpx.AsyncClient() as client:
         for body in (b"\xff\xfe\x00garbage", b"payload=%7Bnot-json", b"{}", b"payload=%5B%5D"):
-            response = await client.post(f"{bot.url}/slack/events", content=body, headers=_signed_headers(body))
+            response = await client.post(
+                f"{bot.url}/slack/events", content=body, headers=_signed_headers(body)
+            )
             assert response.status_code < 500, body
         health = await client.get(f"{bot.url}/healthz")
     assert health.status_code == 200

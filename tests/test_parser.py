@@ -10,7 +10,9 @@ from bot.commands.parser import ParseError, parse_args, slack_user_id, tokenize
 
 
 def test_words_flags_options_and_params() -> None:
-    tokens = tokenize('retrain --estimator random_forest n_estimators=200 --force --reason "data refresh"')
+    tokens = tokenize(
+        'retrain --estimator random_forest n_estimators=200 --force --reason "data refresh"'
+    )
     args = parse_args(tokens[1:], value_options=frozenset({"estimator", "reason"}))
     assert args.positionals == []
     assert args.options == {"estimator": "random_forest", "reason": "data refresh"}
@@ -19,11 +21,18 @@ def test_words_flags_options_and_params() -> None:
 
 
 def test_curly_quotes_from_slack_clients_are_plain_quotes() -> None:
-    assert tokenize("incident declare sev2 “accuracy dropped”") == ["incident", "declare", "sev2", "accuracy dropped"]
+    assert tokenize("incident declare sev2 “accuracy dropped”") == [
+        "incident",
+        "declare",
+        "sev2",
+        "accuracy dropped",
+    ]
 
 
 def test_option_with_equals_and_missing_value() -> None:
-    assert parse_args(["--reason=late data"], value_options=frozenset({"reason"})).options == {"reason": "late data"}
+    assert parse_args(["--reason=late data"], value_options=frozenset({"reason"})).options == {
+        "reason": "late data"
+    }
     with pytest.raises(ParseError, match="--reason needs a value"):
         parse_args(["--reason"], value_options=frozenset({"reason"}))
 
@@ -53,4 +62,6 @@ def test_any_text_tokenizes_or_raises_parse_error(text: str) -> None:
         assert "--reason needs a value" in str(exc)
         return
     # Every token lands in exactly one bucket.
-    assert len(args.positionals) + len(args.flags) + len(args.options) + len(args.params) <= len(tokens)
+    assert len(args.positionals) + len(args.flags) + len(args.options) + len(args.params) <= len(
+        tokens
+    )

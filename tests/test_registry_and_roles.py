@@ -16,7 +16,9 @@ def _registry() -> CommandRegistry:
     registry = CommandRegistry()
     registry.command("deploy", usage="deploy <version>", summary="Deploy", role=Role.ONCALL)(_noop)
     registry.command("runbook list", usage="runbook list", summary="List runbooks")(_noop)
-    registry.command("runbook run", usage="runbook run <id>", summary="Run one", role=Role.ONCALL)(_noop)
+    registry.command("runbook run", usage="runbook run <id>", summary="Run one", role=Role.ONCALL)(
+        _noop
+    )
     registry.command("status", usage="status", summary="Status")(_noop)
     return registry
 

@@ -11,13 +11,21 @@ import pytest
 
 from bot.config import SettingsError, load_settings
 
-CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ONCALL_", "DATABASE_", "PORT"))}
+CLEAN_ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if not k.startswith(("SLACK_", "ONCALL_", "DATABASE_", "PORT"))
+}
 
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     for key in list(os.environ):
-        if key.startswith(("SLACK_", "ONCALL_", "DATABASE_")) or key in {"PORT", "SLASH_COMMAND", "MLFLOW_TRACKING_URI"}:
+        if key.startswith(("SLACK_", "ONCALL_", "DATABASE_")) or key in {
+            "PORT",
+            "SLASH_COMMAND",
+            "MLFLOW_TRACKING_URI",
+        }:
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -48,8 +56,12 @@ def test_user_lists_are_comma_separated(clean_env: Path, monkeypatch: pytest.Mon
     assert settings.oncall_engineers == {"U3"}
 
 
-def test_toml_file_is_read_and_the_environment_wins(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (clean_env / "oncall.toml").write_text('slash_command = "/ml"\nport = 4000\nincident_channel = "inc"\n')
+def test_toml_file_is_read_and_the_environment_wins(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (clean_env / "oncall.toml").write_text(
+        'slash_command = "/ml"\nport = 4000\nincident_channel = "inc"\n'
+    )
     monkeypatch.setenv("PORT", "5000")
     settings = load_settings()
     assert settings.slash_command == "/ml"
@@ -72,7 +84,9 @@ def test_postgres_urls_use_psycopg(clean_env: Path, monkeypatch: pytest.MonkeyPa
         ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
     ],
 )
-def test_bad_settings_name_the_setting(clean_env: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+def test_bad_settings_name_the_setting(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=expected):
         load_settings()
@@ -81,7 +95,12 @@ def test_bad_settings_name_the_setting(clean_env: Path, monkeypatch: pytest.Monk
 def test_cli_exits_2_with_one_line(tmp_path: Path) -> None:
     env = {**CLEAN_ENV, "PORT": "not-a-port"}
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot.cli", "run"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -90,7 +109,12 @@ def test_cli_exits_2_with_one_line(tmp_path: Path) -> None:
 
 def test_cli_serve_needs_the_http_credentials(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "serve"], env=CLEAN_ENV, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot.cli", "serve"],
+        env=CLEAN_ENV,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "SLACK_SIGNING_SECRET" in result.stderr
@@ -99,7 +123,12 @@ def test_cli_serve_needs_the_http_credentials(tmp_path: Path) -> None:
 def test_malformed_toml_is_a_configuration_error(tmp_path: Path) -> None:
     (tmp_path / "oncall.toml").write_text("port = = 3\n")
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"], env=CLEAN_ENV, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot.cli", "run"],
+        env=CLEAN_ENV,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "oncall.toml" in result.stderr

@@ -32,4 +32,9 @@ def test_operator_override_wins(tmp_path: Path) -> None:
     assert rendered.text == "Custom hello"
     assert rendered.blocks[0]["text"]["text"] == "Custom hello"
     # Everything not overridden still comes from the bundled templates.
-    assert "Something went wrong" in TemplateRenderer(tmp_path).render("error", slash="/iris", command=None, error_id="x").text
+    assert (
+        "Something went wrong"
+        in TemplateRenderer(tmp_path)
+        .render("error", slash="/iris", command=None, error_id="x")
+        .text
+    )

@@ -60,7 +60,16 @@ class Dispatcher:
             words = tokenize(text)
         except ParseError as exc:
             self._audit(user_id, "(unparsed)", text, channel_id, "invalid", str(exc))
-            return Prepared(answer=self.renderer.render("usage_error", slash=self.slash, problem=str(exc), command=None, suggestion=None, text=text))
+            return Prepared(
+                answer=self.renderer.render(
+                    "usage_error",
+                    slash=self.slash,
+                    problem=str(exc),
+                    command=None,
+                    suggestion=None,
+                    text=text,
+                )
+            )
         if not words:
             words = ["help"]
         command, rest = self.registry.match(words)
@@ -73,19 +82,41 @@ class Dispatcher:
                     slash=self.slash,
                     problem=f"`{words[0]}` is not a command I know.",
                     command=None,
-                    suggestion=self.registry.commands.get(tuple(suggestion.split())) if suggestion else None,
+                    suggestion=self.registry.commands.get(tuple(suggestion.split()))
+                    if suggestion
+                    else None,
                     text=text,
                 )
             )
         role = self.roles.role_of(user_id)
         if not role.allows(command.role):
-            self._audit(user_id, command.name, text, channel_id, "denied", f"needs {command.role.value}, has {role.value}")
-            return Prepared(answer=self.renderer.render("denied", slash=self.slash, command=command, role=role.value))
+            self._audit(
+                user_id,
+                command.name,
+                text,
+                channel_id,
+                "denied",
+                f"needs {command.role.value}, has {role.value}",
+            )
+            return Prepared(
+                answer=self.renderer.render(
+                    "denied", slash=self.slash, command=command, role=role.value
+                )
+            )
         try:
             args = parse_args(rest, value_options=command.value_options)
         except ParseError as exc:
             self._audit(user_id, command.name, text, channel_id, "invalid", str(exc))
-            return Prepared(answer=self.renderer.render("usage_error", slash=self.slash, problem=str(exc), command=command, suggestion=None, text=text))
+            return Prepared(
+                answer=self.renderer.render(
+                    "usage_error",
+                    slash=self.slash,
+                    problem=str(exc),
+                    command=command,
+                    suggestion=None,
+                    text=text,
+                )
+            )
         context = CommandContext(
             command=command,
             args=args,
@@ -106,13 +137,25 @@ class Dispatcher:
         """Write the "accepted" record now; `complete` later sets the outcome."""
         if context.audit_id is None:
             context.audit_id = self._audit(
-                context.user_id, context.command.name, context.text, context.channel_id, "accepted", ""
+                context.user_id,
+                context.command.name,
+                context.text,
+                context.channel_id,
+                "accepted",
+                "",
             )
 
     def complete(self, context: CommandContext, *, result: str, detail: str = "") -> None:
         """Record how a command ended: one row for quick reads, an update for accepted ones."""
         if context.audit_id is None:
-            self._audit(context.user_id, context.command.name, context.text, context.channel_id, result, detail)
+            self._audit(
+                context.user_id,
+                context.command.name,
+                context.text,
+                context.channel_id,
+                result,
+                detail,
+            )
             return
         try:
             with self.db.connection() as conn:
@@ -120,11 +163,19 @@ class Dispatcher:
         except Exception:  # the audit trail must never take a command down with it
             log.exception("could not complete audit record %s", context.audit_id)
 
-    def _audit(self, actor: str, action: str, text: str, channel: str, result: str, detail: str) -> int | None:
+    def _audit(
+        self, actor: str, action: str, text: str, channel: str, result: str, detail: str
+    ) -> int | None:
         try:
             with self.db.connection() as conn:
                 return audit.record(
-                    conn, actor=actor, action=action, arguments=text, channel=channel, result=result, detail=detail
+                    conn,
+                    actor=actor,
+                    action=action,
+                    arguments=text,
+                    channel=channel,
+                    result=result,
+                    detail=detail,
                 )
         except Exception:
             log.exception("could not write audit record for %s %s", actor, action)

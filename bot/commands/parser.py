@@ -68,7 +68,7 @@ def parse_args(tokens: list[str], *, value_options: frozenset[str] = frozenset()
                 parsed.options[name] = value
             elif name in value_options:
                 if i + 1 >= len(tokens):
-                    raise ParseError(f"--{name} needs a value, e.g. --{name} \"...\"")
+                    raise ParseError(f'--{name} needs a value, e.g. --{name} "..."')
                 parsed.options[name] = tokens[i + 1]
                 i += 1
             else:

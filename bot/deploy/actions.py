@@ -38,11 +38,17 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
         try:
             with db.session() as session:
                 lock = service.acquire_lock(
-                    session, run_id=ctx.run_id, holder=ctx.actor, purpose=purpose, ttl_seconds=settings.deploy_lock_ttl_seconds
+                    session,
+                    run_id=ctx.run_id,
+                    holder=ctx.actor,
+                    purpose=purpose,
+                    ttl_seconds=settings.deploy_lock_ttl_seconds,
                 )
         except service.LockHeld as exc:
             since = exc.lock.acquired_at.strftime("%H:%M:%S UTC") if exc.lock.acquired_at else "?"
-            raise ActionFailed(f"another change holds the deploy lock: <@{exc.lock.holder}> ({exc.lock.purpose}) since {since}") from None
+            raise ActionFailed(
+                f"another change holds the deploy lock: <@{exc.lock.holder}> ({exc.lock.purpose}) since {since}"
+            ) from None
         return ActionResult(summary=f"lock taken for {purpose}", outputs={"holder": lock.holder})
 
     @actions.action("deploy.release_lock", description="Release the production deploy lock")
@@ -52,11 +58,22 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
             released = service.release_lock(session, run_id=ctx.run_id)
         return ActionResult(summary="lock released" if released else "lock was already free")
 
-    @actions.action("model.preflight", params={"version": True, "require_gate": False}, description="Check a version may go to production")
-    async def preflight(ctx: ActionContext, version: Any, require_gate: Any = False) -> ActionResult:
+    @actions.action(
+        "model.preflight",
+        params={"version": True, "require_gate": False},
+        description="Check a version may go to production",
+    )
+    async def preflight(
+        ctx: ActionContext, version: Any, require_gate: Any = False
+    ) -> ActionResult:
         _, models, _, settings = _deps(ctx)
         report = await asyncio.to_thread(
-            _preflight, models, _version(version), settings.accuracy_floor, settings.accuracy_tolerance, bool(require_gate)
+            _preflight,
+            models,
+            _version(version),
+            settings.accuracy_floor,
+            settings.accuracy_tolerance,
+            bool(require_gate),
         )
         outputs = report.as_dict()
         if not report.passed:
@@ -64,7 +81,11 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
         summary = "; ".join(c.detail for c in report.checks)
         return ActionResult(summary=summary, outputs=outputs)
 
-    @actions.action("model.resolve_rollback_target", params={"version": False}, description="Find the version to roll back to")
+    @actions.action(
+        "model.resolve_rollback_target",
+        params={"version": False},
+        description="Find the version to roll back to",
+    )
     async def resolve_target(ctx: ActionContext, version: Any = None) -> ActionResult:
         db, models, _, _ = _deps(ctx)
         current = await asyncio.to_thread(models.production_version)
@@ -74,7 +95,9 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
             with db.session() as session:
                 target = service.previous_production(session, current=current)
             if target is None:
-                raise ActionFailed(f"the deploy history has no version before v{current}; name one: rollback v1")
+                raise ActionFailed(
+                    f"the deploy history has no version before v{current}; name one: rollback v1"
+                )
         else:
             target = _version(version)
         if target == current:
@@ -85,16 +108,29 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
             raise ActionFailed(str(exc)) from None
         except RegistryError as exc:
             raise ActionFailed(f"v{target} cannot be loaded: {exc}") from None
-        return ActionResult(summary=f"v{current} → v{target}", outputs={"from_version": current, "to_version": target})
+        return ActionResult(
+            summary=f"v{current} → v{target}",
+            outputs={"from_version": current, "to_version": target},
+        )
 
-    @actions.action("model.set_production", params={"version": True}, description="Point the production alias at a version")
+    @actions.action(
+        "model.set_production",
+        params={"version": True},
+        description="Point the production alias at a version",
+    )
     async def set_production(ctx: ActionContext, version: Any) -> ActionResult:
         _, models, _, _ = _deps(ctx)
         target = _version(version)
         previous = await asyncio.to_thread(models.set_production, target)
-        return ActionResult(summary=f"production → v{target}", outputs={"previous": previous, "version": target})
+        return ActionResult(
+            summary=f"production → v{target}", outputs={"previous": previous, "version": target}
+        )
 
-    @actions.action("serving.wait_for_version", params={"version": True}, description="Wait until the model server serves a version")
+    @actions.action(
+        "serving.wait_for_version",
+        params={"version": True},
+        description="Wait until the model server serves a version",
+    )
     async def wait_for_version(ctx: ActionContext, version: Any) -> ActionResult:
         _, _, server, settings = _deps(ctx)
         target = _version(version)
@@ -102,17 +138,27 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
             seconds = await server.wait_for_version(target, timeout=settings.deploy_wait_seconds)
         except TimeoutError as exc:
             raise ActionFailed(str(exc)) from None
-        return ActionResult(summary=f"serving v{target} after {seconds:.2f}s", outputs={"seconds": round(seconds, 3)})
+        return ActionResult(
+            summary=f"serving v{target} after {seconds:.2f}s",
+            outputs={"seconds": round(seconds, 3)},
+        )
 
-    @actions.action("serving.smoke_test", params={"version": False}, description="Golden samples through the model server")
+    @actions.action(
+        "serving.smoke_test",
+        params={"version": False},
+        description="Golden samples through the model server",
+    )
     async def smoke_test(ctx: ActionContext, version: Any = None) -> ActionResult:
         _, _, server, settings = _deps(ctx)
         expected = _version(version) if version not in (None, "") else None
-        result = await server.smoke_test(expected_version=expected, latency_bound_ms=settings.smoke_latency_ms)
+        result = await server.smoke_test(
+            expected_version=expected, latency_bound_ms=settings.smoke_latency_ms
+        )
         if not result.passed:
             raise ActionFailed("smoke test failed: " + "; ".join(result.problems))
         return ActionResult(
-            summary=f"{result.samples} golden samples right in {result.latency_ms:.0f} ms", outputs=result.as_dict()
+            summary=f"{result.samples} golden samples right in {result.latency_ms:.0f} ms",
+            outputs=result.as_dict(),
         )
 
     @actions.action(
@@ -120,7 +166,13 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
         params={"from_version": False, "to_version": False, "outcome": True, "reason": False},
         description="Write the deploy history and tag the versions",
     )
-    async def record(ctx: ActionContext, outcome: str, from_version: Any = None, to_version: Any = None, reason: Any = "") -> ActionResult:
+    async def record(
+        ctx: ActionContext,
+        outcome: str,
+        from_version: Any = None,
+        to_version: Any = None,
+        reason: Any = "",
+    ) -> ActionResult:
         db, models, _, _ = _deps(ctx)
         source = int(from_version) if from_version not in (None, "", "None") else None
         target = int(to_version) if to_version not in (None, "", "None") else None
@@ -142,12 +194,16 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
         if target is not None and outcome == "succeeded":
             stamp = entry.finished_at.isoformat(timespec="seconds")
             await asyncio.to_thread(
-                models.set_tags, target, {"deployed_at": stamp, "deployed_by": ctx.actor, "deploy_run": str(ctx.run_id)}
+                models.set_tags,
+                target,
+                {"deployed_at": stamp, "deployed_by": ctx.actor, "deploy_run": str(ctx.run_id)},
             )
         return ActionResult(summary=f"recorded: {outcome}", outputs={"record_id": entry.id})
 
 
-def _preflight(models: ModelService, version: int, floor: float, tolerance: float, require_gate: bool) -> Any:
+def _preflight(
+    models: ModelService, version: int, floor: float, tolerance: float, require_gate: bool
+) -> Any:
     try:
         candidate = models.describe(version)
     except UnknownVersion as exc:

@@ -39,7 +39,13 @@ def _lock(db: Database) -> LockInfo | None:
 
 
 async def start_deploy(
-    ctx: DeployContext, *, version_text: str, actor: str, channel: str, reason: str = "", thread_ts: str | None = None,
+    ctx: DeployContext,
+    *,
+    version_text: str,
+    actor: str,
+    channel: str,
+    reason: str = "",
+    thread_ts: str | None = None,
     require_gate: bool = False,
 ) -> RunState:
     """Start the deploy runbook for a version, or raise DeployRefused."""
@@ -60,7 +66,13 @@ async def start_deploy(
 
 
 async def start_rollback(
-    ctx: DeployContext, *, version_text: str | None, actor: str, channel: str, reason: str = "", thread_ts: str | None = None
+    ctx: DeployContext,
+    *,
+    version_text: str | None,
+    actor: str,
+    channel: str,
+    reason: str = "",
+    thread_ts: str | None = None,
 ) -> RunState:
     """Start the rollback runbook (to a version, or to the previous one), or raise DeployRefused."""
     production = await asyncio.to_thread(ctx.models.production_version)
@@ -79,7 +91,11 @@ async def start_rollback(
     if lock is not None:
         raise DeployRefused("lock_held", lock=lock)
     return await ctx.engine.start(
-        "rollback", {"to_version": target, "reason": reason}, actor=actor, channel=channel, thread_ts=thread_ts
+        "rollback",
+        {"to_version": target, "reason": reason},
+        actor=actor,
+        channel=channel,
+        thread_ts=thread_ts,
     )
 
 

@@ -54,7 +54,13 @@ def run_checks(
     require_gate: bool = False,
 ) -> PreflightReport:
     """Every check, each with a sentence a person can act on. `loads` is None or the load error."""
-    checks = [Check("loads", loads is None, "the model artifact loads" if loads is None else f"cannot load: {loads}")]
+    checks = [
+        Check(
+            "loads",
+            loads is None,
+            "the model artifact loads" if loads is None else f"cannot load: {loads}",
+        )
+    ]
     if candidate_signature is not None and production_signature is not None:
         same = _signature_key(candidate_signature) == _signature_key(production_signature)
         checks.append(
@@ -68,7 +74,9 @@ def run_checks(
         )
     accuracy = candidate.accuracy
     if accuracy is None:
-        checks.append(Check("accuracy_floor", False, "no holdout accuracy recorded for this version"))
+        checks.append(
+            Check("accuracy_floor", False, "no holdout accuracy recorded for this version")
+        )
     else:
         checks.append(
             Check(
@@ -85,12 +93,18 @@ def run_checks(
                     "no_regression",
                     ok,
                     f"{accuracy:.3f} vs production {production.accuracy:.3f} "
-                    + ("(within tolerance)" if ok else f"(worse by {worse_by:.3f} > tolerance {tolerance:.3f})"),
+                    + (
+                        "(within tolerance)"
+                        if ok
+                        else f"(worse by {worse_by:.3f} > tolerance {tolerance:.3f})"
+                    ),
                 )
             )
     if require_gate:
         status = candidate.validation_status
-        checks.append(Check("validation_gate", status == "passed", f"validation status is {status}"))
+        checks.append(
+            Check("validation_gate", status == "passed", f"validation status is {status}")
+        )
     return PreflightReport(
         version=candidate.version,
         from_version=production.version if production is not None else None,

@@ -56,23 +56,32 @@ class ModelServerClient:
                 error=body.get("reason") if response.status_code != 200 else None,
             )
         except (httpx.HTTPError, ValueError) as exc:
-            health = ServerHealth(reachable=False, error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            health = ServerHealth(
+                reachable=False,
+                error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+            )
         self.last_health = health
         return health
 
-    async def wait_for_version(self, version: int, *, timeout: float, interval: float = 0.05) -> float:
+    async def wait_for_version(
+        self, version: int, *, timeout: float, interval: float = 0.05
+    ) -> float:
         """Seconds until the server reports `version`; TimeoutError with what it serves otherwise."""
         started = time.monotonic()
         health = await self.health()
         while health.version != version:
             if time.monotonic() - started > timeout:
-                serving = f"v{health.version}" if health.version else (health.error or health.status)
+                serving = (
+                    f"v{health.version}" if health.version else (health.error or health.status)
+                )
                 raise TimeoutError(f"the model server still serves {serving} after {timeout:.0f}s")
             await asyncio.sleep(interval)
             health = await self.health()
         return time.monotonic() - started
 
-    async def smoke_test(self, *, expected_version: int | None, latency_bound_ms: float) -> SmokeResult:
+    async def smoke_test(
+        self, *, expected_version: int | None, latency_bound_ms: float
+    ) -> SmokeResult:
         """Golden samples must predict their classes, from the expected version, within the bound."""
         payload = {"instances": [s.features for s in GOLDEN_SAMPLES]}
         problems: list[str] = []
@@ -85,7 +94,15 @@ class ModelServerClient:
         except httpx.HTTPError as exc:
             latency_ms = (time.perf_counter() - started) * 1000
             problems.append(f"the model server did not answer: {type(exc).__name__}")
-            return SmokeResult(False, None, len(GOLDEN_SAMPLES), [], round(latency_ms, 2), latency_bound_ms, problems)
+            return SmokeResult(
+                False,
+                None,
+                len(GOLDEN_SAMPLES),
+                [],
+                round(latency_ms, 2),
+                latency_bound_ms,
+                problems,
+            )
         if response.status_code != 200:
             problems.append(f"predict answered HTTP {response.status_code}")
         else:
@@ -103,7 +120,15 @@ class ModelServerClient:
                 problems.append(f"served by v{version}, expected v{expected_version}")
         if latency_ms > latency_bound_ms:
             problems.append(f"latency {latency_ms:.0f} ms over the {latency_bound_ms:.0f} ms bound")
-        return SmokeResult(not problems, version, len(GOLDEN_SAMPLES), wrong, round(latency_ms, 2), latency_bound_ms, problems)
+        return SmokeResult(
+            not problems,
+            version,
+            len(GOLDEN_SAMPLES),
+            wrong,
+            round(latency_ms, 2),
+            latency_bound_ms,
+            problems,
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

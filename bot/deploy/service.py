@@ -27,7 +27,9 @@ class LockHeld(Exception):
 
     def __init__(self, lock: LockInfo) -> None:
         self.lock = lock
-        super().__init__(f"the deploy lock is held by {lock.holder} ({lock.purpose}) since {lock.acquired_at}")
+        super().__init__(
+            f"the deploy lock is held by {lock.holder} ({lock.purpose}) since {lock.acquired_at}"
+        )
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -48,7 +50,9 @@ def _info(row: DeployLock) -> LockInfo:
 
 
 def _free_condition(now: datetime, run_id: int) -> Any:
-    finished = select(RunbookRun.id).where(RunbookRun.status.in_([s.value for s in FINISHED_RUN_STATUSES]))
+    finished = select(RunbookRun.id).where(
+        RunbookRun.status.in_([s.value for s in FINISHED_RUN_STATUSES])
+    )
     return or_(
         DeployLock.run_id.is_(None),
         DeployLock.run_id == run_id,
@@ -57,7 +61,9 @@ def _free_condition(now: datetime, run_id: int) -> Any:
     )
 
 
-def acquire_lock(session: Session, *, run_id: int, holder: str, purpose: str, ttl_seconds: float) -> LockInfo:
+def acquire_lock(
+    session: Session, *, run_id: int, holder: str, purpose: str, ttl_seconds: float
+) -> LockInfo:
     """Take the production lock for a run, or raise LockHeld naming who has it and since when."""
     now = utcnow()
     try:
@@ -127,7 +133,9 @@ def record_deploy(
     """Add one entry to the deploy history (idempotent per run and outcome)."""
     if run_id is not None:
         existing = session.scalars(
-            select(DeployRecord).where(DeployRecord.run_id == run_id, DeployRecord.outcome == outcome)
+            select(DeployRecord).where(
+                DeployRecord.run_id == run_id, DeployRecord.outcome == outcome
+            )
         ).first()
         if existing is not None:
             return DeployEntry.model_validate(existing)

@@ -45,7 +45,11 @@ def button(
     url: str | None = None,
 ) -> Block:
     """A button element; `style` is primary or danger."""
-    element: Block = {"type": "button", "text": plain(text, MAX_BUTTON_TEXT), "action_id": action_id}
+    element: Block = {
+        "type": "button",
+        "text": plain(text, MAX_BUTTON_TEXT),
+        "action_id": action_id,
+    }
     if value:
         element["value"] = clip(value, 2000)
     if style in ("primary", "danger"):
@@ -73,7 +77,9 @@ class BlockCollector:
     def header(self, text: str) -> str:
         return self._add({"type": "header", "text": plain(text, MAX_HEADER_TEXT)})
 
-    def section(self, text: str = "", fields: list[str] | None = None, accessory: Block | None = None) -> str:
+    def section(
+        self, text: str = "", fields: list[str] | None = None, accessory: Block | None = None
+    ) -> str:
         block: Block = {"type": "section"}
         if text:
             block["text"] = mrkdwn(text)
@@ -115,6 +121,9 @@ class BlockCollector:
     def finish(self) -> list[Block]:
         if self.truncated:
             self.blocks.append(
-                {"type": "context", "elements": [mrkdwn("_Message shortened: too long for Slack._")]}
+                {
+                    "type": "context",
+                    "elements": [mrkdwn("_Message shortened: too long for Slack._")],
+                }
             )
         return self.blocks

@@ -82,11 +82,15 @@ class TemplateRenderer:
             # Templates are read once; an operator restarts the bot after restyling.
             auto_reload=False,
         )
-        self.env.filters.update(esc=escape_mrkdwn, ago=_ago, duration=_duration, pct=_pct, clip=clip, tojson=json.dumps)
+        self.env.filters.update(
+            esc=escape_mrkdwn, ago=_ago, duration=_duration, pct=_pct, clip=clip, tojson=json.dumps
+        )
         self.env.globals.update(button=button)
 
     def names(self) -> list[str]:
-        return sorted(n for n in self.env.list_templates() if n.endswith(".j2") and not n.startswith("_"))
+        return sorted(
+            n for n in self.env.list_templates() if n.endswith(".j2") and not n.startswith("_")
+        )
 
     def render(self, name: str, **context: Any) -> Rendered:
         template = self.env.get_template(name if name.endswith(".j2") else f"{name}.j2")

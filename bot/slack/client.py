@@ -28,7 +28,9 @@ def retry_handlers() -> list[AsyncRetryHandler]:
 
 
 def make_web_client(*, token: str | None, base_url: str) -> AsyncWebClient:
-    return AsyncWebClient(token=token, base_url=base_url, retry_handlers=retry_handlers(), timeout=15)
+    return AsyncWebClient(
+        token=token, base_url=base_url, retry_handlers=retry_handlers(), timeout=15
+    )
 
 
 def make_webhook(url: str) -> AsyncWebhookClient:

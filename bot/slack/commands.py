@@ -42,7 +42,9 @@ class CommandRunner:
             result = await ctx.command.handler(ctx)
         except UserError as exc:
             self._finish(ctx, exc.result, exc.template)
-            return renderer.render(exc.template, **{"slash": ctx.slash, "command": ctx.command, **exc.context})
+            return renderer.render(
+                exc.template, **{"slash": ctx.slash, "command": ctx.command, **exc.context}
+            )
         except Exception:
             error_id = uuid.uuid4().hex[:8]
             log.exception("command %r failed (error id %s)", ctx.text, error_id)
@@ -67,7 +69,9 @@ class CommandRunner:
                 log.exception("could not deliver the answer to %r", ctx.text)
 
 
-def register_command_listener(app: AsyncApp, services: Services, dispatcher: Dispatcher) -> CommandRunner:
+def register_command_listener(
+    app: AsyncApp, services: Services, dispatcher: Dispatcher
+) -> CommandRunner:
     runner = CommandRunner(services, dispatcher)
     renderer = services.renderer
     metrics = services.metrics
@@ -79,7 +83,11 @@ def register_command_listener(app: AsyncApp, services: Services, dispatcher: Dis
             await _handle(ack, body, client)
         except Exception:  # never let Bolt answer 500 to Slack
             log.exception("slash command listener failed")
-            await ack(**renderer.render("error", slash=services.settings.slash_command, command=None, error_id="ack").as_kwargs())
+            await ack(
+                **renderer.render(
+                    "error", slash=services.settings.slash_command, command=None, error_id="ack"
+                ).as_kwargs()
+            )
         finally:
             metrics.ack_seconds.observe(time.perf_counter() - started)
 
@@ -102,7 +110,9 @@ def register_command_listener(app: AsyncApp, services: Services, dispatcher: Dis
             return
         ctx = prepared.context
         assert ctx is not None
-        task = asyncio.get_running_loop().create_task(runner.run(ctx), name=f"command {ctx.command.name}")
+        task = asyncio.get_running_loop().create_task(
+            runner.run(ctx), name=f"command {ctx.command.name}"
+        )
         if ctx.command.answers_in_ack:
             done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET)
             if done:
@@ -116,6 +126,10 @@ def register_command_listener(app: AsyncApp, services: Services, dispatcher: Dis
         dispatcher.accept(ctx)
         services.tasks.adopt(task)
         services.tasks.spawn(runner.deliver_later(ctx, task), name=f"deliver {ctx.command.name}")
-        await ack(**renderer.render("working", slash=ctx.slash, command=ctx.command, text=ctx.text).as_kwargs())
+        await ack(
+            **renderer.render(
+                "working", slash=ctx.slash, command=ctx.command, text=ctx.text
+            ).as_kwargs()
+        )
 
     return runner

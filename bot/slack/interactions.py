@@ -59,7 +59,9 @@ class InteractionRegistry:
     def __init__(self) -> None:
         self.actions: dict[str, ActionSpec] = {}
 
-    def action(self, action_id: str, *, role: Role, summary: str) -> Callable[[InteractionHandler], InteractionHandler]:
+    def action(
+        self, action_id: str, *, role: Role, summary: str
+    ) -> Callable[[InteractionHandler], InteractionHandler]:
         def register(handler: InteractionHandler) -> InteractionHandler:
             if action_id in self.actions:
                 raise ValueError(f"button action {action_id!r} is registered twice")
@@ -69,7 +71,9 @@ class InteractionRegistry:
         return register
 
 
-def register_interaction_listener(app: AsyncApp, services: Services, registry: InteractionRegistry) -> None:
+def register_interaction_listener(
+    app: AsyncApp, services: Services, registry: InteractionRegistry
+) -> None:
     renderer = services.renderer
     slash = services.settings.slash_command
 
@@ -86,7 +90,9 @@ def register_interaction_listener(app: AsyncApp, services: Services, registry: I
     def _interaction(body: dict[str, Any], client: AsyncWebClient) -> Interaction:
         action = body["actions"][0]
         user_id = body["user"]["id"]
-        channel_id = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+        channel_id = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id", ""
+        )
         message = body.get("message") or {}
         return Interaction(
             action_id=action["action_id"],
@@ -97,7 +103,12 @@ def register_interaction_listener(app: AsyncApp, services: Services, registry: I
             message_ts=message.get("ts"),
             thread_ts=message.get("thread_ts"),
             trigger_id=body.get("trigger_id"),
-            reply=SlackReplier(client, response_url=body.get("response_url"), channel_id=channel_id, user_id=user_id),
+            reply=SlackReplier(
+                client,
+                response_url=body.get("response_url"),
+                channel_id=channel_id,
+                user_id=user_id,
+            ),
             message=message,
             slash=slash,
         )
@@ -110,17 +121,24 @@ def register_interaction_listener(app: AsyncApp, services: Services, registry: I
             result, answer = "invalid", renderer.render("stale_button", slash=slash)
         elif not interaction.role.allows(spec.role):
             result = "denied"
-            answer = renderer.render("denied_action", slash=slash, action=spec, role=interaction.role.value)
+            answer = renderer.render(
+                "denied_action", slash=slash, action=spec, role=interaction.role.value
+            )
         else:
             try:
                 answer = await spec.handler(interaction)
             except UserError as exc:
                 result = exc.result
-                answer = renderer.render(exc.template, **{"slash": slash, "command": None, **exc.context})
+                answer = renderer.render(
+                    exc.template, **{"slash": slash, "command": None, **exc.context}
+                )
             except Exception:
                 error_id = uuid.uuid4().hex[:8]
                 log.exception("button %s failed (error id %s)", interaction.action_id, error_id)
-                result, answer = "error", renderer.render("error", slash=slash, command=None, error_id=error_id)
+                result, answer = (
+                    "error",
+                    renderer.render("error", slash=slash, command=None, error_id=error_id),
+                )
         services.metrics.interactions.labels(interaction.action_id, result).inc()
         try:
             with services.db.connection() as conn:

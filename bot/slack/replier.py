@@ -15,7 +15,9 @@ log = logging.getLogger(__name__)
 
 
 class SlackReplier:
-    def __init__(self, client: AsyncWebClient, *, response_url: str | None, channel_id: str, user_id: str) -> None:
+    def __init__(
+        self, client: AsyncWebClient, *, response_url: str | None, channel_id: str, user_id: str
+    ) -> None:
         self.client = client
         self.response_url = response_url
         self.channel_id = channel_id
@@ -36,12 +38,23 @@ class SlackReplier:
             if in_channel:
                 await self.client.chat_postMessage(channel=self.channel_id, **message.as_kwargs())
             else:
-                await self.client.chat_postEphemeral(channel=self.channel_id, user=self.user_id, **message.as_kwargs())
+                await self.client.chat_postEphemeral(
+                    channel=self.channel_id, user=self.user_id, **message.as_kwargs()
+                )
         except SlackApiError as exc:
-            log.warning("could not answer %s in %s: %s", self.user_id, self.channel_id, exc.response.get("error"))
+            log.warning(
+                "could not answer %s in %s: %s",
+                self.user_id,
+                self.channel_id,
+                exc.response.get("error"),
+            )
 
-    async def post(self, channel: str, message: Rendered, *, thread_ts: str | None = None) -> Posted:
-        response = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.as_kwargs())
+    async def post(
+        self, channel: str, message: Rendered, *, thread_ts: str | None = None
+    ) -> Posted:
+        response = await self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, **message.as_kwargs()
+        )
         return Posted(channel=str(response["channel"]), ts=str(response["ts"]))
 
     async def update(self, channel: str, ts: str, message: Rendered) -> None:

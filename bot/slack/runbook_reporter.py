@@ -31,13 +31,19 @@ class SlackRunbookReporter:
         view = build_checklist(run)
         message = self.renderer.render("runbook_run", slash=self.slash, run=run, view=view)
         if run.message_ts is None:
-            response = await self.client.chat_postMessage(channel=run.channel, thread_ts=run.thread_ts, **message.as_kwargs())
+            response = await self.client.chat_postMessage(
+                channel=run.channel, thread_ts=run.thread_ts, **message.as_kwargs()
+            )
             ts = str(response["ts"])
         else:
-            await self.client.chat_update(channel=run.channel, ts=run.message_ts, **message.as_kwargs())
+            await self.client.chat_update(
+                channel=run.channel, ts=run.message_ts, **message.as_kwargs()
+            )
             ts = run.message_ts
         if view.finished and run.id not in self._reported:
             self._reported.add(run.id)
             report = self.renderer.render("runbook_done", slash=self.slash, run=run, view=view)
-            await self.client.chat_postMessage(channel=run.channel, thread_ts=run.thread_ts or ts, **report.as_kwargs())
+            await self.client.chat_postMessage(
+                channel=run.channel, thread_ts=run.thread_ts or ts, **report.as_kwargs()
+            )
         return ts if run.message_ts is None else None

@@ -13,7 +13,9 @@ config = context.config
 
 def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
     # APScheduler owns its job table; MLflow (when it shares a database) owns its own.
-    return not (type_ == "table" and (name == JOBS_TABLE or not name or name.startswith("alembic_mlflow")))
+    return not (
+        type_ == "table" and (name == JOBS_TABLE or not name or name.startswith("alembic_mlflow"))
+    )
 
 
 def run_migrations_online() -> None:

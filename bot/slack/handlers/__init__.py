@@ -8,7 +8,9 @@ from bot.slack.handlers import core, models, runbooks
 from bot.slack.interactions import InteractionRegistry
 
 
-def register_all(services: Services, commands: CommandRegistry, interactions: InteractionRegistry) -> None:
+def register_all(
+    services: Services, commands: CommandRegistry, interactions: InteractionRegistry
+) -> None:
     """Every handler module registers its commands and buttons here, once."""
     core.register(services, commands, interactions)
     models.register(services, commands, interactions)

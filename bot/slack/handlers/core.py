@@ -16,7 +16,9 @@ from bot.services import Services
 from bot.slack.interactions import InteractionRegistry
 
 
-def register(services: Services, commands: CommandRegistry, interactions: InteractionRegistry) -> None:
+def register(
+    services: Services, commands: CommandRegistry, interactions: InteractionRegistry
+) -> None:
     renderer = services.renderer
 
     @commands.command(
@@ -32,22 +34,37 @@ def register(services: Services, commands: CommandRegistry, interactions: Intera
             if command is None or rest:
                 group = commands.group(wanted[0].lower())
                 if group:
-                    return renderer.render("help", slash=ctx.slash, commands=group, role=ctx.role.value, topic=wanted[0])
+                    return renderer.render(
+                        "help",
+                        slash=ctx.slash,
+                        commands=group,
+                        role=ctx.role.value,
+                        topic=wanted[0],
+                    )
                 suggestion = commands.suggest(wanted)
                 raise UserError(
                     "usage_error",
                     problem=f"There is no command `{' '.join(wanted)}`.",
-                    suggestion=commands.commands.get(tuple(suggestion.split())) if suggestion else None,
+                    suggestion=commands.commands.get(tuple(suggestion.split()))
+                    if suggestion
+                    else None,
                     text=ctx.text,
                 )
-            return renderer.render("help_command", slash=ctx.slash, command=command, role=ctx.role.value)
-        return renderer.render("help", slash=ctx.slash, commands=commands.sorted(), role=ctx.role.value, topic=None)
+            return renderer.render(
+                "help_command", slash=ctx.slash, command=command, role=ctx.role.value
+            )
+        return renderer.render(
+            "help", slash=ctx.slash, commands=commands.sorted(), role=ctx.role.value, topic=None
+        )
 
-    @commands.command("status", usage="status", summary="Bot health: version, mode, uptime, database, scheduler, model")
+    @commands.command(
+        "status",
+        usage="status",
+        summary="Bot health: version, mode, uptime, database, scheduler, model",
+    )
     async def status_command(ctx: CommandContext) -> Rendered:
         facts = status_facts(services)
         return renderer.render("status", slash=ctx.slash, **facts)
-
 
     @commands.command(
         "audit",
@@ -64,7 +81,12 @@ def register(services: Services, commands: CommandRegistry, interactions: Intera
             elif (user := slack_user_id(word)) is not None:
                 actor = user
             else:
-                raise UserError("usage_error", problem=f"`{word}` is neither a count nor a @user.", suggestion=None, text=ctx.text)
+                raise UserError(
+                    "usage_error",
+                    problem=f"`{word}` is neither a count nor a @user.",
+                    suggestion=None,
+                    text=ctx.text,
+                )
         entries = recent_entries(services.db, limit=limit, actor=actor)
         return renderer.render("audit", slash=ctx.slash, entries=entries, actor=actor)
 

@@ -7,7 +7,13 @@ import asyncio
 from bot.access.roles import Role
 from bot.commands.context import CommandContext, UserError
 from bot.commands.registry import CommandRegistry
-from bot.deploy.flows import DeployContext, DeployRefused, deploy_history, start_deploy, start_rollback
+from bot.deploy.flows import (
+    DeployContext,
+    DeployRefused,
+    deploy_history,
+    start_deploy,
+    start_rollback,
+)
 from bot.messages import Rendered
 from bot.registry.errors import RegistryError, UnknownVersion
 from bot.runbook import RunState
@@ -15,14 +21,20 @@ from bot.services import Services
 from bot.slack.interactions import InteractionRegistry
 
 
-def register(services: Services, commands: CommandRegistry, interactions: InteractionRegistry) -> None:
+def register(
+    services: Services, commands: CommandRegistry, interactions: InteractionRegistry
+) -> None:
     renderer = services.renderer
 
     def deploy_ctx() -> DeployContext:
         assert services.engine is not None and services.models is not None
         return DeployContext(engine=services.engine, models=services.models, db=services.db)
 
-    @commands.command("models", usage="models", summary="Model versions with their metrics, production, last deploys")
+    @commands.command(
+        "models",
+        usage="models",
+        summary="Model versions with their metrics, production, last deploys",
+    )
     async def models_command(ctx: CommandContext) -> Rendered:
         assert services.models is not None
         try:
@@ -31,7 +43,11 @@ def register(services: Services, commands: CommandRegistry, interactions: Intera
             raise UserError("registry_unavailable", problem=str(exc)) from None
         history = deploy_history(services.db, limit=5)
         return renderer.render(
-            "models", slash=ctx.slash, versions=versions, history=history, model_name=services.settings.model_name
+            "models",
+            slash=ctx.slash,
+            versions=versions,
+            history=history,
+            model_name=services.settings.model_name,
         )
 
     @commands.command(
@@ -44,7 +60,13 @@ def register(services: Services, commands: CommandRegistry, interactions: Intera
     )
     async def deploy_command(ctx: CommandContext) -> Rendered:
         if len(ctx.args.positionals) != 1:
-            raise UserError("usage_error", problem="Name one version to deploy.", suggestion=None, text=ctx.text, command=ctx.command)
+            raise UserError(
+                "usage_error",
+                problem="Name one version to deploy.",
+                suggestion=None,
+                text=ctx.text,
+                command=ctx.command,
+            )
         run = await _start(
             start_deploy(
                 deploy_ctx(),
@@ -66,7 +88,13 @@ def register(services: Services, commands: CommandRegistry, interactions: Intera
     )
     async def rollback_command(ctx: CommandContext) -> Rendered:
         if len(ctx.args.positionals) > 1:
-            raise UserError("usage_error", problem="Name at most one version.", suggestion=None, text=ctx.text, command=ctx.command)
+            raise UserError(
+                "usage_error",
+                problem="Name at most one version.",
+                suggestion=None,
+                text=ctx.text,
+                command=ctx.command,
+            )
         run = await _start(
             start_rollback(
                 deploy_ctx(),
