@@ -151,6 +151,7 @@ async def start_model_harness(tmp_path: Path, **overrides: Any) -> ModelBotHarne
     settings = settings.model_copy(
         update={"model_server_url": f"http://127.0.0.1:{model_server.port}"}
     )
+    await _wait_serving(settings.model_server_url)
     app = BotApp.build(settings)
     await app.start()
     await app.model_status.refresh()
