@@ -14,7 +14,7 @@ from bot.access.roles import Role, RolePolicy
 from bot.audit import service as audit
 from bot.commands.context import CommandContext, Replier
 from bot.commands.parser import ParseError, parse_args, tokenize
-from bot.commands.registry import CommandRegistry
+from bot.commands.registry import Command, CommandRegistry
 from bot.db import Database
 from bot.messages import Rendered, TemplateRenderer
 
@@ -60,33 +60,16 @@ class Dispatcher:
             words = tokenize(text)
         except ParseError as exc:
             self._audit(user_id, "(unparsed)", text, channel_id, "invalid", str(exc))
-            return Prepared(
-                answer=self.renderer.render(
-                    "usage_error",
-                    slash=self.slash,
-                    problem=str(exc),
-                    command=None,
-                    suggestion=None,
-                    text=text,
-                )
-            )
+            return self._usage(str(exc), text=text)
         if not words:
             words = ["help"]
         command, rest = self.registry.match(words)
         if command is None:
-            suggestion = self.registry.suggest(words)
             self._audit(user_id, words[0][:64], text, channel_id, "invalid", "unknown command")
-            return Prepared(
-                answer=self.renderer.render(
-                    "usage_error",
-                    slash=self.slash,
-                    problem=f"`{words[0]}` is not a command I know.",
-                    command=None,
-                    suggestion=self.registry.commands.get(tuple(suggestion.split()))
-                    if suggestion
-                    else None,
-                    text=text,
-                )
+            return self._usage(
+                f"`{words[0]}` is not a command I know.",
+                text=text,
+                suggestion=self.registry.suggest_command(words),
             )
         role = self.roles.role_of(user_id)
         if not role.allows(command.role):
@@ -107,16 +90,7 @@ class Dispatcher:
             args = parse_args(rest, value_options=command.value_options)
         except ParseError as exc:
             self._audit(user_id, command.name, text, channel_id, "invalid", str(exc))
-            return Prepared(
-                answer=self.renderer.render(
-                    "usage_error",
-                    slash=self.slash,
-                    problem=str(exc),
-                    command=command,
-                    suggestion=None,
-                    text=text,
-                )
-            )
+            return self._usage(str(exc), text=text, command=command)
         context = CommandContext(
             command=command,
             args=args,
@@ -132,6 +106,25 @@ class Dispatcher:
             # Commands that may change something are on the record before they run.
             self.accept(context)
         return Prepared(context=context)
+
+    def _usage(
+        self,
+        problem: str,
+        *,
+        text: str,
+        command: Command | None = None,
+        suggestion: Command | None = None,
+    ) -> Prepared:
+        """The short ephemeral usage answer: what was wrong, the usage line, a "did you mean"."""
+        answer = self.renderer.render(
+            "usage_error",
+            slash=self.slash,
+            problem=problem,
+            command=command,
+            suggestion=suggestion,
+            text=text,
+        )
+        return Prepared(answer=answer)
 
     def accept(self, context: CommandContext) -> None:
         """Write the "accepted" record now; `complete` later sets the outcome."""

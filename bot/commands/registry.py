@@ -112,6 +112,11 @@ class CommandRegistry:
             candidates = difflib.get_close_matches(typed, firsts, n=1, cutoff=0.6)
         return candidates[0] if candidates else None
 
+    def suggest_command(self, words: list[str]) -> Command | None:
+        """Like `suggest`, but the registered command itself (for its usage line)."""
+        suggestion = self.suggest(words)
+        return self.commands.get(tuple(suggestion.split())) if suggestion else None
+
     def as_help(self) -> list[dict[str, Any]]:
         return [
             {"name": c.name, "usage": c.usage, "summary": c.summary, "role": c.role.value}

@@ -41,13 +41,10 @@ def register(
                         role=ctx.role.value,
                         topic=wanted[0],
                     )
-                suggestion = commands.suggest(wanted)
                 raise UserError(
                     "usage_error",
                     problem=f"There is no command `{' '.join(wanted)}`.",
-                    suggestion=commands.commands.get(tuple(suggestion.split()))
-                    if suggestion
-                    else None,
+                    suggestion=commands.suggest_command(wanted),
                     text=ctx.text,
                 )
             return renderer.render(
