@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.registry.service import ModelService
 from bot.registry.training import GOLDEN_SAMPLES
@@ -133,6 +133,7 @@ def create_model_app(
     recorder: PredictionRecorder | None = None,
     max_batch: int = 1000,
     freeze_gc: bool = False,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The model server app; its lifespan starts the alias follower and the recorder.
 
@@ -238,6 +239,7 @@ def create_model_app(
             Route("/v1/predict", predict, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *extra_routes,
         ],
         lifespan=lifespan,
     )

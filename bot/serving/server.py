@@ -22,14 +22,21 @@ def loop_implementation() -> str:
 
 def build_model_app(settings: Any, *, record: bool = True, freeze_gc: bool = False) -> Any:
     """The app wired to the MLflow registry and the bot database from Settings."""
+    from bot.data.feedback_route import feedback_route
     from bot.db import Database
     from bot.registry.mlflow_backend import MlflowModelService
 
     service = MlflowModelService.from_settings(settings)
     service.connect()  # pay MLflow's store initialisation before accepting traffic
-    recorder = PredictionRecorder(Database(settings.resolved_database_url)) if record else None
+    database = Database(settings.resolved_database_url)
+    recorder = PredictionRecorder(database) if record else None
     return create_model_app(
-        service=service, poll_seconds=settings.model_poll_seconds, recorder=recorder
+        service=service,
+        poll_seconds=settings.model_poll_seconds,
+        recorder=recorder,
+        freeze_gc=freeze_gc,
+        # Labelled feedback arrives where the predictions were made (POST /v1/feedback).
+        extra_routes=[feedback_route(database)],
     )
 
 

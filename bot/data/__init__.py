@@ -1,0 +1,1 @@
+"""The dataset the model learns from: base Iris plus collected, validated samples."""
