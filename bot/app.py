@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +29,15 @@ from bot.messages import TemplateRenderer
 from bot.metrics import BotMetrics
 from bot.model_status import ModelStatusCache
 from bot.registry.mlflow_backend import MlflowModelService
+from bot.retrain.actions import register_retrain_actions
+from bot.retrain.scheduled import schedule_retrain_jobs
 from bot.runbook import ActionRegistry, RunbookEngine, load_runbooks
 from bot.scheduling import make_scheduler
 from bot.services import Services
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.client import make_web_client
 from bot.slack.handlers import register_all
+from bot.slack.handlers.retrain import SlackRetrainReporter
 from bot.slack.interactions import InteractionRegistry
 from bot.slack.runbook_reporter import SlackRunbookReporter
 from bot.tasks import BackgroundTasks
@@ -104,6 +107,7 @@ class BotApp:
         if self.started:
             return
         self.services.scheduler.start()
+        schedule_retrain_jobs(self.services)
         assert self.services.engine is not None
         resumed = await self.services.engine.resume_incomplete()
         if resumed:
@@ -145,6 +149,7 @@ def build_engine(services: Services, client: AsyncWebClient) -> RunbookEngine:
     settings = services.settings
     actions = ActionRegistry()
     register_deploy_actions(actions)
+    register_retrain_actions(actions)
     runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
     reporter = SlackRunbookReporter(client, services.renderer, slash=settings.slash_command)
     extras = {
@@ -152,8 +157,22 @@ def build_engine(services: Services, client: AsyncWebClient) -> RunbookEngine:
         "models": services.models,
         "model_server": services.model_server,
         "settings": settings,
+        "process_pool": lambda: process_pool(services),
+        "retrain_reports": SlackRetrainReporter(
+            client, services.renderer, slash=settings.slash_command
+        ),
     }
     return RunbookEngine(services.db, runbooks, actions, reporter, extras)
+
+
+def process_pool(services: Services) -> Executor:
+    """The process pool, created on first use (and again if a worker died and broke it)."""
+    pool = services.pool
+    if pool is None or getattr(pool, "_broken", False):
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        pool = services.pool = make_process_pool(services.settings.worker_processes)
+    return pool
 
 
 def make_process_pool(size: int) -> ProcessPoolExecutor:

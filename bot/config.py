@@ -151,6 +151,21 @@ class Settings(BaseSettings):
         description="A deploy lock older than this is free even if its run never finished.",
     )
 
+    # --- Retraining ---------------------------------------------------------------------------
+    retrain_cron: str = Field(
+        "",
+        description="Cron expression (`0 3 * * 1`, UTC) for scheduled retraining; empty: off.",
+    )
+    auto_promote: bool = Field(
+        False,
+        description="Let a scheduled retrain promote its candidate when it passed the gate.",
+    )
+    ingest_interval_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="How often the landing folder is ingested (also once at start-up); 0: off.",
+    )
+
     @field_validator("oncall_admins", "oncall_engineers", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -177,6 +192,19 @@ class Settings(BaseSettings):
     def _trailing_slash(cls, value: str) -> str:
         # slack_sdk joins base_url + method name, so the base must end with a slash.
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        value = (value or "").strip()
+        if value:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"not a valid cron expression: {exc}") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -34,7 +34,7 @@ RESERVED_TAGS = frozenset(
     {T_ESTIMATOR, T_PARAMS, T_ACCURACY, T_MACRO_F1, T_CONFUSION, T_HOLDOUT_VERSION, T_HOLDOUT_N}
     | {T_DATA_HASH, T_TRAINED_BY, T_TRAINED_AT, T_CODE_VERSION, T_FEATURES, T_CLASSES}
 )
-VALIDATION_STATUSES = ("pending", "passed", "failed", "unknown")
+VALIDATION_STATUSES = ("pending", "passed", "failed", "rejected", "unknown")
 
 
 def tags_for_registration(

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ValidationStatus = Literal["pending", "passed", "failed", "unknown"]
+ValidationStatus = Literal["pending", "passed", "failed", "rejected", "unknown"]
 
 PRODUCTION_ALIAS = "production"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.commands.registry import CommandRegistry
 from bot.services import Services
-from bot.slack.handlers import core, models, runbooks
+from bot.slack.handlers import core, models, retrain, runbooks
 from bot.slack.interactions import InteractionRegistry
 
 
@@ -15,3 +15,4 @@ def register_all(
     core.register(services, commands, interactions)
     models.register(services, commands, interactions)
     runbooks.register(services, commands, interactions)
+    retrain.register(services, commands, interactions)

@@ -1,0 +1,1 @@
+"""Retraining: collected data in, a gated candidate version out (runbooks/retrain.md)."""

@@ -1,0 +1,343 @@
+"""Runbook actions for retraining: what the steps in runbooks/retrain.md call.
+
+Data store and registry calls block, so they run in a thread; fitting runs in the process pool
+(`extras["process_pool"]`, created on first use), so a training run never delays a Slack ack.
+Every action is idempotent: re-running ingestion takes nothing twice, registration finds the
+version this run already registered, tagging sets the same tags again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.registry.errors import RegistryError
+from bot.registry.schemas import Evaluation, ModelVersion
+from bot.registry.service import ModelService
+from bot.retrain import jobs
+from bot.retrain.gate import run_gate
+from bot.retrain.options import ALL_SOURCES, parse_include
+from bot.runbook import ActionContext, ActionFailed, ActionRegistry, ActionResult
+
+log = logging.getLogger(__name__)
+
+RUN_TAG = "retrain_run"
+REASONS_TAG = "validation_reasons"
+
+
+def _deps(ctx: ActionContext) -> tuple[Any, ModelService, Any]:
+    return ctx.extras["db"], ctx.extras["models"], ctx.extras["settings"]
+
+
+def landing_dir(settings: Any) -> Path:
+    return Path(settings.oncall_data_dir) / "landing"
+
+
+def landing_files_since(settings: Any, since: datetime | None) -> int:
+    """Landing files written after `since`: data the retrain's ingest step will take first."""
+    folder = landing_dir(settings)
+    if not folder.is_dir():
+        return 0
+    cutoff = since.timestamp() if since is not None else 0.0
+    return sum(
+        1
+        for path in folder.iterdir()
+        if path.suffix in (".csv", ".jsonl", ".json") and path.stat().st_mtime > cutoff
+    )
+
+
+def artifact_path(settings: Any, run_id: int) -> Path:
+    return Path(settings.oncall_data_dir) / "retrain" / f"run-{run_id}.skops"
+
+
+def production_facts(models: ModelService) -> ModelVersion | None:
+    """The production version with its metadata, or None."""
+    current = models.production_version()
+    return models.describe(current) if current is not None else None
+
+
+def trained_at(version: ModelVersion | None) -> Any:
+    return None if version is None else (version.trained_at or version.created_at)
+
+
+def _include(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        value = ",".join(value)
+    return parse_include(str(value or ",".join(ALL_SOURCES)))
+
+
+def _params(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    try:
+        return dict(json.loads(value or "{}"))
+    except (TypeError, ValueError):
+        raise ActionFailed(f"hyper-parameters are not a JSON object: {value!r}") from None
+
+
+def _run_message_ts(db: Any, run_id: int) -> str | None:
+    from bot.runbook import service as run_service
+
+    with db.session() as session:
+        run = run_service.get_run(session=session, run_id=run_id)
+        return None if run is None else run.message_ts
+
+
+def register_retrain_actions(actions: ActionRegistry) -> None:
+    @actions.action("data.ingest", description="Take new files from the landing folder")
+    async def ingest(ctx: ActionContext) -> ActionResult:
+        from bot.data.service import ingest_landing
+
+        db, _, settings = _deps(ctx)
+        folder = landing_dir(settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        report = await asyncio.to_thread(ingest_landing, db, landing_dir=folder)
+        summary = (
+            f"{report.rows_added} rows taken from {len(report.files)} files, "
+            f"{report.rows_quarantined} quarantined"
+        )
+        if report.reasons:
+            top = sorted(report.reasons.items(), key=lambda kv: -kv[1])[:3]
+            summary += " (" + ", ".join(f"{k}: {v}" for k, v in top) + ")"
+        return ActionResult(
+            summary=summary,
+            outputs={
+                "files": list(report.files),
+                "rows_added": report.rows_added,
+                "rows_quarantined": report.rows_quarantined,
+                "reasons": dict(report.reasons),
+            },
+        )
+
+    @actions.action(
+        "data.summarize",
+        params={"include": False},
+        description="Rows by source and class, and what is new since production was trained",
+    )
+    async def summarize(ctx: ActionContext, include: Any = None) -> ActionResult:
+        from bot.data.service import dataset_summary
+
+        db, models, _ = _deps(ctx)
+        production = await asyncio.to_thread(production_facts, models)
+        since = trained_at(production)
+        summary = await asyncio.to_thread(dataset_summary, db, since=since)
+        sources = _include(include)
+        rows = {s: int(n) for s, n in summary.rows_by_source.items() if s in sources}
+        classes: dict[str, int] = {}
+        for source, counts in summary.rows_by_class.items():
+            if source in sources:
+                for cls, n in counts.items():
+                    classes[cls] = classes.get(cls, 0) + int(n)
+        new = summary.new_since
+        new_total = sum(new.values()) if isinstance(new, dict) else int(new or 0)
+        label = production.label if production else "production"
+        text = (
+            " · ".join(f"{n} {s}" for s, n in rows.items())
+            + f" rows; {new_total} new since {label} was trained; classes "
+            + " / ".join(f"{c} {n}" for c, n in sorted(classes.items()))
+        )
+        return ActionResult(
+            summary=text,
+            outputs={
+                "rows_by_source": rows,
+                "class_counts": classes,
+                "new_since": new_total,
+                "quarantined": summary.quarantined,
+                "production_version": production.version if production else None,
+            },
+        )
+
+    @actions.action(
+        "model.train",
+        params={"estimator": True, "params": False, "include": False, "force": False},
+        description="Fit a candidate in the process pool and evaluate it on the holdout",
+    )
+    async def train(
+        ctx: ActionContext,
+        estimator: str,
+        params: Any = "{}",
+        include: Any = None,
+        force: Any = False,
+    ) -> ActionResult:
+        from bot.data.service import training_set
+
+        db, models, settings = _deps(ctx)
+        sources = _include(include)
+        hyper = _params(params)
+        data = await asyncio.to_thread(training_set, db, include=sources)
+        production = await asyncio.to_thread(production_facts, models)
+        if (
+            not _truthy(force)
+            and production is not None
+            and production.training_data_hash
+            and production.training_data_hash == data.data_hash
+        ):
+            when = trained_at(production)
+            raise ActionFailed(
+                f"nothing new since {production.label} was trained"
+                f" ({when:%Y-%m-%d %H:%M} UTC): same training data {data.data_hash[:10]};"
+                " use --force to retrain anyway"
+            )
+        pool: Executor = ctx.extras["process_pool"]()
+        loop = asyncio.get_running_loop()
+        try:
+            fitted = await loop.run_in_executor(
+                pool, jobs.fit_candidate, estimator, hyper, data.X, data.y
+            )
+        except BrokenProcessPool:
+            raise ActionFailed(
+                "the training worker process died (killed or out of memory); nothing was registered"
+            ) from None
+        except Exception as exc:
+            raise ActionFailed(
+                f"training {estimator} failed: {type(exc).__name__}: {exc}"
+            ) from None
+        path = artifact_path(settings, ctx.run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(path.write_bytes, fitted["model"])
+        evaluation = Evaluation(**fitted["evaluation"])
+        return ActionResult(
+            summary=(
+                f"{estimator} on {fitted['n_train']} rows in {fitted['seconds']:.1f}s: "
+                f"holdout accuracy {evaluation.accuracy:.3f}, macro-F1 {evaluation.macro_f1:.3f}"
+            ),
+            outputs={
+                "estimator": estimator,
+                "params": hyper,
+                "artifact": str(path),
+                "evaluation": evaluation.model_dump(),
+                "data_hash": data.data_hash,
+                "rows_by_source": {k: int(v) for k, v in dict(data.rows_by_source).items()},
+                "class_counts": {k: int(v) for k, v in dict(data.class_counts).items()},
+                "holdout_version": evaluation.holdout_version,
+                "n_train": fitted["n_train"],
+                "seconds": fitted["seconds"],
+            },
+        )
+
+    @actions.action("model.register", description="Register the candidate as the next version")
+    async def register(ctx: ActionContext) -> ActionResult:
+        _, models, _ = _deps(ctx)
+        trained = dict(ctx.outputs.get("train", {}))
+        if not trained:
+            raise ActionFailed("no trained candidate to register")
+        try:
+            version = await asyncio.to_thread(_register, models, ctx, trained)
+        except RegistryError as exc:
+            raise ActionFailed(f"could not register the candidate: {exc}") from None
+        return ActionResult(
+            summary=f"registered {version.label} (validation pending)",
+            outputs={"version": version.version, "data_hash": trained["data_hash"]},
+        )
+
+    @actions.action(
+        "model.gate",
+        params={"version": True},
+        description="Evaluate candidate and production on the holdout; tag passed or rejected",
+    )
+    async def gate(ctx: ActionContext, version: Any) -> ActionResult:
+        _, models, settings = _deps(ctx)
+        outputs = await asyncio.to_thread(_gate, models, settings, int(version))
+        verdict = outputs["verdict"]
+        summary = (
+            f"v{version} passed the gate"
+            if verdict["passed"]
+            else f"v{version} REJECTED: " + "; ".join(verdict["reasons"])
+        )
+        return ActionResult(summary=summary, outputs=outputs)
+
+    @actions.action(
+        "model.reject",
+        params={"version": True, "reason": False},
+        description="Mark a candidate rejected (its gate did not run)",
+    )
+    async def reject(ctx: ActionContext, version: Any, reason: Any = "") -> ActionResult:
+        _, models, _ = _deps(ctx)
+        number = int(version)
+        current = await asyncio.to_thread(models.describe, number)
+        if current.validation_status == "passed":
+            return ActionResult(summary=f"v{number} already passed; left as is")
+        why = str(reason or "the regression gate did not run")
+        await asyncio.to_thread(
+            models.set_tags, number, {"validation_status": "rejected", REASONS_TAG: why}
+        )
+        return ActionResult(summary=f"v{number} marked rejected: {why}")
+
+    @actions.action("retrain.report", description="Post the candidate vs production report")
+    async def report(ctx: ActionContext) -> ActionResult:
+        db, _, _ = _deps(ctx)
+        reporter = ctx.extras.get("retrain_reports")
+        if reporter is None or not ctx.channel:
+            return ActionResult(summary="no channel to report to")
+        facts = {
+            "run_id": ctx.run_id,
+            "actor": ctx.actor,
+            "summary": dict(ctx.outputs.get("summarize", {})),
+            "train": {k: v for k, v in ctx.outputs.get("train", {}).items() if k != "artifact"},
+            "version": ctx.outputs.get("register", {}).get("version"),
+            "gate": dict(ctx.outputs.get("gate", {})),
+        }
+        thread_ts = ctx.thread_ts or await asyncio.to_thread(_run_message_ts, db, ctx.run_id)
+        await reporter.post_report(channel=ctx.channel, thread_ts=thread_ts, facts=facts)
+        return ActionResult(summary="report posted", outputs={"version": facts["version"]})
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in {"true", "1", "yes", "on"}
+
+
+def _register(models: ModelService, ctx: ActionContext, trained: dict[str, Any]) -> ModelVersion:
+    import skops.io
+
+    from bot.registry.mlflow_backend import SKOPS_TRUSTED_TYPES
+
+    # Re-running this step after a crash must not register a second version for the same run.
+    for existing in models.list_versions():
+        if existing.tags.get(RUN_TAG) == str(ctx.run_id):
+            return existing
+    model = skops.io.loads(
+        Path(trained["artifact"]).read_bytes(), trusted=list(SKOPS_TRUSTED_TYPES)
+    )
+    return models.register(
+        model,
+        estimator=trained["estimator"],
+        params=dict(trained["params"]),
+        metrics=Evaluation(**trained["evaluation"]),
+        tags={
+            RUN_TAG: str(ctx.run_id),
+            "requested_by": ctx.actor,
+            "data_sources": json.dumps(trained["rows_by_source"], sort_keys=True),
+        },
+        trained_by=ctx.actor,
+        training_data_hash=trained["data_hash"],
+    )
+
+
+def _gate(models: ModelService, settings: Any, version: int) -> dict[str, Any]:
+    candidate = models.evaluate(version)
+    current = models.production_version()
+    production = models.evaluate(current) if current is not None else None
+    verdict = run_gate(
+        candidate,
+        production,
+        floor=settings.accuracy_floor,
+        tolerance=settings.accuracy_tolerance,
+        recall_tolerance=settings.recall_tolerance,
+    )
+    reasons = "; ".join(verdict.reasons) or "all checks passed"
+    models.set_tags(version, {"validation_status": verdict.status, REASONS_TAG: reasons})
+    return {
+        "version": version,
+        "production_version": current,
+        "passed": verdict.passed,
+        "status": verdict.status,
+        "verdict": verdict.as_dict(),
+        "candidate": candidate.model_dump(),
+        "production": production.model_dump() if production else None,
+    }

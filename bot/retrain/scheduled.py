@@ -1,0 +1,148 @@
+"""Timed jobs of the retrain domain: landing ingestion and the scheduled retrain (RETRAIN_CRON).
+
+The jobs derive from settings and are re-created at every start, so they live in an in-memory
+job store: nothing to unpickle, and the job callables can close over this bot's services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.retrain.actions import landing_dir, landing_files_since, production_facts, trained_at
+from bot.retrain.options import ALL_SOURCES
+from bot.runbook import RunState, RunStatus
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+JOBSTORE = "memory"
+SCHEDULER_ACTOR = "scheduler"
+INGEST_JOB = "data.ingest_landing"
+RETRAIN_JOB = "retrain.scheduled"
+
+
+def schedule_retrain_jobs(services: Services) -> None:
+    """Add the ingestion and retrain jobs the settings ask for; ingest once now, in the background."""
+    settings = services.settings
+    scheduler = services.scheduler
+    with contextlib.suppress(ValueError):  # already added by an earlier start
+        scheduler.add_jobstore(MemoryJobStore(), JOBSTORE)
+    if settings.ingest_interval_seconds > 0:
+        scheduler.add_job(
+            ingest_once,
+            IntervalTrigger(seconds=settings.ingest_interval_seconds),
+            args=[services],
+            id=INGEST_JOB,
+            name="Ingest the landing folder",
+            jobstore=JOBSTORE,
+            replace_existing=True,
+        )
+        services.tasks.spawn(ingest_once(services), name="start-up ingestion")
+    if settings.retrain_cron:
+        scheduler.add_job(
+            scheduled_retrain,
+            CronTrigger.from_crontab(settings.retrain_cron, timezone="UTC"),
+            args=[services],
+            id=RETRAIN_JOB,
+            name="Scheduled retrain",
+            jobstore=JOBSTORE,
+            replace_existing=True,
+        )
+
+
+async def ingest_once(services: Services) -> None:
+    """Ingest new landing files; failures are logged, the next run tries again."""
+    from bot.data.service import ingest_landing
+
+    folder = landing_dir(services.settings)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        report = await asyncio.to_thread(ingest_landing, services.db, landing_dir=folder)
+    except Exception:
+        log.exception("scheduled ingestion of %s failed", folder)
+        return
+    if report.files:
+        log.info(
+            "ingested %d files: %d rows, %d quarantined",
+            len(report.files),
+            report.rows_added,
+            report.rows_quarantined,
+        )
+
+
+async def scheduled_retrain(services: Services) -> RunState | None:
+    """Start the retrain runbook as `scheduler` in ONCALL_CHANNEL; auto-promote if allowed."""
+    from bot.data.service import rows_since
+
+    engine, models, settings = services.engine, services.models, services.settings
+    assert engine is not None and models is not None
+    production = await asyncio.to_thread(production_facts, models)
+    if production is not None:
+        since = trained_at(production)
+        new = await asyncio.to_thread(rows_since, services.db, since=since)
+        if not new and not await asyncio.to_thread(landing_files_since, settings, since):
+            log.info("scheduled retrain skipped: nothing new since %s", production.label)
+            return None
+    estimator = (production.estimator if production else None) or "logistic_regression"
+    params = production.params if production else {}
+    run = await engine.start(
+        "retrain",
+        {
+            "estimator": estimator,
+            "hyperparams": json.dumps(params, sort_keys=True),
+            "include": ",".join(ALL_SOURCES),
+            "force": False,
+        },
+        actor=SCHEDULER_ACTOR,
+        channel=settings.oncall_channel,
+    )
+    if settings.auto_promote:
+        await auto_promote(services, run.id)
+    return run
+
+
+async def auto_promote(services: Services, retrain_run_id: int, timeout: float = 3600) -> None:
+    """After a scheduled retrain: promote its candidate if, and only if, it passed the gate."""
+    from bot.deploy.flows import DeployContext, DeployRefused, start_deploy
+
+    engine, models = services.engine, services.models
+    assert engine is not None and models is not None
+    state = await engine.wait(retrain_run_id, timeout=timeout)
+    version = next(
+        (s.outputs.get("version") for s in state.steps if s.step_id == "register" and s.outputs),
+        None,
+    )
+    if state.status is not RunStatus.SUCCEEDED or version is None:
+        return
+    described = await asyncio.to_thread(models.describe, int(version))
+    if described.validation_status != "passed":
+        log.info("auto-promote skipped: v%s is %s", version, described.validation_status)
+        return
+    ctx = DeployContext(engine=engine, models=models, db=services.db)
+    try:
+        deploy = await start_deploy(
+            ctx,
+            version_text=str(version),
+            actor=SCHEDULER_ACTOR,
+            channel=services.settings.oncall_channel,
+            reason=f"auto-promote after scheduled retrain run #{retrain_run_id}",
+            require_gate=True,
+        )
+    except DeployRefused as exc:
+        log.warning("auto-promote of v%s refused: %s", version, exc.kind)
+        return
+    # AUTO_PROMOTE is the operator's standing confirmation: confirm as the scheduler.
+    state = await engine.wait(deploy.id, timeout=timeout)
+    if state.status is RunStatus.WAITING_CONFIRMATION:
+        waiting = next(s.step_id for s in state.steps if s.status == "waiting_confirmation")
+        await engine.confirm(deploy.id, waiting, SCHEDULER_ACTOR)
