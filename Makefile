@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test bench lint format setup services postgres tools clean
+.PHONY: run test bench lint format setup services postgres prometheus clean
 
 ## Create .venv with the locked dependencies (uv is installed with pip when missing).
 setup: $(BIN)/oncall-bot
@@ -27,11 +27,15 @@ run: setup
 test: setup services
 	$(BIN)/pytest
 
-## Servers the tests talk to. PostgreSQL normally runs already; install and start it if not.
-services: postgres
+## Servers the tests talk to: PostgreSQL (normally running already; installed and started if not),
+## and the Prometheus and Alertmanager binaries the alerting test starts itself.
+services: postgres prometheus
 
 postgres:
 	@bash scripts/ensure-postgres.sh
+
+prometheus:
+	@bash scripts/ensure-prometheus.sh
 
 ## Every benchmark under bench/ (installs wrk, the load generator, when missing).
 bench: setup services

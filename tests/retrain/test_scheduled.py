@@ -10,7 +10,7 @@ from bot.config import SettingsError, load_settings
 from bot.deploy import service as deploy_service
 from bot.retrain.scheduled import INGEST_JOB, JOBSTORE, RETRAIN_JOB, scheduled_retrain
 from tests.harness import start_model_harness
-from tests.retrain.test_retrain_e2e import HEADER, _ensure_data_tables, jittered_training_rows
+from tests.retrain.test_retrain_e2e import HEADER, jittered_training_rows
 
 
 def test_a_bad_cron_expression_stops_start_up_naming_the_setting() -> None:
@@ -26,7 +26,6 @@ async def test_scheduled_retrain_reports_in_the_oncall_channel_and_auto_promotes
         tmp_path, retrain_cron="0 3 * * 1", auto_promote=True, ingest_interval_seconds=60
     )
     try:
-        _ensure_data_tables(bot)
         scheduler = bot.app.services.scheduler
         assert scheduler.get_job(RETRAIN_JOB, jobstore=JOBSTORE) is not None
         assert scheduler.get_job(INGEST_JOB, jobstore=JOBSTORE) is not None
