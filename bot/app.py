@@ -28,6 +28,9 @@ from bot.deploy.probe import ModelServerClient
 from bot.messages import TemplateRenderer
 from bot.metrics import BotMetrics
 from bot.model_status import ModelStatusCache
+from bot.monitoring.scheduled import schedule_monitor_jobs
+from bot.monitoring.service import build_monitoring
+from bot.monitoring.sink import ResolvingSink
 from bot.registry.mlflow_backend import MlflowModelService
 from bot.retrain.actions import register_retrain_actions
 from bot.retrain.scheduled import schedule_retrain_jobs
@@ -82,6 +85,15 @@ class BotApp:
         client = make_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         services.models = MlflowModelService.from_settings(settings)
         services.model_server = ModelServerClient(settings.model_server_url)
+        services.monitoring = build_monitoring(
+            settings,
+            db=db,
+            models=services.models,
+            # The incidents intake when wired (services.alert_sink), else a sink that only logs.
+            sink=ResolvingSink(lambda: getattr(services, "alert_sink", None)),
+            renderer=services.renderer,
+            registry=services.metrics.registry,
+        )
         services.engine = build_engine(services, client)
         model_status = ModelStatusCache(models=services.models, server=services.model_server)
         services.extras["status_providers"] = [lambda: model_status.section(settings.model_name)]
@@ -108,6 +120,7 @@ class BotApp:
             return
         self.services.scheduler.start()
         schedule_retrain_jobs(self.services)
+        schedule_monitor_jobs(self.services)
         assert self.services.engine is not None
         resumed = await self.services.engine.resume_incomplete()
         if resumed:
@@ -125,6 +138,8 @@ class BotApp:
         await self.services.tasks.drain()
         if self.services.model_server is not None:
             await self.services.model_server.aclose()
+        if self.services.monitoring is not None:
+            await self.services.monitoring.aclose()
         if self.services.scheduler.running:
             self.services.scheduler.shutdown(wait=False)
         if self.services.pool is not None:
@@ -144,12 +159,18 @@ class BotApp:
             log.warning("model registry not reachable yet: %s", exc)
 
 
-def build_engine(services: Services, client: AsyncWebClient) -> RunbookEngine:
-    """Actions from every domain, the runbooks that use them, and the Slack checklist reporter."""
-    settings = services.settings
+def domain_actions() -> ActionRegistry:
+    """Every action a runbook step may name, from every domain."""
     actions = ActionRegistry()
     register_deploy_actions(actions)
     register_retrain_actions(actions)
+    return actions
+
+
+def build_engine(services: Services, client: AsyncWebClient) -> RunbookEngine:
+    """Actions from every domain, the runbooks that use them, and the Slack checklist reporter."""
+    settings = services.settings
+    actions = domain_actions()
     runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
     reporter = SlackRunbookReporter(client, services.renderer, slash=settings.slash_command)
     extras = {
