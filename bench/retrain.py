@@ -1,10 +1,11 @@
-"""Benchmark streaming ingestion of a large landing file and building the training set from it.
+"""Benchmark the retrain path on a large data set: streaming ingestion, the training set, training.
 
-    .venv/bin/python bench/retrain_ingest.py [--rows 1000000] [--no-trace]
+    .venv/bin/python bench/retrain.py [--rows 1000000] [--no-trace] [--estimators logistic_regression,random_forest]
 
 Generates Iris-like rows (per class, normal around the real class means and spreads, clipped
 positive) into a CSV written in chunks, ingests it with `ingest_landing` into a fresh SQLite DB,
-then builds `training_set()`. Ingestion runs twice on the same file into two fresh databases:
+builds `training_set()`, then trains each estimator with `fit_candidate` (the function the bot's
+process pool runs for `/iris retrain`: holdout split, fit, holdout evaluation, skops bytes). Ingestion runs twice on the same file into two fresh databases:
 once plain for throughput and RSS, once under tracemalloc (which slows Python allocations down)
 for the Python heap peak. The baseline is the same CSV loaded at once with pandas, measured last
 so its memory does not inflate the RSS figures before it.
@@ -32,6 +33,7 @@ from bot.data import models as _data_models  # noqa: E402,F401
 from bot.data.service import ingest_landing, training_set  # noqa: E402
 from bot.db import Base, Database  # noqa: E402
 from bot.registry.training import CLASSES, FEATURES, _iris_arrays  # noqa: E402
+from bot.retrain.jobs import fit_candidate  # noqa: E402
 from bot.serving import models as _serving_models  # noqa: E402,F401
 
 MB = 1024 * 1024
@@ -95,6 +97,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-trace", action="store_true", help="skip the tracemalloc run")
+    parser.add_argument(
+        "--estimators",
+        default="logistic_regression,random_forest",
+        help="comma-separated estimators to train on the full training set",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
@@ -127,6 +134,13 @@ def main() -> None:
         data = training_set(db)
         ts_seconds = time.perf_counter() - start
         rss_after_ts = max_rss_mb()
+        training_rows = len(data.y)
+        fits = []
+        for estimator in [e for e in args.estimators.split(",") if e]:
+            result, seconds, peak = traced(
+                lambda estimator=estimator, X=data.X, y=data.y: fit_candidate(estimator, {}, X, y)
+            )
+            fits.append((estimator, seconds, peak, result["evaluation"]["accuracy"]))
         del data
         _, _, ts_peak = traced(lambda: training_set(db))
         db_mb = (root / "plain.db").stat().st_size / MB
@@ -148,7 +162,16 @@ def main() -> None:
         ("training_set() time", f"{ts_seconds:.2f} s"),
         ("training_set() tracemalloc peak", f"{ts_peak:,.1f} MB"),
         ("process max RSS after training_set()", f"{rss_after_ts:,.0f} MB"),
+        ("training rows (base + collected, holdout excluded)", f"{training_rows:,}"),
     ]
+    for estimator, seconds, peak, accuracy in fits:
+        rows.append(
+            (
+                f"train {estimator}",
+                f"{seconds:.1f} s, tracemalloc peak {peak:,.0f} MB, holdout accuracy {accuracy:.3f}",
+            )
+        )
+    rows.append(("process max RSS at the end", f"{max_rss_mb():,.0f} MB"))
     width = max(len(k) for k, _ in rows)
     print(f"\n{'metric'.ljust(width)}  value")
     print(f"{'-' * width}  {'-' * 40}")
