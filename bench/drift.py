@@ -78,7 +78,9 @@ def main() -> None:
             assert report.drifted_features == ["petal_length"], report.drifted_features
             seconds = best_of(
                 args.repeat,
-                lambda th=th: dataset_drift(reference, window, features=FEATURES, thresholds=th),
+                lambda th=th, r=reference, w=window: dataset_drift(
+                    r, w, features=FEATURES, thresholds=th
+                ),
             )
             timings[f"check:{label}"] = (report.features[0].method, seconds)
         for what, (method, seconds) in timings.items():

@@ -40,6 +40,7 @@ from bot.services import Services
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.client import make_web_client
 from bot.slack.handlers import register_all
+from bot.slack.handlers.incidents import build_incidents
 from bot.slack.handlers.retrain import SlackRetrainReporter
 from bot.slack.interactions import InteractionRegistry
 from bot.slack.runbook_reporter import SlackRunbookReporter
@@ -95,6 +96,8 @@ class BotApp:
             registry=services.metrics.registry,
         )
         services.engine = build_engine(services, client)
+        incidents = build_incidents(services, client)
+        services.alert_sink, services.incidents = incidents.intake, incidents.flows
         model_status = ModelStatusCache(models=services.models, server=services.model_server)
         services.extras["status_providers"] = [lambda: model_status.section(settings.model_name)]
         commands = CommandRegistry()
@@ -103,7 +106,7 @@ class BotApp:
         bolt, _ = build_bolt_app(
             services, client=client, commands=commands, interactions=interactions
         )
-        web = build_web_app(services, bolt)
+        web = build_web_app(services, bolt, extra_routes=incidents.routes)
         return cls(
             services=services,
             client=client,
@@ -121,6 +124,8 @@ class BotApp:
         self.services.scheduler.start()
         schedule_retrain_jobs(self.services)
         schedule_monitor_jobs(self.services)
+        if self.services.incidents is not None:
+            await self.services.incidents.start()
         assert self.services.engine is not None
         resumed = await self.services.engine.resume_incomplete()
         if resumed:
@@ -136,6 +141,9 @@ class BotApp:
         if self.services.engine is not None:
             await self.services.engine.aclose()
         await self.services.tasks.drain()
+        if self.services.incidents is not None:
+            await self.services.incidents.aclose()
+            self.services.alert_sink.close()  # type: ignore[union-attr]
         if self.services.model_server is not None:
             await self.services.model_server.aclose()
         if self.services.monitoring is not None:

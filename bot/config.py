@@ -166,6 +166,78 @@ class Settings(BaseSettings):
         description="How often the landing folder is ingested (also once at start-up); 0: off.",
     )
 
+    # --- Incidents -----------------------------------------------------------------------------
+    alert_webhook_token: str | None = Field(
+        None,
+        description="Bearer token Alertmanager sends to POST /alerts/alertmanager (its http_config authorization).",
+    )
+    alert_webhook_user: str | None = Field(
+        None, description="Basic-auth user for POST /alerts/alertmanager (instead of a token)."
+    )
+    alert_webhook_password: str | None = Field(
+        None, description="Basic-auth password that goes with ALERT_WEBHOOK_USER."
+    )
+    incident_quiet_minutes: float = Field(
+        30.0,
+        gt=0,
+        description="An incident whose alerts all resolved closes after this many quiet minutes.",
+    )
+
+    # --- Monitoring ---------------------------------------------------------------------------
+    monitor_interval_seconds: float = Field(
+        60.0, ge=0, description="How often the accuracy, drift and serving monitors run; 0: off."
+    )
+    accuracy_window: int = Field(
+        200,
+        ge=1,
+        description="Latest labelled predictions (feedback by id) the accuracy monitor uses.",
+    )
+    accuracy_min_feedback: int = Field(
+        30, ge=1, description="Fewest labelled predictions the accuracy monitor judges."
+    )
+    drift_window: int = Field(
+        500, ge=1, description="Latest served inputs of the production version checked for drift."
+    )
+    drift_min_window: int = Field(
+        30, ge=1, description="Fewest served inputs (and predictions) the drift monitors judge."
+    )
+    drift_ks_pvalue: float = Field(
+        0.05, gt=0, lt=1, description="A feature drifts when its KS test p-value is at most this."
+    )
+    drift_wasserstein_threshold: float = Field(
+        0.1,
+        gt=0,
+        description="A feature drifts when its Wasserstein distance / reference std is at least this.",
+    )
+    drift_reference_ks_max_rows: int = Field(
+        1000,
+        ge=0,
+        description="KS test up to this many reference rows, normalised Wasserstein above.",
+    )
+    drift_share: float = Field(
+        0.5, gt=0, le=1, description="The data set drifts when at least this share of features do."
+    )
+    prediction_drift_pvalue: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="Predicted classes drift when the chi-square p-value against the holdout is at most this.",
+    )
+    serving_error_rate_max: float = Field(
+        0.05, ge=0, le=1, description="Highest share of 5xx predict answers between two checks."
+    )
+    serving_p99_seconds: float = Field(
+        0.5, gt=0, description="Highest p99 predict latency between two checks."
+    )
+    serving_min_requests: int = Field(
+        20,
+        ge=1,
+        description="Fewest predict requests between two checks to judge errors and latency.",
+    )
+    alert_repeat_seconds: float = Field(
+        1800.0, gt=0, description="How often a monitor alert that keeps firing is sent again."
+    )
+
     @field_validator("oncall_admins", "oncall_engineers", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:

@@ -18,6 +18,10 @@ from bot.tasks import BackgroundTasks
 
 if TYPE_CHECKING:
     from bot.deploy.probe import ModelServerClient
+    from bot.incidents.diagnosis import DiagnosisProvider
+    from bot.incidents.flows import IncidentFlows
+    from bot.incidents.intake import AlertSink
+    from bot.monitoring import MonitoringService
     from bot.registry.service import ModelService
     from bot.runbook import RunbookEngine
 
@@ -36,6 +40,11 @@ class Services:
     models: ModelService | None = None
     engine: RunbookEngine | None = None
     model_server: ModelServerClient | None = None
+    monitoring: MonitoringService | None = None
+    # Alert intake (Alertmanager webhook and the bot's own monitors), incidents, diagnosis.
+    alert_sink: AlertSink | None = None
+    incidents: IncidentFlows | None = None
+    diagnosis: DiagnosisProvider | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
     # Domain services added by later layers (model service, runbook engine, ...), by name.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.commands.registry import CommandRegistry
 from bot.services import Services
-from bot.slack.handlers import core, models, retrain, runbooks
+from bot.slack.handlers import core, incidents, models, monitoring, retrain, runbooks
 from bot.slack.interactions import InteractionRegistry
 
 
@@ -16,3 +16,5 @@ def register_all(
     models.register(services, commands, interactions)
     runbooks.register(services, commands, interactions)
     retrain.register(services, commands, interactions)
+    monitoring.register(services, commands, interactions)
+    incidents.register(services, commands, interactions)

@@ -1,0 +1,1 @@
+"""Incidents: alerts in (Alertmanager and the bot's monitors), a Slack thread per incident."""

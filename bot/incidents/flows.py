@@ -1,0 +1,320 @@
+"""Incident orchestration: publish changes to chat (coalesced), close quiet incidents, human actions.
+
+Intake marks an incident dirty; after a short debounce one flush renders everything that happened
+since the last flush: the header is posted (or edited in place) and the new timeline events go
+into the thread as one reply. So Slack calls grow with incidents and changes, never with the
+number of notifications. What is published is tracked in the database (`published_event_id`),
+so a restart publishes what was missed, and a failed flush is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from bot.db import Database, utcnow
+from bot.deploy.flows import deploy_history
+from bot.deploy.models import DeployEntry
+from bot.incidents import service
+from bot.incidents.diagnosis import Diagnosis, DiagnosisProvider, as_diagnosis
+from bot.incidents.models import EventView, IncidentView
+from bot.registry.service import ModelService
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DIAGNOSIS_TIMEOUT = 10.0
+RETRY_DELAYS = (1.0, 5.0, 30.0)
+
+
+@dataclass(frozen=True)
+class HeaderFacts:
+    """What the header shows besides the incident itself."""
+
+    last_deploy: DeployEntry | None
+    diagnosis: Diagnosis | None
+    runbook_title: str | None
+
+
+class IncidentReporter(Protocol):
+    """The chat side (Slack in production): a header message and its thread."""
+
+    async def post_header(self, incident: IncidentView, facts: HeaderFacts) -> tuple[str, str]:
+        """Post the header; returns (channel id, message ts)."""
+        ...
+
+    async def update_header(self, incident: IncidentView, facts: HeaderFacts) -> None: ...
+
+    async def post_timeline(
+        self, incident: IncidentView, events: Sequence[EventView], facts: HeaderFacts
+    ) -> None: ...
+
+
+class IncidentFlows:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        reporter: IncidentReporter,
+        models: ModelService | None = None,
+        diagnosis: Callable[[], DiagnosisProvider | None] = lambda: None,
+        runbook_title: Callable[[str], str | None] = lambda _id: None,
+        quiet: timedelta = timedelta(minutes=30),
+        debounce: float = 0.5,
+        clock: Callable[[], datetime] = utcnow,
+        max_concurrent_flushes: int = 4,
+    ) -> None:
+        self.db = db
+        self.reporter = reporter
+        self.models = models
+        self.diagnosis = diagnosis
+        self.runbook_title = runbook_title
+        self.quiet = quiet
+        self.debounce = debounce
+        self.clock = clock
+        self._dirty: set[int] = set()
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(max_concurrent_flushes)
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # --- database helpers ------------------------------------------------------------------
+    async def _db(self, fn: Callable[..., T], **kwargs: Any) -> T:
+        def run() -> T:
+            with self.db.connection() as conn:
+                return fn(conn, **kwargs)
+
+        return await asyncio.to_thread(run)
+
+    async def get(
+        self, *, incident_id: int | None = None, number: int | None = None
+    ) -> IncidentView | None:
+        return await self._db(service.get, incident_id=incident_id, number=number)
+
+    async def by_thread(self, *, channel: str, ts: str) -> IncidentView | None:
+        return await self._db(service.by_thread, channel=channel, ts=ts)
+
+    async def listing(self, *, open_only: bool = False, limit: int = 20) -> list[IncidentView]:
+        return await self._db(service.listing, open_only=open_only, limit=limit)
+
+    # --- what people do ----------------------------------------------------------------------
+    async def acknowledge(self, *, incident_id: int, user: str) -> bool:
+        """`user` takes the commander role; the header shows it."""
+        changed = await self._db(
+            service.set_commander, incident_id=incident_id, user=user, now=self.clock()
+        )
+        if changed:
+            self.mark_dirty(incident_id)
+        return changed
+
+    async def resolve(self, *, incident_id: int, actor: str | None, summary: str = "") -> bool:
+        changed = await self._db(
+            service.resolve, incident_id=incident_id, now=self.clock(), actor=actor, summary=summary
+        )
+        if changed:
+            self.mark_dirty(incident_id)
+        return changed
+
+    async def record(
+        self,
+        *,
+        incident_id: int,
+        kind: str,
+        actor: str | None = None,
+        text: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Add a line to the timeline (a rollback started, a retrain started, ...)."""
+        await self._db(
+            service.add_event,
+            incident_id=incident_id,
+            kind=kind,
+            now=self.clock(),
+            actor=actor,
+            text=text,
+            data=data,
+        )
+        self.mark_dirty(incident_id)
+
+    # --- the quiet period ------------------------------------------------------------------
+    async def sweep(self, now: datetime | None = None) -> list[int]:
+        """Resolve incidents that stayed in `monitoring` for the quiet period; returns their ids."""
+        now = now or self.clock()
+        quiet = await self._db(service.quiet_incidents, now=now, quiet=self.quiet)
+        closed = []
+        for incident_id in quiet:
+            done = await self._db(
+                service.resolve, incident_id=incident_id, now=now, actor=None, reason="quiet"
+            )
+            if done:
+                closed.append(incident_id)
+                self.mark_dirty(incident_id)
+        return closed
+
+    async def _sweep_forever(self) -> None:
+        interval = max(1.0, min(60.0, self.quiet.total_seconds() / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("incident quiet-period sweep failed")
+
+    # --- publishing ------------------------------------------------------------------------
+    def mark_dirty(self, incident_id: int) -> None:
+        """Publish this incident's changes soon (once, however many changes arrive meanwhile)."""
+        self._dirty.add(incident_id)
+        if incident_id not in self._tasks:
+            task = asyncio.get_running_loop().create_task(self._publisher(incident_id))
+            self._tasks[incident_id] = task
+
+    async def _publisher(self, incident_id: int) -> None:
+        attempt = 0
+        try:
+            while incident_id in self._dirty:
+                await asyncio.sleep(self.debounce)
+                self._dirty.discard(incident_id)
+                try:
+                    async with self._slots:
+                        await self.flush(incident_id)
+                    attempt = 0
+                except Exception:
+                    log.exception("could not publish incident %s", incident_id)
+                    if attempt >= len(RETRY_DELAYS):
+                        return
+                    await asyncio.sleep(RETRY_DELAYS[attempt])
+                    attempt += 1
+                    self._dirty.add(incident_id)
+        finally:
+            self._tasks.pop(incident_id, None)
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until every pending publication is done (tests, benchmarks, shutdown)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._tasks and asyncio.get_running_loop().time() < deadline:
+            await asyncio.wait(list(self._tasks.values()), timeout=0.1)
+
+    async def flush(self, incident_id: int) -> None:
+        """Post or edit the header and reply with the events not yet in the thread."""
+        incident = await self.get(incident_id=incident_id)
+        if incident is None:
+            return
+        if incident.header_ts is None:
+            await self._opening_facts(incident)
+            incident = await self.get(incident_id=incident_id)
+            assert incident is not None
+        new = [e for e in incident.events if e.id > incident.published_event_id]
+        if incident.header_ts is not None and not new:
+            return
+        facts = await self._facts(incident)
+        if incident.header_ts is None:
+            channel, ts = await self.reporter.post_header(incident, facts)
+            # Remember the header at once: a failing reply must not post a second header.
+            await self._db(
+                service.mark_published,
+                incident_id=incident_id,
+                event_id=incident.published_event_id,
+                channel=channel,
+                header_ts=ts,
+            )
+            incident = replace(incident, channel=channel, header_ts=ts)
+        else:
+            await self.reporter.update_header(incident, facts)
+        if new:
+            await self.reporter.post_timeline(incident, new, facts)
+            await self._db(service.mark_published, incident_id=incident_id, event_id=new[-1].id)
+
+    async def _opening_facts(self, incident: IncidentView) -> None:
+        """Production version and the first diagnosis, looked up once, off the request path."""
+        if incident.production_version is None and self.models is not None:
+            try:
+                version = await asyncio.to_thread(self.models.production_version)
+            except Exception as exc:
+                log.warning("incident %s: no production version: %s", incident.ref, exc)
+            else:
+                await self._db(
+                    service.set_opening_facts, incident_id=incident.id, production_version=version
+                )
+        if any(e.kind == "diagnosis" for e in incident.events):
+            return
+        found = await self._diagnose(incident)
+        if found is not None:
+            await self._db(
+                service.add_event,
+                incident_id=incident.id,
+                kind="diagnosis",
+                now=self.clock(),
+                text=found.title,
+                data={"kind": found.kind, "title": found.title, "lines": list(found.lines)},
+            )
+
+    async def _diagnose(self, incident: IncidentView) -> Diagnosis | None:
+        provider = self.diagnosis()
+        alerts = incident.firing or incident.alerts
+        if provider is None or not alerts:
+            return None
+        alert = alerts[0]
+        try:
+            async with asyncio.timeout(DIAGNOSIS_TIMEOUT):
+                if inspect.iscoroutinefunction(provider.diagnose):
+                    result = await provider.diagnose(alertname=alert.alertname, labels=alert.labels)
+                else:
+                    result = await asyncio.to_thread(
+                        provider.diagnose, alertname=alert.alertname, labels=alert.labels
+                    )
+                    if inspect.isawaitable(result):
+                        result = await result
+        except Exception:
+            log.exception("diagnosis of %s failed", incident.ref)
+            return None
+        return as_diagnosis(result)
+
+    async def _facts(self, incident: IncidentView) -> HeaderFacts:
+        try:
+            history = await asyncio.to_thread(deploy_history, self.db, limit=1)
+        except Exception:
+            log.exception("no deploy history for %s", incident.ref)
+            history = []
+        diagnosis = next(
+            (as_diagnosis(_Stored(e.data)) for e in incident.events if e.kind == "diagnosis"),
+            None,
+        )
+        title = self.runbook_title(incident.runbook_id) if incident.runbook_id else None
+        return HeaderFacts(
+            last_deploy=history[0] if history else None, diagnosis=diagnosis, runbook_title=title
+        )
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Publish what a previous process left unpublished; start the quiet-period sweep."""
+        try:
+            for incident_id in await self._db(service.unpublished_ids):
+                self.mark_dirty(incident_id)
+        except Exception as exc:
+            log.warning("incidents not resumed: %s", str(exc).splitlines()[0])
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def aclose(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        await self.idle(timeout=5.0)
+        for task in list(self._tasks.values()):
+            task.cancel()
+
+
+class _Stored:
+    """A diagnosis as stored in an event's data."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.kind = data.get("kind", "")
+        self.title = data.get("title", "")
+        self.lines = data.get("lines", [])

@@ -1,0 +1,326 @@
+"""Incidents in Slack: the header + thread reporter, `/iris incident ...`, the header's buttons.
+
+`build_incidents` wires the incident domain for the composition root (bot/app.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.routing import BaseRoute
+
+from bot.access.roles import Role
+from bot.commands.context import CommandContext, UserError
+from bot.commands.registry import CommandRegistry
+from bot.deploy.flows import DeployContext, DeployRefused, start_rollback
+from bot.incidents.diagnosis import DiagnosisProvider
+from bot.incidents.flows import HeaderFacts, IncidentFlows
+from bot.incidents.intake import AlertIntake
+from bot.incidents.models import EventView, IncidentView
+from bot.incidents.webhook import WebhookAuth, alertmanager_route
+from bot.messages import Rendered, TemplateRenderer
+from bot.registry.errors import RegistryError
+from bot.runbook import RunbookInputError
+from bot.runbook.loader import runbooks_for_alert
+from bot.services import Services
+from bot.slack.interactions import Interaction, InteractionRegistry
+
+_REF = re.compile(r"^(?:inc-?|#)?(\d+)$", re.IGNORECASE)
+
+
+class SlackIncidentReporter:
+    """The header message in INCIDENT_CHANNEL (edited in place) and replies in its thread."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        renderer: TemplateRenderer,
+        *,
+        channel: str,
+        slash: str,
+        quiet_minutes: float,
+    ) -> None:
+        self.client = client
+        self.renderer = renderer
+        self.channel = channel
+        self.slash = slash
+        self.quiet_minutes = quiet_minutes
+
+    def _header(self, incident: IncidentView, facts: HeaderFacts) -> Rendered:
+        return self.renderer.render(
+            "incident_header", slash=self.slash, incident=incident, facts=facts
+        )
+
+    async def post_header(self, incident: IncidentView, facts: HeaderFacts) -> tuple[str, str]:
+        response = await self.client.chat_postMessage(
+            channel=self.channel, **self._header(incident, facts).as_kwargs()
+        )
+        return str(response["channel"]), str(response["ts"])
+
+    async def update_header(self, incident: IncidentView, facts: HeaderFacts) -> None:
+        assert incident.channel and incident.header_ts
+        await self.client.chat_update(
+            channel=incident.channel,
+            ts=incident.header_ts,
+            **self._header(incident, facts).as_kwargs(),
+        )
+
+    async def post_timeline(
+        self, incident: IncidentView, events: Sequence[EventView], facts: HeaderFacts
+    ) -> None:
+        message = self.renderer.render(
+            "incident_timeline",
+            slash=self.slash,
+            incident=incident,
+            events=list(events),
+            facts=facts,
+            quiet_minutes=_minutes(self.quiet_minutes),
+        )
+        await self.client.chat_postMessage(
+            channel=incident.channel, thread_ts=incident.header_ts, **message.as_kwargs()
+        )
+
+
+def _minutes(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def parse_ref(text: str) -> int | None:
+    """INC-3, inc3, #3 or 3 → 3."""
+    match = _REF.match(text.strip())
+    return int(match.group(1)) if match else None
+
+
+def register(
+    services: Services, commands: CommandRegistry, interactions: InteractionRegistry
+) -> None:
+    renderer = services.renderer
+
+    def flows() -> IncidentFlows:
+        if services.incidents is None:
+            raise UserError("incident_answer", kind="not_set_up")
+        return services.incidents
+
+    def answer(slash: str, kind: str, **facts: object) -> Rendered:
+        return renderer.render("incident_answer", slash=slash, kind=kind, **facts)
+
+    async def find(ctx: CommandContext, wanted: str) -> IncidentView:
+        number = parse_ref(wanted)
+        incident = await flows().get(number=number) if number is not None else None
+        if incident is None:
+            raise UserError("incident_answer", kind="not_found", wanted=wanted)
+        return incident
+
+    @commands.command("incident list", usage="incident list", summary="Open and recent incidents")
+    async def incident_list(ctx: CommandContext) -> Rendered:
+        incidents = await flows().listing(limit=20)
+        return renderer.render("incident_list", slash=ctx.slash, incidents=incidents)
+
+    @commands.command(
+        "incident show",
+        usage="incident show INC-n",
+        summary="One incident: its alerts and its timeline",
+        examples=("incident show INC-1",),
+    )
+    async def incident_show(ctx: CommandContext) -> Rendered:
+        if not ctx.args.positionals:
+            raise UserError(
+                "usage_error",
+                problem="Which incident?",
+                suggestion=None,
+                text=ctx.text,
+                command=ctx.command,
+            )
+        incident = await find(ctx, ctx.args.positionals[0])
+        return renderer.render("incident_show", slash=ctx.slash, incident=incident)
+
+    @commands.command(
+        "incident resolve",
+        usage="incident resolve [INC-n] [summary]",
+        summary="Close an incident, with a summary for the timeline",
+        role=Role.ONCALL,
+        examples=("incident resolve INC-1 rolled back to v1, accuracy is back",),
+    )
+    async def incident_resolve(ctx: CommandContext) -> Rendered:
+        words = list(ctx.args.positionals)
+        incident = None
+        if words and parse_ref(words[0]) is not None:
+            incident = await find(ctx, words.pop(0))
+        elif ctx.thread_ts:
+            incident = await flows().by_thread(channel=ctx.channel_id, ts=ctx.thread_ts)
+        if incident is None:
+            open_ones = await flows().listing(open_only=True)
+            if len(open_ones) != 1:
+                raise UserError("incident_answer", kind="which", refs=[i.ref for i in open_ones])
+            incident = open_ones[0]
+        summary = " ".join(words)
+        done = await flows().resolve(incident_id=incident.id, actor=ctx.user_id, summary=summary)
+        return answer(ctx.slash, "resolved" if done else "already_resolved", incident=incident)
+
+    async def clicked(click: Interaction) -> IncidentView:
+        incident = (
+            await flows().get(incident_id=int(click.value)) if click.value.isdigit() else None
+        )
+        if incident is None:
+            raise UserError("incident_answer", kind="not_found", wanted="that incident")
+        return incident
+
+    @interactions.action(
+        "incident.ack", role=Role.ONCALL, summary="Take the incident commander role"
+    )
+    async def on_ack(click: Interaction) -> Rendered | None:
+        incident = await clicked(click)
+        done = await flows().acknowledge(incident_id=incident.id, user=click.user_id)
+        return answer(
+            click.slash, "acknowledged" if done else "already_commander", incident=incident
+        )
+
+    @interactions.action(
+        "incident.rollback", role=Role.ONCALL, summary="Roll production back from an incident"
+    )
+    async def on_rollback(click: Interaction) -> Rendered | None:
+        incident = await clicked(click)
+        assert services.engine is not None and services.models is not None
+        ctx = DeployContext(engine=services.engine, models=services.models, db=services.db)
+        channel = incident.channel or click.channel_id
+        thread = incident.header_ts or click.message_ts
+        try:
+            run = await start_rollback(
+                ctx,
+                version_text=None,
+                actor=click.user_id,
+                channel=channel,
+                reason=f"{incident.ref}: {incident.title}",
+                thread_ts=thread,
+            )
+        except DeployRefused as exc:
+            refusal = renderer.render(
+                "deploy_refused", slash=click.slash, kind=exc.kind, **exc.facts
+            )
+            await click.reply.post(channel, refusal, thread_ts=thread)
+            return None
+        except RegistryError as exc:
+            raise UserError("registry_unavailable", problem=str(exc)) from None
+        await flows().record(
+            incident_id=incident.id,
+            kind="rollback_started",
+            actor=click.user_id,
+            data={"run_id": run.id},
+        )
+        return answer(click.slash, "started", run=run, incident=incident)
+
+    @interactions.action(
+        "incident.retrain", role=Role.ONCALL, summary="Start the retrain runbook from an incident"
+    )
+    async def on_retrain(click: Interaction) -> Rendered | None:
+        incident = await clicked(click)
+        engine = services.engine
+        if engine is None or "retrain" not in engine.runbooks:
+            return answer(click.slash, "no_retrain")
+        channel = incident.channel or click.channel_id
+        thread = incident.header_ts or click.message_ts
+        try:
+            run = await engine.start(
+                "retrain",
+                await _retrain_params(services),
+                actor=click.user_id,
+                channel=channel,
+                thread_ts=thread,
+                incident_id=incident.id,
+            )
+        except RunbookInputError as exc:
+            return answer(click.slash, "runbook_problem", runbook="retrain", problem=str(exc))
+        await flows().record(
+            incident_id=incident.id,
+            kind="retrain_started",
+            actor=click.user_id,
+            data={"run_id": run.id},
+        )
+        return answer(click.slash, "started", run=run, incident=incident)
+
+
+async def _retrain_params(services: Services) -> dict[str, object]:
+    """Retrain what is in production, the way it was trained (the runbook needs an estimator)."""
+    runbook = services.engine.runbooks["retrain"] if services.engine else None
+    needs = getattr(getattr(runbook, "parameters", None), "get", lambda _k: None)("estimator")
+    if needs is None or services.models is None:
+        return {}
+    estimator = "logistic_regression"
+    try:
+        production = await asyncio.to_thread(services.models.production_version)
+        if production is not None:
+            described = await asyncio.to_thread(services.models.describe, production)
+            estimator = getattr(described, "estimator", None) or estimator
+    except Exception:
+        pass  # the runbook checks the estimator again; the default is always valid
+    return {"estimator": estimator}
+
+
+@dataclass
+class IncidentParts:
+    """What the composition root wires: the intake (alert sink), the flows, the HTTP route."""
+
+    intake: AlertIntake
+    flows: IncidentFlows
+    routes: list[BaseRoute]
+
+
+def build_incidents(services: Services, client: AsyncWebClient) -> IncidentParts:
+    """The incident domain wired to Slack, the runbook engine and the diagnosis provider."""
+    settings = services.settings
+
+    def runbooks() -> dict[str, Any]:
+        return dict(services.engine.runbooks) if services.engine is not None else {}
+
+    def choose_runbook(alertname: str, labels: dict[str, str]) -> str | None:
+        loaded = runbooks()
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", alertname).lower()
+        for name in dict.fromkeys((alertname, snake)):
+            found = runbooks_for_alert(loaded, name)
+            if found:
+                return found[0].id
+        return None
+
+    def runbook_title(runbook_id: str) -> str | None:
+        runbook = runbooks().get(runbook_id)
+        return runbook.title if runbook is not None else None
+
+    def diagnosis() -> DiagnosisProvider | None:
+        if services.diagnosis is not None:
+            return services.diagnosis
+        monitoring = getattr(services, "monitoring", None)
+        return monitoring if callable(getattr(monitoring, "diagnose", None)) else None
+
+    reporter = SlackIncidentReporter(
+        client,
+        services.renderer,
+        channel=settings.incident_channel,
+        slash=settings.slash_command,
+        quiet_minutes=settings.incident_quiet_minutes,
+    )
+    flows = IncidentFlows(
+        db=services.db,
+        reporter=reporter,
+        models=services.models,
+        diagnosis=diagnosis,
+        runbook_title=runbook_title,
+        quiet=timedelta(minutes=settings.incident_quiet_minutes),
+    )
+    intake = AlertIntake(
+        db=services.db,
+        model=settings.model_name,
+        choose_runbook=choose_runbook,
+        on_change=flows.mark_dirty,
+    )
+    auth = WebhookAuth(
+        token=settings.alert_webhook_token,
+        user=settings.alert_webhook_user,
+        password=settings.alert_webhook_password,
+    )
+    return IncidentParts(intake=intake, flows=flows, routes=[alertmanager_route(intake, auth)])

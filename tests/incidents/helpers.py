@@ -1,0 +1,94 @@
+"""Alertmanager-shaped payloads and a client that posts them like Alertmanager does."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from tests.harness import BotHarness
+
+TOKEN = "alert-token"
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def alert(
+    name: str = "ModelInputDrift",
+    *,
+    status: str = "firing",
+    severity: str = "warning",
+    starts: datetime = T0,
+    ends: datetime | None = None,
+    summary: str | None = None,
+    description: str | None = None,
+    **labels: str,
+) -> dict[str, Any]:
+    all_labels = {"alertname": name, "severity": severity, "model": "iris_classifier", **labels}
+    fingerprint = hashlib.sha256(repr(sorted(all_labels.items())).encode()).hexdigest()[:16]
+    annotations = {}
+    if summary:
+        annotations["summary"] = summary
+    if description:
+        annotations["description"] = description
+    return {
+        "status": status,
+        "labels": all_labels,
+        "annotations": annotations,
+        "startsAt": starts.isoformat().replace("+00:00", "Z"),
+        "endsAt": (ends or datetime(1, 1, 1, tzinfo=UTC)).isoformat().replace("+00:00", "Z"),
+        "generatorURL": "http://prometheus:9090/graph",
+        "fingerprint": fingerprint,
+    }
+
+
+def resolved(a: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
+    ends = at or T0 + timedelta(minutes=5)
+    return {**a, "status": "resolved", "endsAt": ends.isoformat().replace("+00:00", "Z")}
+
+
+def notification(group: str, alerts: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    firing = any(a["status"] == "firing" for a in alerts)
+    return {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{group}"}}',
+        "truncatedAlerts": 0,
+        "status": "firing" if firing else "resolved",
+        "receiver": "oncall-bot",
+        "groupLabels": {"alertname": group},
+        "commonLabels": {"alertname": group},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": alerts,
+        **extra,
+    }
+
+
+def auth(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def post(
+    bot: BotHarness, payload: Any, *, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.post(
+            f"{bot.url}/alerts/alertmanager",
+            json=payload,
+            headers=auth() if headers is None else headers,
+        )
+
+
+def prepare(bot: BotHarness, *, debounce: float = 0.05, without_registry: bool = False) -> None:
+    """Shorten the debounce (and optionally detach the model registry) for quick tests."""
+    assert bot.app.services.incidents is not None
+    bot.app.services.incidents.debounce = debounce
+    if without_registry:
+        # The plain harness has no MLflow store; its first use costs seconds per test.
+        bot.app.services.incidents.models = None
+
+
+async def settle(bot: BotHarness) -> None:
+    assert bot.app.services.incidents is not None
+    await bot.app.services.incidents.idle(timeout=30)
