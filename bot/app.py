@@ -90,8 +90,12 @@ class BotApp:
             settings,
             db=db,
             models=services.models,
-            # The incidents intake when wired (services.alert_sink), else a sink that only logs.
-            sink=ResolvingSink(lambda: getattr(services, "alert_sink", None)),
+            # The incidents intake (services.alert_sink, wired below), unless the team's own
+            # Alertmanager raises the alerts from the exported gauges: then the findings are only
+            # logged, so one problem never opens two incidents.
+            sink=ResolvingSink(
+                lambda: services.alert_sink if settings.monitor_alerts == "bot" else None
+            ),
             renderer=services.renderer,
             registry=services.metrics.registry,
         )

@@ -184,6 +184,10 @@ class Settings(BaseSettings):
     )
 
     # --- Monitoring ---------------------------------------------------------------------------
+    monitor_alerts: Literal["bot", "prometheus"] = Field(
+        "bot",
+        description="Who raises alerts from the monitors: `bot` (its own findings open incidents) or `prometheus` (only gauges on /metrics; Alertmanager alerts on deploy/prometheus/rules.yml).",
+    )
     monitor_interval_seconds: float = Field(
         60.0, ge=0, description="How often the accuracy, drift and serving monitors run; 0: off."
     )
