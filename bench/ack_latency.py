@@ -50,7 +50,6 @@ import http.client
 import json
 import os
 import platform
-import re
 import shutil
 import signal
 import socket
@@ -67,6 +66,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from bench import wrkload  # noqa: E402
 
 HOST = "127.0.0.1"
 SIGNING_SECRET = "bench-signing-secret"
@@ -166,37 +167,10 @@ def write_lua(path: Path, pool: list[tuple[str, str, str]]) -> None:
 
 
 def ensure_wrk() -> str:
-    path = shutil.which("wrk")
-    if path:
-        return path
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise BenchError(
-            "wrk is not installed and cannot be installed here: run `apt-get install wrk` as root"
-        )
-    print("wrk not found: installing it with apt-get ...", flush=True)
     try:
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "wrk"],
-            check=True,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise BenchError(
-            f"could not install wrk with apt-get ({exc}); install it and run again"
-        ) from None
-    path = shutil.which("wrk")
-    if not path:
-        raise BenchError("apt-get ran but wrk is still not on PATH")
-    return path
-
-
-_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
-
-
-def _latency_ms(text: str, percentile: str) -> float | None:
-    match = re.search(rf"^\s*{percentile}%\s+([\d.]+)(us|ms|s|m|h)\s*$", text, re.M)
-    return float(match.group(1)) * _UNITS_MS[match.group(2)] if match else None
+        return wrkload.ensure_wrk()
+    except wrkload.WrkUnavailable as exc:
+        raise BenchError(str(exc)) from None
 
 
 @dataclass
@@ -220,22 +194,20 @@ class WrkResult:
 
 
 def parse_wrk(text: str, *, target: str, concurrency: int, duration: float) -> WrkResult:
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
-    if rps is None:
-        raise BenchError(f"could not read wrk's output:\n{text}")
-    total = re.search(r"^\s*(\d+) requests in", text, re.M)
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    try:
+        report = wrkload.parse_report(text)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
     return WrkResult(
         target=target,
         concurrency=concurrency,
         duration_s=duration,
-        rps=float(rps.group(1)),
-        p50_ms=_latency_ms(text, "50"),
-        p99_ms=_latency_ms(text, "99"),
-        requests=int(total.group(1)) if total else 0,
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=sum(int(g) for g in sock.groups()) if sock else 0,
+        rps=report.rps,
+        p50_ms=report.p50_ms,
+        p99_ms=report.p99_ms,
+        requests=report.requests,
+        non_2xx=report.non_2xx,
+        socket_errors=report.socket_errors,
         raw=text,
     )
 

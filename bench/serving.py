@@ -16,8 +16,6 @@ import contextlib
 import importlib.util
 import json
 import os
-import re
-import shutil
 import signal
 import socket
 import statistics
@@ -35,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import wrkload  # noqa: E402
 from bot.registry.training import FEATURES, GOLDEN_SAMPLES  # noqa: E402
 
 MODEL = "iris_classifier"
@@ -46,17 +45,12 @@ SCENARIOS = [("single", 1), ("single", 16), ("batch100", 1), ("batch100", 16)]
 
 # --- setup --------------------------------------------------------------------------------------
 def ensure_wrk() -> str | None:
-    """Path to wrk, installing the Debian package when we are root; None (with a hint) otherwise."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        print("wrk not found; running apt-get install -y wrk ...", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, capture_output=True)
-        found = shutil.which("wrk")
-    if not found:
-        print("wrk is required: sudo apt-get install -y wrk  (or brew install wrk)")
-    return found
+    """Path to wrk (installed when we are root); None, with the reason printed, otherwise."""
+    try:
+        return wrkload.ensure_wrk()
+    except wrkload.WrkUnavailable as exc:
+        print(exc)
+        return None
 
 
 def prepare_store(data_dir: Path) -> int:
@@ -119,11 +113,6 @@ def process(
 
 
 # --- measuring -----------------------------------------------------------------------------------
-def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
-
-
 def run_wrk(wrk: str, url: str, body: str, *, connections: int, duration: int) -> dict[str, float]:
     """One wrk run with a POST body; returns rps, p50/p99 in ms and the non-2xx/error count."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
@@ -143,11 +132,8 @@ def run_wrk(wrk: str, url: str, body: str, *, connections: int, duration: int) -
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     os.unlink(lua.name)
-    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    bad += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    return {"rps": rps, "p50": _ms(pct["50"]), "p99": _ms(pct["99"]), "bad": bad}
+    report = wrkload.parse_report(out)
+    return {"rps": report.rps, "p50": report.p50_ms, "p99": report.p99_ms, "bad": report.errors}
 
 
 def in_process(model: object, rows: int, *, concurrency: int, duration: float) -> dict[str, float]:
