@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.access.roles import RolePolicy
+from bot.audit.buffer import AuditBuffer
 from bot.config import Mode, Settings
 from bot.db import Database
 from bot.messages import TemplateRenderer
@@ -37,6 +38,7 @@ class Services:
     tasks: BackgroundTasks
     metrics: BotMetrics
     pool: Executor | None = None
+    audit_buffer: AuditBuffer = field(init=False)
     models: ModelService | None = None
     engine: RunbookEngine | None = None
     model_server: ModelServerClient | None = None
@@ -48,6 +50,9 @@ class Services:
     started_monotonic: float = field(default_factory=time.monotonic)
     # Domain services added by later layers (model service, runbook engine, ...), by name.
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.audit_buffer = AuditBuffer(self.db)
 
     @property
     def uptime_seconds(self) -> float:

@@ -16,8 +16,9 @@ from tests.harness import ADMIN, ONCALL, SIGNING_SECRET, VIEWER, BotHarness
 
 
 def _audit(bot: BotHarness) -> list[AuditRecord]:
+    bot.app.services.audit_buffer.flush()  # read-only commands' rows are written in batches
     with bot.app.services.db.session() as session:
-        return list(session.scalars(select(AuditRecord).order_by(AuditRecord.id)))
+        return list(session.scalars(select(AuditRecord).order_by(AuditRecord.at, AuditRecord.id)))
 
 
 def _signed_headers(

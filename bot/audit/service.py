@@ -18,6 +18,27 @@ _TABLE = AuditRecord.__table__
 _INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
+def row(
+    *,
+    actor: str,
+    action: str,
+    arguments: str = "",
+    channel: str | None = None,
+    result: str,
+    detail: str = "",
+) -> dict[str, object]:
+    """The column values of one audit record, cut to the column sizes."""
+    return {
+        "at": utcnow(),
+        "actor": actor[:64],
+        "action": action[:128],
+        "arguments": arguments[:MAX_ARGUMENTS],
+        "channel": channel,
+        "result": result[:32],
+        "detail": detail[:MAX_ARGUMENTS],
+    }
+
+
 def record(
     conn: Connection | Session,
     *,
@@ -29,20 +50,17 @@ def record(
     detail: str = "",
 ) -> int:
     """Write one audit record and return its id."""
-    row = conn.execute(
-        _INSERT,
-        {
-            "at": utcnow(),
-            "actor": actor[:64],
-            "action": action[:128],
-            "arguments": arguments[:MAX_ARGUMENTS],
-            "channel": channel,
-            "result": result[:32],
-            "detail": detail[:MAX_ARGUMENTS],
-        },
-    ).first()
-    assert row is not None
-    return int(row[0])
+    values = row(
+        actor=actor,
+        action=action,
+        arguments=arguments,
+        channel=channel,
+        result=result,
+        detail=detail,
+    )
+    inserted = conn.execute(_INSERT, values).first()
+    assert inserted is not None
+    return int(inserted[0])
 
 
 def complete(conn: Connection | Session, *, record_id: int, result: str, detail: str = "") -> None:
@@ -57,7 +75,8 @@ def recent(
     session: Session, *, limit: int = 50, actor: str | None = None, action: str | None = None
 ) -> list[AuditEntry]:
     """Newest audit records first."""
-    query = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
+    # By time, not id: read-only commands' rows are written in batches, after later ones.
+    query = select(AuditRecord).order_by(AuditRecord.at.desc(), AuditRecord.id.desc()).limit(limit)
     if actor:
         query = query.where(AuditRecord.actor == actor)
     if action:

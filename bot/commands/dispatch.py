@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bot.access.roles import Role, RolePolicy
 from bot.audit import service as audit
+from bot.audit.buffer import AuditBuffer
 from bot.commands.context import CommandContext, Replier
 from bot.commands.parser import ParseError, parse_args, tokenize
 from bot.commands.registry import Command, CommandRegistry
@@ -38,12 +39,14 @@ class Dispatcher:
         db: Database,
         renderer: TemplateRenderer,
         slash: str,
+        buffer: AuditBuffer,
     ) -> None:
         self.registry = registry
         self.roles = roles
         self.db = db
         self.renderer = renderer
         self.slash = slash
+        self.buffer = buffer
 
     def prepare(
         self,
@@ -141,13 +144,16 @@ class Dispatcher:
     def complete(self, context: CommandContext, *, result: str, detail: str = "") -> None:
         """Record how a command ended: one row for quick reads, an update for accepted ones."""
         if context.audit_id is None:
-            self._audit(
-                context.user_id,
-                context.command.name,
-                context.text,
-                context.channel_id,
-                result,
-                detail,
+            # A read-only command (nothing was accepted up front): its one row is batched.
+            self.buffer.add(
+                audit.row(
+                    actor=context.user_id,
+                    action=context.command.name,
+                    arguments=context.text,
+                    channel=context.channel_id,
+                    result=result,
+                    detail=detail,
+                )
             )
             return
         try:

@@ -16,6 +16,8 @@ from bot.slack.interactions import InteractionRegistry, register_interaction_lis
 
 log = logging.getLogger(__name__)
 
+PIN = "pushpin"
+
 
 def build_bolt_app(
     services: Services,
@@ -41,13 +43,42 @@ def build_bolt_app(
         db=services.db,
         renderer=services.renderer,
         slash=settings.slash_command,
+        buffer=services.audit_buffer,
     )
     runner = register_command_listener(app, services, dispatcher)
     register_interaction_listener(app, services, interactions)
 
     @app.event("message")
     async def on_message(event: dict[str, Any]) -> None:
-        """Thread messages are read by the incident timeline; others are ignored."""
+        """Thread messages reach an incident's timeline when someone pins them (reaction_added)."""
+
+    @app.event("reaction_added")
+    async def on_reaction(event: dict[str, Any]) -> None:
+        """A :pushpin: on a message in an incident's thread puts it on the timeline."""
+        item = event.get("item") or {}
+        flows = services.incidents
+        if (
+            flows is None
+            or event.get("reaction") != PIN
+            or item.get("type") != "message"
+            or not item.get("channel")
+            or not item.get("ts")
+        ):
+            return
+        channel, ts, user = str(item["channel"]), str(item["ts"]), str(event.get("user") or "")
+
+        async def pin() -> None:
+            try:
+                await flows.pin(channel=channel, ts=ts, user=user)
+            except Exception:
+                log.exception("could not pin message %s to an incident", ts)
+
+        # Ack at once; reading the message back from Slack happens afterwards.
+        services.tasks.spawn(pin())
+
+    @app.event("reaction_removed")
+    async def on_reaction_removed(event: dict[str, Any]) -> None:
+        """An unpinned message stays on the timeline (it is a record, not a bookmark)."""
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], say: Any) -> None:

@@ -84,7 +84,9 @@ def register(
                     suggestion=None,
                     text=ctx.text,
                 )
-        entries = recent_entries(services.db, limit=limit, actor=actor)
+        entries = recent_entries(
+            services.db, limit=limit, actor=actor, buffer=services.audit_buffer
+        )
         return renderer.render("audit", slash=ctx.slash, entries=entries, actor=actor)
 
 
