@@ -46,6 +46,8 @@ def tokenize(text: str) -> list[str]:
     cleaned = text.translate(_QUOTES).strip()
     if not cleaned:
         return []
+    if not any(c in cleaned for c in "\"'\\"):
+        return cleaned.split()  # nothing to unquote: shlex's character loop is not needed
     lexer = shlex.shlex(cleaned, posix=True, punctuation_chars=False)
     lexer.whitespace_split = True
     lexer.commenters = ""

@@ -54,14 +54,21 @@ def register(
             "help", slash=ctx.slash, commands=commands.sorted(), role=ctx.role.value, topic=None
         )
 
+    # The rendered answer is reused for a second: status is what people (and dashboards) ask
+    # most, and its facts are cached already; uptime to the second is precise enough.
+    last: dict[str, object] = {"at": -1.0, "message": None}
+
     @commands.command(
         "status",
         usage="status",
         summary="Bot health: version, mode, uptime, database, scheduler, model",
     )
     async def status_command(ctx: CommandContext) -> Rendered:
-        facts = status_facts(services)
-        return renderer.render("status", slash=ctx.slash, **facts)
+        now = time.monotonic()
+        if last["message"] is None or now - float(last["at"]) >= 1.0:  # type: ignore[arg-type]
+            last["message"] = renderer.render("status", slash=ctx.slash, **status_facts(services))
+            last["at"] = now
+        return last["message"]  # type: ignore[return-value]
 
     @commands.command(
         "audit",
