@@ -25,7 +25,8 @@ from bot.db import Database
 from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import register_deploy_actions
 from bot.deploy.probe import ModelServerClient
-from bot.messages import TemplateRenderer
+from bot.incidents.runbook_link import IncidentRunbookReporter
+from bot.messages import TemplateRenderer, require_valid_templates
 from bot.metrics import BotMetrics
 from bot.model_status import ModelStatusCache
 from bot.monitoring.scheduled import schedule_monitor_jobs
@@ -83,6 +84,8 @@ class BotApp:
             tasks=BackgroundTasks(),
             metrics=BotMetrics(),
         )
+        # A broken template stops start-up here, not the first time someone needs the message.
+        require_valid_templates(services.renderer)
         client = make_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         services.models = MlflowModelService.from_settings(settings)
         services.model_server = ModelServerClient(settings.model_server_url)
@@ -104,6 +107,7 @@ class BotApp:
         services.alert_sink, services.incidents = incidents.intake, incidents.flows
         model_status = ModelStatusCache(models=services.models, server=services.model_server)
         services.extras["status_providers"] = [lambda: model_status.section(settings.model_name)]
+        services.extras["model_status"] = model_status  # the stakeholder page (GET /status)
         commands = CommandRegistry()
         interactions = InteractionRegistry()
         register_all(services, commands, interactions)
@@ -156,6 +160,7 @@ class BotApp:
             self.services.scheduler.shutdown(wait=False)
         if self.services.pool is not None:
             self.services.pool.shutdown(wait=False, cancel_futures=True)
+        self.services.audit_buffer.flush()
         self.services.db.dispose()
 
     async def start_monitoring(self) -> None:
@@ -184,7 +189,11 @@ def build_engine(services: Services, client: AsyncWebClient) -> RunbookEngine:
     settings = services.settings
     actions = domain_actions()
     runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
-    reporter = SlackRunbookReporter(client, services.renderer, slash=settings.slash_command)
+    # Runs started for an incident (or in its thread) also write to the incident's timeline.
+    reporter = IncidentRunbookReporter(
+        SlackRunbookReporter(client, services.renderer, slash=settings.slash_command),
+        incidents=lambda: services.incidents,
+    )
     extras = {
         "db": services.db,
         "models": services.models,

@@ -77,6 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"oncall-bot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if args.command in ("run", "serve"):
+        # Checked before anything starts (model server, registry), so a broken template is
+        # one line on stderr; BotApp.build checks again, which costs nothing once it passed.
+        from bot.messages import TemplateError, TemplateRenderer, require_valid_templates
+
+        try:
+            require_valid_templates(TemplateRenderer(settings.templates_dir))
+        except TemplateError as exc:
+            print(f"oncall-bot: template error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     _configure_logging(settings)
 
     from bot import runtime

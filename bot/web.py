@@ -1,4 +1,4 @@
-"""The bot's HTTP front door (Starlette): Slack events, health and metrics on one port."""
+"""The bot's HTTP front door (Starlette): Slack events, health, metrics and the status page."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import bot
+from bot.db import utcnow
+from bot.incidents.postmortem import template_env
+from bot.incidents.status import StatusPage, gather, model_part
 from bot.scheduling import scheduler_health
 from bot.services import Services
 
@@ -58,10 +61,34 @@ def build_web_app(
         services.metrics.background.set(len(services.tasks))
         return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    pages = template_env(services.settings.templates_dir, html=True)
+
+    async def status_page() -> StatusPage:
+        model_status = services.extras.get("model_status")
+        model = model_part(services.settings.model_name, getattr(model_status, "status", None))
+        return await gather(flows=services.incidents, model=model, now=utcnow())
+
+    async def status_html(_: Request) -> Response:
+        try:
+            page = await status_page()
+            return HTMLResponse(pages.get_template("status_page.html.j2").render(page=page))
+        except Exception:
+            log.exception("status page failed")
+            return HTMLResponse("<!doctype html><title>status</title><p>Status unavailable.</p>")
+
+    async def status_json(_: Request) -> Response:
+        try:
+            return JSONResponse((await status_page()).as_json())
+        except Exception:
+            log.exception("status.json failed")
+            return JSONResponse({"overall": "unknown", "error": "unavailable"})
+
     routes: list[BaseRoute] = [
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/status", status_html, methods=["GET"]),
+        Route("/status.json", status_json, methods=["GET"]),
         *extra_routes,
     ]
     return Starlette(routes=routes)

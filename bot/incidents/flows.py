@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from bot.db import Database, utcnow
@@ -23,7 +24,9 @@ from bot.deploy.flows import deploy_history
 from bot.deploy.models import DeployEntry
 from bot.incidents import service
 from bot.incidents.diagnosis import Diagnosis, DiagnosisProvider, as_diagnosis
+from bot.incidents.lifecycle import LifecycleCommands
 from bot.incidents.models import EventView, IncidentView
+from bot.incidents.postmortem import PostmortemWriter
 from bot.registry.service import ModelService
 
 log = logging.getLogger(__name__)
@@ -55,8 +58,18 @@ class IncidentReporter(Protocol):
         self, incident: IncidentView, events: Sequence[EventView], facts: HeaderFacts
     ) -> None: ...
 
+    async def post_file(
+        self, incident: IncidentView, *, content: str, filename: str, title: str
+    ) -> None:
+        """Attach a file (the postmortem draft) to the incident's thread."""
+        ...
 
-class IncidentFlows:
+    async def message_text(self, channel: str, ts: str) -> tuple[str, str, str | None] | None:
+        """(text, author, thread root ts) of one message, or None if it is gone."""
+        ...
+
+
+class IncidentFlows(LifecycleCommands):
     def __init__(
         self,
         *,
@@ -69,6 +82,8 @@ class IncidentFlows:
         debounce: float = 0.5,
         clock: Callable[[], datetime] = utcnow,
         max_concurrent_flushes: int = 4,
+        postmortems: PostmortemWriter | None = None,
+        model_name: str = "",
     ) -> None:
         self.db = db
         self.reporter = reporter
@@ -82,6 +97,10 @@ class IncidentFlows:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(max_concurrent_flushes)
         self._sweeper: asyncio.Task[None] | None = None
+        self.postmortems = postmortems
+        self.model_name = model_name
+        self._side_tasks: set[asyncio.Task[Any]] = set()
+        self._pin_lock = asyncio.Lock()
 
     # --- database helpers ------------------------------------------------------------------
     async def _db(self, fn: Callable[..., T], **kwargs: Any) -> T:
@@ -117,8 +136,50 @@ class IncidentFlows:
             service.resolve, incident_id=incident_id, now=self.clock(), actor=actor, summary=summary
         )
         if changed:
-            self.mark_dirty(incident_id)
+            self._resolved(incident_id)
         return changed
+
+    def _resolved(self, incident_id: int) -> None:
+        """Publish the resolution, then write the postmortem draft into the thread."""
+        self.mark_dirty(incident_id)
+        if self.postmortems is not None:
+            task = asyncio.get_running_loop().create_task(self._after_resolve(incident_id))
+            self._side_tasks.add(task)
+            task.add_done_callback(self._side_tasks.discard)
+
+    async def _after_resolve(self, incident_id: int) -> None:
+        try:
+            if self.models is not None:
+                try:
+                    version = await asyncio.to_thread(self.models.production_version)
+                except Exception as exc:
+                    log.warning("no production version at resolve: %s", exc)
+                else:
+                    await self._db(
+                        service.set_resolved_version, incident_id=incident_id, version=version
+                    )
+            # The header and the "resolved" reply first, the file after them.
+            pending = self._tasks.get(incident_id)
+            if pending is not None:
+                await asyncio.wait([pending], timeout=30)
+            await self.postmortem(incident_id=incident_id)
+        except Exception:
+            log.exception("postmortem of incident %s failed", incident_id)
+
+    async def postmortem(self, *, incident_id: int) -> Path | None:
+        """(Re)write the postmortem draft, store it and attach it to the thread."""
+        incident = await self.get(incident_id=incident_id)
+        if incident is None or self.postmortems is None:
+            return None
+        path, text = await self.postmortems.write(incident, self.clock())
+        if incident.channel and incident.header_ts:
+            await self.reporter.post_file(
+                incident,
+                content=text,
+                filename=f"{incident.ref}-postmortem.md",
+                title=f"{incident.ref} postmortem (draft)",
+            )
+        return path
 
     async def record(
         self,
@@ -130,15 +191,20 @@ class IncidentFlows:
         data: dict[str, Any] | None = None,
     ) -> None:
         """Add a line to the timeline (a rollback started, a retrain started, ...)."""
-        await self._db(
-            service.add_event,
-            incident_id=incident_id,
-            kind=kind,
-            now=self.clock(),
-            actor=actor,
-            text=text,
-            data=data,
-        )
+
+        def write(conn: Any) -> None:
+            service.add_event(
+                conn,
+                incident_id=incident_id,
+                kind=kind,
+                now=self.clock(),
+                actor=actor,
+                text=text,
+                data=data,
+            )
+            service.add_participant(conn, incident_id=incident_id, user=actor)
+
+        await self._db(write)
         self.mark_dirty(incident_id)
 
     # --- the quiet period ------------------------------------------------------------------
@@ -153,7 +219,7 @@ class IncidentFlows:
             )
             if done:
                 closed.append(incident_id)
-                self.mark_dirty(incident_id)
+                self._resolved(incident_id)
         return closed
 
     async def _sweep_forever(self) -> None:
@@ -196,8 +262,8 @@ class IncidentFlows:
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until every pending publication is done (tests, benchmarks, shutdown)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while self._tasks and asyncio.get_running_loop().time() < deadline:
-            await asyncio.wait(list(self._tasks.values()), timeout=0.1)
+        while (self._tasks or self._side_tasks) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.wait([*self._tasks.values(), *self._side_tasks], timeout=0.1)
 
     async def flush(self, incident_id: int) -> None:
         """Post or edit the header and reply with the events not yet in the thread."""
@@ -307,7 +373,9 @@ class IncidentFlows:
                 await self._sweeper
             self._sweeper = None
         await self.idle(timeout=5.0)
-        for task in list(self._tasks.values()):
+        if self._side_tasks:
+            await asyncio.wait(list(self._side_tasks), timeout=5.0)
+        for task in [*self._tasks.values(), *self._side_tasks]:
             task.cancel()
 
 

@@ -74,6 +74,11 @@ class Incident(Base):
     # Timeline events up to this id are reflected in Slack (header + thread replies).
     published_event_id: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[str] = mapped_column(Text, default="")
+    impact: Mapped[str] = mapped_column(Text, default="")
+    # Slack user ids of everyone who acted on the incident, in the order they first did.
+    participants: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Production version when it was resolved (the postmortem compares it with the opening one).
+    resolved_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class IncidentAlert(Base):
@@ -170,6 +175,9 @@ class IncidentView:
     summary: str
     alerts: list[AlertView] = field(default_factory=list)
     events: list[EventView] = field(default_factory=list)
+    impact: str = ""
+    participants: list[str] = field(default_factory=list)
+    resolved_version: int | None = None
 
     @property
     def ref(self) -> str:
@@ -186,3 +194,8 @@ class IncidentView:
     @property
     def is_open(self) -> bool:
         return self.status != IncidentStatus.RESOLVED
+
+    @property
+    def declared(self) -> bool:
+        """Opened by hand (`/iris incident declare`), not by an alert group."""
+        return self.group_key.startswith("declared:")

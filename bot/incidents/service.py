@@ -50,6 +50,9 @@ def _view(row: Any, alerts: list[AlertView], events: list[EventView]) -> Inciden
         summary=row.summary or "",
         alerts=alerts,
         events=events,
+        impact=row.impact or "",
+        participants=list(row.participants or []),
+        resolved_version=row.resolved_version,
     )
 
 
@@ -157,8 +160,10 @@ def add_event(
     return int(event_id)
 
 
-def set_commander(conn: Connection, *, incident_id: int, user: str, now: datetime) -> bool:
-    """Make `user` the incident commander; False if they already were."""
+def set_commander(
+    conn: Connection, *, incident_id: int, user: str, now: datetime, by: str | None = None
+) -> bool:
+    """Make `user` the incident commander (named by `by`, else self-taken); False if already."""
     result = conn.execute(
         update(_INC)
         .where(_INC.c.id == incident_id, (_INC.c.commander != user) | _INC.c.commander.is_(None))
@@ -166,8 +171,153 @@ def set_commander(conn: Connection, *, incident_id: int, user: str, now: datetim
     )
     if not result.rowcount:
         return False
-    add_event(conn, incident_id=incident_id, kind="commander", now=now, actor=user)
+    data = {"by": by} if by and by != user else {}
+    add_event(conn, incident_id=incident_id, kind="commander", now=now, actor=user, data=data)
+    add_participant(conn, incident_id=incident_id, user=by or user)
     return True
+
+
+def add_participant(conn: Connection, *, incident_id: int, user: str | None) -> None:
+    """Remember that `user` acted on the incident (once)."""
+    if not user:
+        return
+    row = conn.execute(select(_INC.c.participants).where(_INC.c.id == incident_id)).first()
+    if row is None:
+        return
+    people = list(row.participants or [])
+    if user not in people:
+        conn.execute(
+            update(_INC).where(_INC.c.id == incident_id).values(participants=[*people, user])
+        )
+
+
+def declare(
+    conn: Connection,
+    *,
+    title: str,
+    severity: str,
+    actor: str,
+    model: str,
+    now: datetime,
+    token: str,
+) -> tuple[int, int]:
+    """Open an incident by hand, `actor` its commander; (id, number). IntegrityError: retry."""
+    number = conn.execute(select(func.coalesce(func.max(_INC.c.number), 0) + 1)).scalar_one()
+    incident_id = conn.execute(
+        insert(_INC)
+        .values(
+            number=number,
+            title=title[:200],
+            severity=severity,
+            status=IncidentStatus.INVESTIGATING.value,
+            commander=actor,
+            group_key=f"declared:{token}",
+            open_key=None,  # no alert group: alerts never attach to a declared incident
+            created_at=now,
+            updated_at=now,
+            model=model[:128],
+            last_alert_at=now,
+            published_event_id=0,
+            summary="",
+            impact="",
+            participants=[actor],
+        )
+        .returning(_INC.c.id)
+    ).scalar_one()
+    add_event(
+        conn,
+        incident_id=incident_id,
+        kind="opened",
+        now=now,
+        actor=actor,
+        text=title[:200],
+        data={"declared": True, "severity": severity},
+    )
+    return int(incident_id), int(number)
+
+
+def _current(conn: Connection, incident_id: int) -> Any:
+    return conn.execute(select(_INC).where(_INC.c.id == incident_id)).first()
+
+
+def set_status(
+    conn: Connection, *, incident_id: int, status: str, now: datetime, actor: str, note: str = ""
+) -> str | None:
+    """Move an open incident to `status` (not resolved: see `resolve`); the old status or None."""
+    row = _current(conn, incident_id)
+    if row is None or row.status == IncidentStatus.RESOLVED or row.status == status:
+        return None
+    conn.execute(update(_INC).where(_INC.c.id == incident_id).values(status=status))
+    add_event(
+        conn,
+        incident_id=incident_id,
+        kind="status",
+        now=now,
+        actor=actor,
+        text=note[:4000],
+        data={"from": row.status, "to": status},
+    )
+    add_participant(conn, incident_id=incident_id, user=actor)
+    return str(row.status)
+
+
+def set_severity(
+    conn: Connection, *, incident_id: int, severity: str, now: datetime, actor: str
+) -> str | None:
+    """Change the severity; the old one, or None if unchanged."""
+    row = _current(conn, incident_id)
+    if row is None or row.severity == severity:
+        return None
+    conn.execute(update(_INC).where(_INC.c.id == incident_id).values(severity=severity))
+    add_event(
+        conn,
+        incident_id=incident_id,
+        kind="severity",
+        now=now,
+        actor=actor,
+        data={"from": row.severity, "to": severity},
+    )
+    add_participant(conn, incident_id=incident_id, user=actor)
+    return str(row.severity)
+
+
+def set_impact(
+    conn: Connection, *, incident_id: int, impact: str, now: datetime, actor: str
+) -> None:
+    """Replace the impact statement."""
+    conn.execute(update(_INC).where(_INC.c.id == incident_id).values(impact=impact[:4000]))
+    add_event(
+        conn, incident_id=incident_id, kind="impact", now=now, actor=actor, text=impact[:4000]
+    )
+    add_participant(conn, incident_id=incident_id, user=actor)
+
+
+def set_resolved_version(conn: Connection, *, incident_id: int, version: int | None) -> None:
+    """The production version when the incident was resolved."""
+    conn.execute(update(_INC).where(_INC.c.id == incident_id).values(resolved_version=version))
+
+
+def has_event(conn: Connection, *, incident_id: int, kind: str, key: str, value: Any) -> bool:
+    """Whether the timeline already has a `kind` event whose data[key] == value (pins, runs)."""
+    return any(
+        e.data.get(key) == value for e in events(conn, incident_id=incident_id) if e.kind == kind
+    )
+
+
+def open_ids(conn: Connection) -> list[int]:
+    """Ids of the incidents not resolved yet."""
+    rows = conn.execute(select(_INC.c.id).where(_INC.c.status != IncidentStatus.RESOLVED.value))
+    return [r.id for r in rows]
+
+
+def resolved_since(conn: Connection, *, since: datetime) -> list[IncidentView]:
+    """Incidents resolved at or after `since`, newest first, with their timelines."""
+    rows = conn.execute(
+        select(_INC.c.id)
+        .where(_INC.c.status == IncidentStatus.RESOLVED.value, _INC.c.resolved_at >= since)
+        .order_by(_INC.c.resolved_at.desc())
+    )
+    return [v for r in rows if (v := get(conn, incident_id=r.id)) is not None]
 
 
 def resolve(
@@ -193,6 +343,7 @@ def resolve(
     )
     if not result.rowcount:
         return False
+    add_participant(conn, incident_id=incident_id, user=actor)
     add_event(
         conn,
         incident_id=incident_id,

@@ -12,11 +12,14 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from bot.messages.blocks import MAX_FALLBACK_TEXT, Block, BlockCollector, button, clip
+
+if TYPE_CHECKING:
+    from bot.messages.check import TemplateProblem
 
 BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -67,6 +70,7 @@ class TemplateRenderer:
     """Loads templates once; each render gets a fresh block collector."""
 
     def __init__(self, override_dir: Path | None = None) -> None:
+        self.override_dir = override_dir
         loaders: list[jinja2.BaseLoader] = []
         if override_dir is not None:
             loaders.append(jinja2.FileSystemLoader(str(override_dir)))
@@ -88,9 +92,27 @@ class TemplateRenderer:
         self.env.globals.update(button=button)
 
     def names(self) -> list[str]:
-        return sorted(
-            n for n in self.env.list_templates() if n.endswith(".j2") and not n.startswith("_")
-        )
+        """Message templates: not the `_` macro libraries, nothing in a folder (like samples/)."""
+        return sorted(n for n in self.all_files() if not n.startswith("_"))
+
+    def all_files(self) -> list[str]:
+        """Every `.j2` file at the top of either folder, macro libraries included."""
+        return sorted(n for n in self.env.list_templates() if n.endswith(".j2") and "/" not in n)
+
+    def is_bundled(self, name: str) -> bool:
+        return (BUNDLED_TEMPLATES / name).is_file()
+
+    def path_of(self, name: str) -> Path:
+        """The file a name resolves to: the operator's copy when there is one."""
+        if self.override_dir is not None and (self.override_dir / name).is_file():
+            return self.override_dir / name
+        return BUNDLED_TEMPLATES / name
+
+    def check_all(self) -> list[TemplateProblem]:
+        """Render every known template with its sample data and check it against Slack's rules."""
+        from bot.messages.check import check_templates
+
+        return check_templates(self)
 
     def render(self, name: str, **context: Any) -> Rendered:
         template = self.env.get_template(name if name.endswith(".j2") else f"{name}.j2")

@@ -17,12 +17,14 @@ from starlette.routing import BaseRoute
 
 from bot.access.roles import Role
 from bot.commands.context import CommandContext, UserError
+from bot.commands.parser import ParseError, slack_user_id, tokenize
 from bot.commands.registry import CommandRegistry
 from bot.deploy.flows import DeployContext, DeployRefused, start_rollback
 from bot.incidents.diagnosis import DiagnosisProvider
 from bot.incidents.flows import HeaderFacts, IncidentFlows
 from bot.incidents.intake import AlertIntake
 from bot.incidents.models import EventView, IncidentView
+from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.webhook import WebhookAuth, alertmanager_route
 from bot.messages import Rendered, TemplateRenderer
 from bot.registry.errors import RegistryError
@@ -32,6 +34,7 @@ from bot.services import Services
 from bot.slack.interactions import Interaction, InteractionRegistry
 
 _REF = re.compile(r"^(?:inc-?|#)?(\d+)$", re.IGNORECASE)
+_STRICT_REF = re.compile(r"^(?:inc-?|#)(\d+)$", re.IGNORECASE)
 
 
 class SlackIncidentReporter:
@@ -86,9 +89,51 @@ class SlackIncidentReporter:
             channel=incident.channel, thread_ts=incident.header_ts, **message.as_kwargs()
         )
 
+    async def post_file(
+        self, incident: IncidentView, *, content: str, filename: str, title: str
+    ) -> None:
+        await self.client.files_upload_v2(
+            channel=incident.channel,
+            thread_ts=incident.header_ts,
+            content=content,
+            filename=filename,
+            title=title,
+        )
+
+    async def message_text(self, channel: str, ts: str) -> tuple[str, str, str | None] | None:
+        response = await self.client.conversations_replies(
+            channel=channel, ts=ts, oldest=ts, latest=ts, inclusive=True, limit=5
+        )
+        for message in response.get("messages") or []:
+            if message.get("ts") == ts:
+                return (
+                    str(message.get("text") or ""),
+                    str(message.get("user") or message.get("bot_id") or ""),
+                    message.get("thread_ts"),
+                )
+        return None
+
 
 def _minutes(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+STATUSES = ("investigating", "identified", "monitoring", "resolved")
+_SEV = re.compile(r"^(?:sev-?)?([1-4])$", re.IGNORECASE)
+
+
+def parse_severity(text: str) -> str | None:
+    """sev2, SEV-2 or 2 → SEV2."""
+    match = _SEV.match(text.strip())
+    return f"SEV{match.group(1)}" if match else None
+
+
+def command_words(ctx: CommandContext) -> list[str]:
+    """The words after the command's name, as typed (key=value and --x stay free text)."""
+    try:
+        return tokenize(ctx.text)[len(ctx.command.path) :]
+    except ParseError:
+        return list(ctx.args.positionals)
 
 
 def parse_ref(text: str) -> int | None:
@@ -117,6 +162,194 @@ def register(
             raise UserError("incident_answer", kind="not_found", wanted=wanted)
         return incident
 
+    def usage(ctx: CommandContext, problem: str) -> UserError:
+        return UserError(
+            "usage_error", problem=problem, suggestion=None, text=ctx.text, command=ctx.command
+        )
+
+    async def target(ctx: CommandContext) -> tuple[IncidentView, list[str]]:
+        """The incident a command is about, and the words after its reference.
+
+        `INC-n` first; else the thread the command came from (Slack sends slash commands no
+        thread, so in practice: other entry points); else, in the incident channel, the one open
+        incident there. Anything else must name the incident.
+        """
+        words = command_words(ctx)
+        if words and _STRICT_REF.match(words[0]):  # a bare number is a value (`sev 2`), not a ref
+            return await find(ctx, words[0]), words[1:]
+        if ctx.thread_ts:
+            incident = await flows().by_thread(channel=ctx.channel_id, ts=ctx.thread_ts)
+            if incident is not None:
+                return incident, words
+        open_ones = await flows().listing(open_only=True)
+        here = [i for i in open_ones if i.channel == ctx.channel_id]
+        if here and len(open_ones) == 1:
+            return open_ones[0], words
+        raise UserError(
+            "incident_answer",
+            kind="which",
+            refs=[i.ref for i in open_ones],
+            usage=ctx.command.usage,
+        )
+
+    @commands.command(
+        "incident declare",
+        usage="incident declare [sev1..sev4] <title>",
+        summary="Open an incident by hand; you are its commander",
+        role=Role.ONCALL,
+        examples=("incident declare sev2 Predictions for setosa are all wrong",),
+    )
+    async def incident_declare(ctx: CommandContext) -> Rendered:
+        words = command_words(ctx)
+        severity = "SEV3"
+        if words and (sev := parse_severity(words[0])) is not None:
+            severity, words = sev, words[1:]
+        title = " ".join(words).strip()
+        if not title:
+            raise usage(ctx, "Give the incident a title: what is wrong, in a few words.")
+        incident = await flows().declare(title=title, severity=severity, actor=ctx.user_id)
+        return answer(ctx.slash, "declared", incident=incident)
+
+    @commands.command(
+        "incident status",
+        usage="incident status [INC-n] <investigating|identified|monitoring|resolved> [note]",
+        summary="Move an incident to its next status, with an optional note",
+        role=Role.ONCALL,
+        examples=("incident status INC-1 identified drift in petal widths",),
+    )
+    async def incident_status(ctx: CommandContext) -> Rendered:
+        incident, words = await target(ctx)
+        wanted = words[0].lower() if words else ""
+        if wanted not in STATUSES:
+            raise usage(
+                ctx,
+                f"`{wanted}` is not a status. "
+                if wanted
+                else "Which status? Say investigating, identified, monitoring or resolved.",
+            )
+        note = " ".join(words[1:])
+        if wanted == "resolved":
+            done = await flows().resolve(incident_id=incident.id, actor=ctx.user_id, summary=note)
+            return answer(ctx.slash, "resolved" if done else "already_resolved", incident=incident)
+        if not incident.is_open:
+            return answer(ctx.slash, "already_resolved", incident=incident)
+        done = await flows().set_status(
+            incident_id=incident.id, status=wanted, actor=ctx.user_id, note=note
+        )
+        return answer(
+            ctx.slash,
+            "changed" if done else "unchanged",
+            incident=incident,
+            what="status",
+            value=wanted,
+        )
+
+    @commands.command(
+        "incident sev",
+        usage="incident sev [INC-n] <1-4>",
+        summary="Change an incident's severity (1 is the worst)",
+        role=Role.ONCALL,
+        examples=("incident sev INC-1 2",),
+    )
+    async def incident_sev(ctx: CommandContext) -> Rendered:
+        incident, words = await target(ctx)
+        severity = parse_severity(words[0]) if len(words) == 1 else None
+        if severity is None:
+            raise usage(ctx, "Give one severity from 1 (worst) to 4, like `2` or `sev2`.")
+        done = await flows().set_severity(
+            incident_id=incident.id, severity=severity, actor=ctx.user_id
+        )
+        return answer(
+            ctx.slash,
+            "changed" if done else "unchanged",
+            incident=incident,
+            what="severity",
+            value=severity,
+        )
+
+    @commands.command(
+        "incident commander",
+        usage="incident commander [INC-n] @user",
+        summary="Hand the incident commander role to someone (or `me`)",
+        role=Role.ONCALL,
+        examples=("incident commander INC-1 @alice",),
+    )
+    async def incident_commander(ctx: CommandContext) -> Rendered:
+        incident, words = await target(ctx)
+        user = None
+        if len(words) == 1:
+            user = ctx.user_id if words[0].lower() == "me" else slack_user_id(words[0])
+        if user is None:
+            raise usage(ctx, "Name one person: `@user`, or `me`.")
+        done = await flows().assign_commander(incident_id=incident.id, user=user, actor=ctx.user_id)
+        return answer(
+            ctx.slash,
+            "changed" if done else "unchanged",
+            incident=incident,
+            what="commander",
+            value=f"<@{user}>",
+        )
+
+    @commands.command(
+        "incident impact",
+        usage="incident impact [INC-n] <text>",
+        summary="Say who or what is affected (shown on the header and in updates)",
+        role=Role.ONCALL,
+        examples=("incident impact INC-1 about 30% of predictions are wrong",),
+    )
+    async def incident_impact(ctx: CommandContext) -> Rendered:
+        incident, words = await target(ctx)
+        if not words:
+            raise usage(ctx, "Describe the impact: who or what is affected, and how much.")
+        await flows().set_impact(incident_id=incident.id, impact=" ".join(words), actor=ctx.user_id)
+        return answer(ctx.slash, "changed", incident=incident, what="impact", value="updated")
+
+    @commands.command(
+        "incident update",
+        usage="incident update [INC-n] <text>",
+        summary="Send a stakeholder update: posted in the thread and recorded",
+        role=Role.ONCALL,
+        examples=("incident update INC-1 rolled back to v1; watching accuracy",),
+    )
+    async def incident_update(ctx: CommandContext) -> Rendered:
+        incident, words = await target(ctx)
+        if not words:
+            raise usage(ctx, "Write the update: what happened, what is next.")
+        await flows().send_update(incident_id=incident.id, text=" ".join(words), actor=ctx.user_id)
+        return answer(ctx.slash, "update_sent", incident=incident)
+
+    @commands.command(
+        "incident note",
+        usage="incident note [INC-n] <text>",
+        summary="Add a line to the incident's timeline",
+        role=Role.ONCALL,
+        examples=("incident note INC-1 feature pipeline restarted at 14:05",),
+    )
+    async def incident_note(ctx: CommandContext) -> Rendered:
+        incident, words = await target(ctx)
+        if not words:
+            raise usage(ctx, "Write the note.")
+        await flows().record(
+            incident_id=incident.id, kind="note", actor=ctx.user_id, text=" ".join(words)
+        )
+        return answer(ctx.slash, "noted", incident=incident)
+
+    @commands.command(
+        "postmortem",
+        usage="postmortem INC-n",
+        summary="Write (again) the postmortem draft of an incident into its thread",
+        role=Role.ONCALL,
+        answers_in_ack=False,
+        examples=("postmortem INC-1",),
+    )
+    async def postmortem(ctx: CommandContext) -> Rendered:
+        words = command_words(ctx)
+        if len(words) != 1 or parse_ref(words[0]) is None:
+            raise usage(ctx, "Which incident? Say `INC-n`.")
+        incident = await find(ctx, words[0])
+        path = await flows().postmortem(incident_id=incident.id)
+        return answer(ctx.slash, "postmortem", incident=incident, path=str(path or ""))
+
     @commands.command("incident list", usage="incident list", summary="Open and recent incidents")
     async def incident_list(ctx: CommandContext) -> Rendered:
         incidents = await flows().listing(limit=20)
@@ -124,20 +357,18 @@ def register(
 
     @commands.command(
         "incident show",
-        usage="incident show INC-n",
+        usage="incident show [INC-n]",
         summary="One incident: its alerts and its timeline",
         examples=("incident show INC-1",),
     )
     async def incident_show(ctx: CommandContext) -> Rendered:
         if not ctx.args.positionals:
-            raise UserError(
-                "usage_error",
-                problem="Which incident?",
-                suggestion=None,
-                text=ctx.text,
-                command=ctx.command,
-            )
-        incident = await find(ctx, ctx.args.positionals[0])
+            open_ones = await flows().listing(open_only=True)
+            if len(open_ones) != 1:
+                raise usage(ctx, "Which incident? Say `INC-n`.")
+            incident = await find(ctx, open_ones[0].ref)  # with its timeline
+        else:
+            incident = await find(ctx, ctx.args.positionals[0])
         return renderer.render("incident_show", slash=ctx.slash, incident=incident)
 
     @commands.command(
@@ -148,7 +379,7 @@ def register(
         examples=("incident resolve INC-1 rolled back to v1, accuracy is back",),
     )
     async def incident_resolve(ctx: CommandContext) -> Rendered:
-        words = list(ctx.args.positionals)
+        words = command_words(ctx)
         incident = None
         if words and parse_ref(words[0]) is not None:
             incident = await find(ctx, words.pop(0))
@@ -304,6 +535,19 @@ def build_incidents(services: Services, client: AsyncWebClient) -> IncidentParts
         slash=settings.slash_command,
         quiet_minutes=settings.incident_quiet_minutes,
     )
+
+    def monitor_snapshot() -> Any:
+        monitoring = getattr(services, "monitoring", None)
+        return getattr(monitoring, "latest", None)
+
+    postmortems = PostmortemWriter(
+        db=services.db,
+        folder=settings.oncall_data_dir / "postmortems",
+        templates_dir=settings.templates_dir,
+        # Through the incident flows, so that a test (or a bot without a registry) can detach it.
+        models=lambda: flows.models,
+        monitor_snapshot=monitor_snapshot,
+    )
     flows = IncidentFlows(
         db=services.db,
         reporter=reporter,
@@ -311,6 +555,8 @@ def build_incidents(services: Services, client: AsyncWebClient) -> IncidentParts
         diagnosis=diagnosis,
         runbook_title=runbook_title,
         quiet=timedelta(minutes=settings.incident_quiet_minutes),
+        postmortems=postmortems,
+        model_name=settings.model_name,
     )
     intake = AlertIntake(
         db=services.db,
