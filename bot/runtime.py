@@ -136,7 +136,11 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
     try:
         # "quit" ends the session; end of input (no terminal, e.g. under a process manager)
         # leaves the workspace serving until SIGINT/SIGTERM.
-        if shell and sys.stdin is not None and await run_shell(slack, command=settings.slash_command) == "quit":
+        if (
+            shell
+            and sys.stdin is not None
+            and await run_shell(slack, command=settings.slash_command) == "quit"
+        ):
             return
         await stop.wait()
     finally:
