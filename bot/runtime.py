@@ -77,6 +77,21 @@ async def serve_socket(settings: Settings) -> None:
         await app.stop()
 
 
+async def _until_serving(url: str, timeout: float = 30.0) -> None:
+    """Wait (bounded) until the model server loaded production, so the first status is true."""
+    from bot.deploy.probe import ModelServerClient
+
+    client = ModelServerClient(url)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (await client.health()).version is None:
+            if asyncio.get_running_loop().time() > deadline:
+                return  # /iris status will say what the server reports
+            await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
+
+
 async def run_local(settings: Settings, *, shell: bool = True) -> None:
     """The local workspace: the Slack stand-in and the bot over real HTTP, plus a terminal shell."""
     from bot.localslack import LocalSlack
@@ -119,6 +134,7 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
     local = local.model_copy(
         update={"model_server_url": f"http://{settings.host}:{model_server.port}"}
     )
+    await _until_serving(local.model_server_url)
     app = BotApp.build(local)
     app.services.mode = "local"
     await app.start()
