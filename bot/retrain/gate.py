@@ -5,23 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bot.deploy.preflight import Check
 from bot.registry.schemas import Evaluation
 
 EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
-class GateCheck:
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
 class GateVerdict:
     """Every check with a sentence; `passed` only when all of them are ok."""
 
-    checks: list[GateCheck] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -55,10 +49,10 @@ def run_gate(
 ) -> GateVerdict:
     """Accuracy and macro-F1 ≥ floor and within `tolerance` of production; no class recall drop
     beyond `recall_tolerance`. Both evaluations must come from the same holdout."""
-    checks: list[GateCheck] = []
+    checks: list[Check] = []
     if production is not None and production.holdout_version != candidate.holdout_version:
         checks.append(
-            GateCheck(
+            Check(
                 "same_holdout",
                 False,
                 f"evaluated on different holdouts ({candidate.holdout_version} vs "
@@ -69,7 +63,7 @@ def run_gate(
         value = float(getattr(candidate, name))
         ok = value + EPSILON >= floor
         checks.append(
-            GateCheck(
+            Check(
                 f"{name}_floor",
                 ok,
                 f"{label} {value:.3f} {'≥' if ok else '<'} floor {floor:.3f}",
@@ -85,7 +79,7 @@ def run_gate(
                 if ok
                 else f" (worse by {worse_by:.3f} > tolerance {tolerance:.3f})"
             )
-            checks.append(GateCheck(f"{name}_regression", ok, detail))
+            checks.append(Check(f"{name}_regression", ok, detail))
     if production is not None:
         drops = []
         for cls, base in production.per_class_recall.items():
@@ -97,7 +91,7 @@ def run_gate(
                     f"(drop {drop:.3f} > tolerance {recall_tolerance:.3f})"
                 )
         checks.append(
-            GateCheck(
+            Check(
                 "recall_regression",
                 not drops,
                 "; ".join(drops) if drops else "no class recall dropped beyond tolerance",

@@ -9,7 +9,6 @@ durations shortened.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import socket
@@ -17,14 +16,12 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
-import numpy as np
 import pytest
 import yaml
 
-from bot.registry.training import FEATURES, holdout_split
-from bot.serving.recorder import recent_served
+from bot.registry.training import FEATURES
 from tests.harness import ModelBotHarness, start_model_harness
+from tests.traffic import send, traffic
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 TOKEN = "prometheus-e2e-token"
@@ -120,31 +117,6 @@ def servers(bot: ModelBotHarness, tmp_path: Path) -> Iterator[None]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         log.close()
-
-
-def traffic(n: int, *, seed: int, shift_sd: float = 0.0) -> list[dict[str, float]]:
-    reference = holdout_split().X_train
-    rows = reference[np.random.default_rng(seed).integers(0, len(reference), n)].copy()
-    rows[:, PETAL_LENGTH] += shift_sd * reference[:, PETAL_LENGTH].std()
-    return [dict(zip(FEATURES, np.round(r, 2).tolist(), strict=True)) for r in rows]
-
-
-async def send(bot: ModelBotHarness, records: list[dict[str, float]]) -> None:
-    """Predict in batches, then wait until the model server recorded them all."""
-    async with httpx.AsyncClient(base_url=bot.settings.model_server_url) as client:
-        for start in range(0, len(records), 20):
-            response = await client.post(
-                "/v1/predict", json={"instances": records[start : start + 20]}
-            )
-            assert response.status_code == 200, response.text
-    last_id = response.json()["predictions"][-1]["id"]
-    for _ in range(400):
-        with bot.app.services.db.session() as session:
-            newest = recent_served(session, limit=1)
-        if newest and newest[0].prediction_id == last_id:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the model server did not record the traffic")
 
 
 async def test_shifted_traffic_opens_a_drift_incident_through_prometheus_and_alertmanager(

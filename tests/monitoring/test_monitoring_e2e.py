@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
-from bot.registry.training import FEATURES, holdout_split
-from bot.serving.recorder import recent_served
+from bot.registry.training import FEATURES
 from tests.harness import VIEWER, ModelBotHarness, start_model_harness
+from tests.traffic import send, traffic
 
 PETAL_LENGTH = FEATURES.index("petal_length")
 
@@ -36,33 +35,6 @@ async def bot(tmp_path: Path) -> AsyncIterator[ModelBotHarness]:
         yield harness
     finally:
         await harness.stop()
-
-
-def traffic(n: int, *, seed: int, shift_sd: float = 0.0) -> list[dict[str, float]]:
-    """`n` records resampled from the training rows, petal_length moved by `shift_sd` sds."""
-    reference = holdout_split().X_train
-    rows = reference[np.random.default_rng(seed).integers(0, len(reference), n)].copy()
-    rows[:, PETAL_LENGTH] += shift_sd * reference[:, PETAL_LENGTH].std()
-    return [dict(zip(FEATURES, np.round(r, 2).tolist(), strict=True)) for r in rows]
-
-
-async def send(bot: ModelBotHarness, records: list[dict[str, float]]) -> None:
-    """Predict in batches of 10, then wait until the recorder wrote them all."""
-    async with httpx.AsyncClient(base_url=bot.settings.model_server_url) as client:
-        for start in range(0, len(records), 10):
-            response = await client.post(
-                "/v1/predict", json={"instances": records[start : start + 10]}
-            )
-            assert response.status_code == 200, response.text
-    last_id = response.json()["predictions"][-1]["id"]
-    deadline = asyncio.get_running_loop().time() + 10
-    while True:
-        with bot.app.services.db.session() as session:
-            newest = recent_served(session, limit=1)
-        if newest and newest[0].prediction_id == last_id:
-            return
-        assert asyncio.get_running_loop().time() < deadline, "the recorder did not flush"
-        await asyncio.sleep(0.05)
 
 
 async def test_shifted_traffic_drifts_alerts_and_recovers(bot: ModelBotHarness) -> None:
