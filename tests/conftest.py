@@ -10,6 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bot.db import Database
+from bot.db.migrate import upgrade_to_head
 from tests.harness import BotHarness, start_harness
 
 PG_ADMIN_DSN = os.environ.get("ONCALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -46,6 +48,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield f"{url}?options=-csearch_path%3D{schema}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """A database at the latest migration, on SQLite and on PostgreSQL (see `db_url`)."""
+    upgrade_to_head(db_url)
+    database = Database(db_url)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

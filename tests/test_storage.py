@@ -14,14 +14,6 @@ from bot.deploy import service as deploy
 from bot.runbook.models import RunbookRun
 
 
-@pytest.fixture
-def db(db_url: str):  # type: ignore[no-untyped-def]
-    upgrade_to_head(db_url)
-    database = Database(db_url)
-    yield database
-    database.dispose()
-
-
 def _run(db: Database, status: str = "running") -> int:
     with db.session() as session:
         run = RunbookRun(runbook_id="deploy", actor="U1", status=status, params={})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,21 +11,13 @@ from sqlalchemy import insert
 
 from bot.config import Settings
 from bot.data.models import Sample
-from bot.db import Base, Database
+from bot.db import Database
 from bot.messages import TemplateRenderer
 from bot.monitoring.checks import check_accuracy
 from bot.monitoring.service import build_monitoring
 from bot.serving.models import ServedPrediction
 
 ROW = {"sepal_length": 5.0, "sepal_width": 3.0, "petal_length": 1.5, "petal_width": 0.2}
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    Base.metadata.create_all(database.engine)
-    yield database
-    database.dispose()
 
 
 def serve_and_label(db: Database, *, version: int, right: int, wrong: int, start: int = 0) -> None:

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from bot.db import Base, Database
+from bot.db import Database
 from bot.runbook import RunbookEngine, load_runbooks, parse_runbook
 from bot.runbook.schema import Runbook
 from tests.runbook.fakes import FakeActions, RecordingReporter, fake_actions
@@ -34,16 +34,6 @@ steps:
 ---
 Body.
 """
-
-
-# `db_url` comes from tests/conftest.py: every storage test runs on a SQLite file in tmp_path and
-# on a fresh PostgreSQL schema.
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    Base.metadata.create_all(database.engine)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
