@@ -26,6 +26,7 @@ from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import register_deploy_actions
 from bot.deploy.probe import ModelServerClient
 from bot.incidents.runbook_link import IncidentRunbookReporter
+from bot.incidents.scheduled import RUNNING
 from bot.messages import TemplateRenderer, require_valid_templates
 from bot.metrics import BotMetrics
 from bot.model_status import ModelStatusCache
@@ -130,6 +131,9 @@ class BotApp:
         if self.started:
             return
         self.services.scheduler.start()
+        if self.services.incidents is not None and self.services.incidents.updates is not None:
+            # Stored update jobs find this bot under its database URL (bot/incidents/scheduled.py).
+            RUNNING[self.services.settings.resolved_database_url] = self.services.incidents.updates
         schedule_retrain_jobs(self.services)
         schedule_monitor_jobs(self.services)
         if self.services.incidents is not None:
@@ -158,6 +162,7 @@ class BotApp:
             await self.services.monitoring.aclose()
         if self.services.scheduler.running:
             self.services.scheduler.shutdown(wait=False)
+        RUNNING.pop(self.services.settings.resolved_database_url, None)
         if self.services.pool is not None:
             self.services.pool.shutdown(wait=False, cancel_futures=True)
         self.services.audit_buffer.flush()

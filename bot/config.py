@@ -182,6 +182,18 @@ class Settings(BaseSettings):
         gt=0,
         description="An incident whose alerts all resolved closes after this many quiet minutes.",
     )
+    update_cadence_sev1_minutes: int = Field(
+        30, ge=0, description="Minutes between scheduled stakeholder updates of a SEV1 (0: none)."
+    )
+    update_cadence_sev2_minutes: int = Field(
+        60, ge=0, description="Minutes between scheduled stakeholder updates of a SEV2 (0: none)."
+    )
+    update_cadence_sev3_minutes: int = Field(
+        240, ge=0, description="Minutes between scheduled stakeholder updates of a SEV3 (0: none)."
+    )
+    update_cadence_sev4_minutes: int = Field(
+        0, ge=0, description="Minutes between scheduled stakeholder updates of a SEV4 (0: none)."
+    )
 
     # --- Monitoring ---------------------------------------------------------------------------
     monitor_alerts: Literal["bot", "prometheus"] = Field(

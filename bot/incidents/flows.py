@@ -27,6 +27,7 @@ from bot.incidents.diagnosis import Diagnosis, DiagnosisProvider, as_diagnosis
 from bot.incidents.lifecycle import LifecycleCommands
 from bot.incidents.models import EventView, IncidentView
 from bot.incidents.postmortem import PostmortemWriter
+from bot.incidents.updates import IncidentUpdates
 from bot.registry.service import ModelService
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class HeaderFacts:
     last_deploy: DeployEntry | None
     diagnosis: Diagnosis | None
     runbook_title: str | None
+    next_update: datetime | None = None  # the next scheduled stakeholder update
 
 
 class IncidentReporter(Protocol):
@@ -101,6 +103,8 @@ class IncidentFlows(LifecycleCommands):
         self.model_name = model_name
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._pin_lock = asyncio.Lock()
+        # Stakeholder updates (subscribers, the update clock); wired by the composition root.
+        self.updates: IncidentUpdates | None = None
 
     # --- database helpers ------------------------------------------------------------------
     async def _db(self, fn: Callable[..., T], **kwargs: Any) -> T:
@@ -189,11 +193,11 @@ class IncidentFlows(LifecycleCommands):
         actor: str | None = None,
         text: str = "",
         data: dict[str, Any] | None = None,
-    ) -> None:
-        """Add a line to the timeline (a rollback started, a retrain started, ...)."""
+    ) -> int:
+        """Add a line to the timeline (a rollback started, a retrain started, ...); its id."""
 
-        def write(conn: Any) -> None:
-            service.add_event(
+        def write(conn: Any) -> int:
+            event_id = service.add_event(
                 conn,
                 incident_id=incident_id,
                 kind=kind,
@@ -203,9 +207,11 @@ class IncidentFlows(LifecycleCommands):
                 data=data,
             )
             service.add_participant(conn, incident_id=incident_id, user=actor)
+            return event_id
 
-        await self._db(write)
+        event_id = await self._db(write)
         self.mark_dirty(incident_id)
+        return event_id
 
     # --- the quiet period ------------------------------------------------------------------
     async def sweep(self, now: datetime | None = None) -> list[int]:
@@ -277,6 +283,7 @@ class IncidentFlows(LifecycleCommands):
         new = [e for e in incident.events if e.id > incident.published_event_id]
         if incident.header_ts is not None and not new:
             return
+        await self._sync_updates(incident)
         facts = await self._facts(incident)
         if incident.header_ts is None:
             channel, ts = await self.reporter.post_header(incident, facts)
@@ -294,6 +301,15 @@ class IncidentFlows(LifecycleCommands):
         if new:
             await self.reporter.post_timeline(incident, new, facts)
             await self._db(service.mark_published, incident_id=incident_id, event_id=new[-1].id)
+
+    async def _sync_updates(self, incident: IncidentView) -> None:
+        """Start, reschedule or stop the update clock (resolution: tell the subscribers)."""
+        if self.updates is None:
+            return
+        try:
+            await self.updates.sync(incident)
+        except Exception:  # the header and thread must not wait for the subscribers
+            log.exception("stakeholder updates of %s not synchronised", incident.ref)
 
     async def _opening_facts(self, incident: IncidentView) -> None:
         """Production version and the first diagnosis, looked up once, off the request path."""
@@ -351,8 +367,16 @@ class IncidentFlows(LifecycleCommands):
             None,
         )
         title = self.runbook_title(incident.runbook_id) if incident.runbook_id else None
+        next_update = (
+            self.updates.next_update(incident.id)
+            if self.updates is not None and incident.is_open
+            else None
+        )
         return HeaderFacts(
-            last_deploy=history[0] if history else None, diagnosis=diagnosis, runbook_title=title
+            last_deploy=history[0] if history else None,
+            diagnosis=diagnosis,
+            runbook_title=title,
+            next_update=next_update,
         )
 
     # --- lifecycle -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ each method changes the database and marks the incident for publishing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -18,8 +19,10 @@ from bot.incidents.models import IncidentView
 
 if TYPE_CHECKING:
     from bot.incidents.flows import IncidentReporter
+    from bot.incidents.updates import IncidentUpdates
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 MAX_DECLARE_ATTEMPTS = 5
 
 
@@ -31,6 +34,8 @@ class LifecycleCommands:
     clock: Callable[[], datetime]
     model_name: str
     _pin_lock: asyncio.Lock
+    _side_tasks: set[asyncio.Task[Any]]
+    updates: IncidentUpdates | None
 
     if TYPE_CHECKING:  # provided by IncidentFlows
 
@@ -50,7 +55,7 @@ class LifecycleCommands:
             actor: str | None = None,
             text: str = "",
             data: dict[str, Any] | None = None,
-        ) -> None: ...
+        ) -> int: ...
 
         def mark_dirty(self, incident_id: int) -> None: ...
 
@@ -123,10 +128,11 @@ class LifecycleCommands:
         self.mark_dirty(incident_id)
 
     async def send_update(self, *, incident_id: int, text: str, actor: str) -> None:
-        """A stakeholder update: posted in the thread (next flush) and kept for subscribers."""
+        """A stakeholder update: posted in the thread (next flush) and sent to every subscriber
+        at once, in the background so that the command's ack does not wait (the clock restarts)."""
         incident = await self.get(incident_id=incident_id)
         assert incident is not None
-        await self.record(
+        event_id = await self.record(
             incident_id=incident_id,
             kind="update",
             actor=actor,
@@ -135,9 +141,21 @@ class LifecycleCommands:
                 "status": incident.status,
                 "severity": incident.severity,
                 "impact": incident.impact,
-                "sent_to": [],  # the subscribers' scheduler fills this in
+                "sent_to": [],  # who got it: the delivery ledger (incident_update_deliveries)
             },
         )
+        if self.updates is not None:
+            updates = self.updates
+
+            async def sending() -> None:
+                try:
+                    await updates.send_now(incident_id=incident_id, event_id=event_id, text=text)
+                except Exception:
+                    log.exception("update %s of incident %s not sent", event_id, incident_id)
+
+            task = asyncio.get_running_loop().create_task(sending())
+            self._side_tasks.add(task)  # IncidentFlows.idle and aclose wait for it
+            task.add_done_callback(self._side_tasks.discard)
 
     async def pin(self, *, channel: str, ts: str, user: str) -> bool:
         """Put a thread message onto its incident's timeline (a :pushpin: reaction), once."""

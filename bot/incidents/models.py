@@ -199,3 +199,33 @@ class IncidentView:
     def declared(self) -> bool:
         """Opened by hand (`/iris incident declare`), not by an alert group."""
         return self.group_key.startswith("declared:")
+
+
+class IncidentSubscription(Base):
+    """Who hears about incidents: a user (by DM) or a channel, for all of them or one."""
+
+    __tablename__ = "incident_subscriptions"
+    __table_args__ = (UniqueConstraint("subscriber", "scope"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))  # user | channel
+    scope: Mapped[str] = mapped_column(String(32))  # "all" or an incident id
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IncidentUpdateDelivery(Base):
+    """One update to one subscriber in one time slot: the row that makes a send happen once."""
+
+    __tablename__ = "incident_update_deliveries"
+    __table_args__ = (UniqueConstraint("incident_id", "subscriber", "slot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    subscriber: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[str] = mapped_column(String(96))
+    state: Mapped[str] = mapped_column(String(8))  # sending | sent | failed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -528,8 +528,9 @@ def _incident_header() -> list[Sample]:
         last_deploy=_deploy(),
         runbook_title="Roll back",
         diagnosis=NS(title="Accuracy 71% (floor 85%)", lines=["71 right of 100 labelled"]),
+        next_update=NOW + timedelta(minutes=30),
     )
-    bare = NS(last_deploy=None, runbook_title=None, diagnosis=None)
+    bare = NS(last_deploy=None, runbook_title=None, diagnosis=None, next_update=None)
     return [
         Sample("open", {"slash": SLASH, "incident": _incident(), "facts": facts}),
         Sample("resolved", {"slash": SLASH, "incident": _incident("resolved"), "facts": bare}),
@@ -539,6 +540,43 @@ def _incident_header() -> list[Sample]:
             {"slash": SLASH, "incident": _incident(alerts=0, declared=True), "facts": bare},
         ),
     ]
+
+
+@sample("incident_update")
+def _incident_update() -> list[Sample]:
+    base = {"slash": SLASH, "incident": _incident(), "text": "", "next_update": NOW}
+    done = [_event(i, EVENT_KINDS[i % len(EVENT_KINDS)], text="x" * 300) for i in range(40)]
+    return [
+        Sample("scheduled", {**base, "kind": "scheduled", "done": done[:4]}),
+        Sample("manual", {**base, "kind": "manual", "done": [], "text": "rolled back to v1"}),
+        Sample("many done", {**base, "kind": "scheduled", "done": done, "text": "y" * 3500}),
+        Sample("no next", {**base, "kind": "scheduled", "done": [], "next_update": None}),
+        Sample(
+            "resolved",
+            {**base, "kind": "resolved", "done": [], "incident": _incident("resolved")},
+        ),
+    ]
+
+
+@sample("incident_subscribe")
+def _incident_subscribe() -> list[Sample]:
+    base = {
+        "slash": SLASH,
+        "ref": "INC-7",
+        "subscriber": "C0STAKEHOLDERS",
+        "subscriber_kind": "user",
+        "stakeholder": "ml-stakeholders",
+        "refs": {"7": "INC-7"},
+        "subscriptions": [NS(scope="all"), NS(scope="7"), NS(scope="99")],
+    }
+    kinds = ["subscribed", "already", "unsubscribed", "not_subscribed", "list", "other"]
+    out = [Sample(kind, {**base, "kind": kind}) for kind in kinds]
+    out += [
+        Sample("channel", {**base, "kind": "subscribed", "subscriber_kind": "channel"}),
+        Sample("all", {**base, "kind": "subscribed", "ref": None}),
+        Sample("empty list", {**base, "kind": "list", "subscriptions": [], "stakeholder": None}),
+    ]
+    return out
 
 
 @sample("incident_list")

@@ -78,6 +78,7 @@ async def test_an_alert_opens_an_incident_that_lives_in_its_thread(bot: ModelBot
         "incident.ack",
         "incident.rollback",
         "incident.retrain",
+        "incident.subscribe",
     ]
     await settle(bot)
     thread = bot.slack.thread("incidents", header.ts)

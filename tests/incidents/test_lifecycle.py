@@ -34,7 +34,7 @@ async def test_declare_then_every_change_edits_the_header_and_the_timeline(
         f"commander: @{ONCALL}",
         "Impact",
         "not stated yet",
-        "no scheduled updates",
+        "next update: 20",  # SEV2: an hour from now (was "no scheduled updates")
         "started",
     ):
         assert expected in text, (expected, text)

@@ -9,7 +9,7 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,6 +25,9 @@ from bot.incidents.flows import HeaderFacts, IncidentFlows
 from bot.incidents.intake import AlertIntake
 from bot.incidents.models import EventView, IncidentView
 from bot.incidents.postmortem import PostmortemWriter
+from bot.incidents.scheduled import SchedulerUpdateClock
+from bot.incidents.subscriptions import Subscriber
+from bot.incidents.updates import IncidentUpdates
 from bot.incidents.webhook import WebhookAuth, alertmanager_route
 from bot.messages import Rendered, TemplateRenderer
 from bot.registry.errors import RegistryError
@@ -35,6 +38,7 @@ from bot.slack.interactions import Interaction, InteractionRegistry
 
 _REF = re.compile(r"^(?:inc-?|#)?(\d+)$", re.IGNORECASE)
 _STRICT_REF = re.compile(r"^(?:inc-?|#)(\d+)$", re.IGNORECASE)
+_CHANNEL = re.compile(r"^(?:<#(C\w+)(?:\|[^>]*)?>|#([a-z][\w.-]*))$", re.IGNORECASE)
 
 
 class SlackIncidentReporter:
@@ -112,6 +116,40 @@ class SlackIncidentReporter:
                     message.get("thread_ts"),
                 )
         return None
+
+
+class SlackUpdateNotifier:
+    """Stakeholder updates: a DM to a user (conversations.open first), a post to a channel."""
+
+    def __init__(self, client: AsyncWebClient, renderer: TemplateRenderer, *, slash: str) -> None:
+        self.client = client
+        self.renderer = renderer
+        self.slash = slash
+
+    async def send(
+        self,
+        subscriber: Subscriber,
+        *,
+        kind: str,
+        incident: IncidentView,
+        done: list[EventView],
+        text: str,
+        next_update: datetime | None,
+    ) -> None:
+        message = self.renderer.render(
+            "incident_update",
+            slash=self.slash,
+            kind=kind,
+            incident=incident,
+            done=done,
+            text=text,
+            next_update=next_update,
+        )
+        channel = subscriber.id
+        if subscriber.kind == "user":
+            opened = await self.client.conversations_open(users=subscriber.id)
+            channel = str(opened["channel"]["id"])
+        await self.client.chat_postMessage(channel=channel, **message.as_kwargs())
 
 
 def _minutes(value: float) -> str:
@@ -394,6 +432,87 @@ def register(
         done = await flows().resolve(incident_id=incident.id, actor=ctx.user_id, summary=summary)
         return answer(ctx.slash, "resolved" if done else "already_resolved", incident=incident)
 
+    # --- subscriptions ---------------------------------------------------------------------------
+    def updates() -> IncidentUpdates:
+        found = flows().updates
+        if found is None:
+            raise UserError("incident_answer", kind="not_set_up")
+        return found
+
+    def subscribed(slash: str, kind: str, **facts: object) -> Rendered:
+        facts.setdefault("ref", None)
+        facts.setdefault("subscriber_kind", "user")
+        facts.setdefault("subscriber", "")
+        return renderer.render("incident_subscribe", slash=slash, kind=kind, **facts)
+
+    async def subscription_target(ctx: CommandContext) -> tuple[str, str, IncidentView | None]:
+        """(subscriber, user|channel, incident or None for all) from `[#channel] [INC-n]`."""
+        subscriber, kind, incident = ctx.user_id, "user", None
+        for word in command_words(ctx):
+            if (channel := _CHANNEL.match(word)) is not None:
+                subscriber, kind = channel.group(1) or channel.group(2), "channel"
+            elif parse_ref(word) is not None and incident is None:
+                incident = await find(ctx, word)
+            else:
+                raise usage(ctx, f"`{word}` is neither `INC-n` nor a `#channel`.")
+        return subscriber, kind, incident
+
+    @commands.command(
+        "subscribe",
+        usage="subscribe [INC-n] [#channel]",
+        summary="Get incident updates by DM (every incident, or one); or send them to a channel",
+        examples=("subscribe", "subscribe INC-1", "subscribe #ml-team"),
+    )
+    async def subscribe(ctx: CommandContext) -> Rendered:
+        subscriber, kind, incident = await subscription_target(ctx)
+        added = await updates().subscribe(
+            subscriber=subscriber, kind=kind, incident_id=incident.id if incident else None
+        )
+        return subscribed(
+            ctx.slash,
+            "subscribed" if added else "already",
+            ref=incident.ref if incident else None,
+            subscriber=subscriber,
+            subscriber_kind=kind,
+        )
+
+    @commands.command(
+        "unsubscribe",
+        usage="unsubscribe [INC-n] [#channel]",
+        summary="Stop incident updates (every subscription, or the one to INC-n)",
+        examples=("unsubscribe", "unsubscribe INC-1"),
+    )
+    async def unsubscribe(ctx: CommandContext) -> Rendered:
+        subscriber, kind, incident = await subscription_target(ctx)
+        removed = await updates().unsubscribe(
+            subscriber=subscriber, incident_id=incident.id if incident else None
+        )
+        return subscribed(
+            ctx.slash,
+            "unsubscribed" if removed else "not_subscribed",
+            ref=incident.ref if incident else None,
+            subscriber=subscriber,
+            subscriber_kind=kind,
+        )
+
+    @commands.command(
+        "subscriptions", usage="subscriptions", summary="The incident updates you get"
+    )
+    async def list_subscriptions(ctx: CommandContext) -> Rendered:
+        mine = await updates().subscriptions_of(ctx.user_id)
+        refs = {}
+        for s in mine:
+            if s.scope.isdigit():
+                found = await flows().get(incident_id=int(s.scope))
+                refs[s.scope] = found.ref if found else f"incident {s.scope}"
+        return subscribed(
+            ctx.slash,
+            "list",
+            subscriptions=mine,
+            refs=refs,
+            stakeholder=services.settings.stakeholder_channel or None,
+        )
+
     async def clicked(click: Interaction) -> IncidentView:
         incident = (
             await flows().get(incident_id=int(click.value)) if click.value.isdigit() else None
@@ -411,6 +530,16 @@ def register(
         return answer(
             click.slash, "acknowledged" if done else "already_commander", incident=incident
         )
+
+    @interactions.action(
+        "incident.subscribe", role=Role.VIEWER, summary="Get this incident's updates by DM"
+    )
+    async def on_subscribe(click: Interaction) -> Rendered | None:
+        incident = await clicked(click)
+        added = await updates().subscribe(
+            subscriber=click.user_id, kind="user", incident_id=incident.id
+        )
+        return subscribed(click.slash, "subscribed" if added else "already", ref=incident.ref)
 
     @interactions.action(
         "incident.rollback", role=Role.ONCALL, summary="Roll production back from an incident"
@@ -557,6 +686,21 @@ def build_incidents(services: Services, client: AsyncWebClient) -> IncidentParts
         quiet=timedelta(minutes=settings.incident_quiet_minutes),
         postmortems=postmortems,
         model_name=settings.model_name,
+    )
+    cadence = {
+        "SEV1": settings.update_cadence_sev1_minutes,
+        "SEV2": settings.update_cadence_sev2_minutes,
+        "SEV3": settings.update_cadence_sev3_minutes,
+        "SEV4": settings.update_cadence_sev4_minutes,
+    }
+    flows.updates = IncidentUpdates(
+        db=services.db,
+        notifier=SlackUpdateNotifier(client, services.renderer, slash=settings.slash_command),
+        # The persistent (default) job store; the key finds this bot again from a stored job.
+        schedule=SchedulerUpdateClock(services.scheduler, bot=settings.resolved_database_url),
+        cadence=cadence,
+        stakeholder_channel=settings.stakeholder_channel or None,
+        clock=flows.clock,
     )
     intake = AlertIntake(
         db=services.db,

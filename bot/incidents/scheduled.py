@@ -1,0 +1,82 @@
+"""The update clock of each open incident: one APScheduler job, `incident-update-<id>`.
+
+The jobs live in the persistent job store (the bot's database), so they survive restarts; missed
+runs coalesce into one if at most 15 minutes late (bot/scheduling.py). A stored job must name a
+module-level function and picklable arguments, so the job is `send_due_updates(incident_id, bot)`
+where `bot` is the key (the database URL) under which the running bot registered its
+`IncidentUpdates` in `RUNNING` (`BotApp.start`; removed at stop). Why not an attribute on the
+scheduler: a job function gets no handle on the scheduler that runs it, so some lookup by a
+picklable key is needed either way, and the database URL is the one key that stays right across
+restarts and stays distinct between bots in one test process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.triggers.interval import IntervalTrigger
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
+    from bot.incidents.updates import IncidentUpdates
+
+log = logging.getLogger(__name__)
+
+RUNNING: dict[str, IncidentUpdates] = {}
+
+
+def job_id(incident_id: int) -> str:
+    return f"incident-update-{incident_id}"
+
+
+async def send_due_updates(incident_id: int, bot: str) -> int:
+    """The job: send the incident's scheduled update through the bot registered as `bot`."""
+    updates = RUNNING.get(bot)
+    if updates is None:
+        log.warning("incident %s update due, but its bot is not running here", incident_id)
+        return 0
+    try:
+        return await updates.send_due(incident_id)
+    except Exception:
+        log.exception("scheduled update of incident %s failed", incident_id)
+        return 0
+
+
+class SchedulerUpdateClock:
+    """`UpdateSchedule` on an APScheduler scheduler (its default, persistent job store)."""
+
+    def __init__(self, scheduler: BaseScheduler, *, bot: str) -> None:
+        self.scheduler = scheduler
+        self.bot = bot
+
+    def start(self, incident_id: int, minutes: int, now: datetime) -> None:
+        trigger = IntervalTrigger(
+            minutes=minutes, start_date=now + timedelta(minutes=minutes), timezone="UTC"
+        )
+        if self.scheduler.get_job(job_id(incident_id)) is not None:
+            self.scheduler.reschedule_job(job_id(incident_id), trigger=trigger)
+            return
+        self.scheduler.add_job(
+            send_due_updates,
+            trigger,
+            args=[incident_id, self.bot],
+            id=job_id(incident_id),
+            name=f"Stakeholder update of incident {incident_id}",
+            replace_existing=True,
+        )
+
+    def stop(self, incident_id: int) -> None:
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.remove_job(job_id(incident_id))
+
+    def current(self, incident_id: int) -> tuple[datetime, int] | None:
+        job = self.scheduler.get_job(job_id(incident_id))
+        trigger = getattr(job, "trigger", None)
+        if not isinstance(trigger, IntervalTrigger):
+            return None
+        return trigger.start_date, int(trigger.interval.total_seconds() // 60)
