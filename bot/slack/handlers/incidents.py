@@ -1,4 +1,4 @@
-"""Incidents in Slack: the header + thread reporter, `/iris incident ...`, the header's buttons.
+"""Incidents in Slack: `/iris incident ...`, subscriptions and the header's buttons.
 
 `build_incidents` wires the incident domain for the composition root (bot/app.py).
 """
@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -21,139 +20,24 @@ from bot.commands.parser import ParseError, slack_user_id, tokenize
 from bot.commands.registry import CommandRegistry
 from bot.deploy.flows import DeployContext, DeployRefused, start_rollback
 from bot.incidents.diagnosis import DiagnosisProvider
-from bot.incidents.flows import HeaderFacts, IncidentFlows
+from bot.incidents.flows import IncidentFlows
 from bot.incidents.intake import AlertIntake
-from bot.incidents.models import EventView, IncidentView
+from bot.incidents.models import IncidentView
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.scheduled import SchedulerUpdateClock
-from bot.incidents.subscriptions import Subscriber
 from bot.incidents.updates import IncidentUpdates
 from bot.incidents.webhook import WebhookAuth, alertmanager_route
-from bot.messages import Rendered, TemplateRenderer
+from bot.messages import Rendered
 from bot.registry.errors import RegistryError
 from bot.runbook import RunbookInputError
 from bot.runbook.loader import runbooks_for_alert
 from bot.services import Services
+from bot.slack.incident_reporter import SlackIncidentReporter, SlackUpdateNotifier
 from bot.slack.interactions import Interaction, InteractionRegistry
 
 _REF = re.compile(r"^(?:inc-?|#)?(\d+)$", re.IGNORECASE)
 _STRICT_REF = re.compile(r"^(?:inc-?|#)(\d+)$", re.IGNORECASE)
 _CHANNEL = re.compile(r"^(?:<#(C\w+)(?:\|[^>]*)?>|#([a-z][\w.-]*))$", re.IGNORECASE)
-
-
-class SlackIncidentReporter:
-    """The header message in INCIDENT_CHANNEL (edited in place) and replies in its thread."""
-
-    def __init__(
-        self,
-        client: AsyncWebClient,
-        renderer: TemplateRenderer,
-        *,
-        channel: str,
-        slash: str,
-        quiet_minutes: float,
-    ) -> None:
-        self.client = client
-        self.renderer = renderer
-        self.channel = channel
-        self.slash = slash
-        self.quiet_minutes = quiet_minutes
-
-    def _header(self, incident: IncidentView, facts: HeaderFacts) -> Rendered:
-        return self.renderer.render(
-            "incident_header", slash=self.slash, incident=incident, facts=facts
-        )
-
-    async def post_header(self, incident: IncidentView, facts: HeaderFacts) -> tuple[str, str]:
-        response = await self.client.chat_postMessage(
-            channel=self.channel, **self._header(incident, facts).as_kwargs()
-        )
-        return str(response["channel"]), str(response["ts"])
-
-    async def update_header(self, incident: IncidentView, facts: HeaderFacts) -> None:
-        assert incident.channel and incident.header_ts
-        await self.client.chat_update(
-            channel=incident.channel,
-            ts=incident.header_ts,
-            **self._header(incident, facts).as_kwargs(),
-        )
-
-    async def post_timeline(
-        self, incident: IncidentView, events: Sequence[EventView], facts: HeaderFacts
-    ) -> None:
-        message = self.renderer.render(
-            "incident_timeline",
-            slash=self.slash,
-            incident=incident,
-            events=list(events),
-            facts=facts,
-            quiet_minutes=_minutes(self.quiet_minutes),
-        )
-        await self.client.chat_postMessage(
-            channel=incident.channel, thread_ts=incident.header_ts, **message.as_kwargs()
-        )
-
-    async def post_file(
-        self, incident: IncidentView, *, content: str, filename: str, title: str
-    ) -> None:
-        await self.client.files_upload_v2(
-            channel=incident.channel,
-            thread_ts=incident.header_ts,
-            content=content,
-            filename=filename,
-            title=title,
-        )
-
-    async def message_text(self, channel: str, ts: str) -> tuple[str, str, str | None] | None:
-        response = await self.client.conversations_replies(
-            channel=channel, ts=ts, oldest=ts, latest=ts, inclusive=True, limit=5
-        )
-        for message in response.get("messages") or []:
-            if message.get("ts") == ts:
-                return (
-                    str(message.get("text") or ""),
-                    str(message.get("user") or message.get("bot_id") or ""),
-                    message.get("thread_ts"),
-                )
-        return None
-
-
-class SlackUpdateNotifier:
-    """Stakeholder updates: a DM to a user (conversations.open first), a post to a channel."""
-
-    def __init__(self, client: AsyncWebClient, renderer: TemplateRenderer, *, slash: str) -> None:
-        self.client = client
-        self.renderer = renderer
-        self.slash = slash
-
-    async def send(
-        self,
-        subscriber: Subscriber,
-        *,
-        kind: str,
-        incident: IncidentView,
-        done: list[EventView],
-        text: str,
-        next_update: datetime | None,
-    ) -> None:
-        message = self.renderer.render(
-            "incident_update",
-            slash=self.slash,
-            kind=kind,
-            incident=incident,
-            done=done,
-            text=text,
-            next_update=next_update,
-        )
-        channel = subscriber.id
-        if subscriber.kind == "user":
-            opened = await self.client.conversations_open(users=subscriber.id)
-            channel = str(opened["channel"]["id"])
-        await self.client.chat_postMessage(channel=channel, **message.as_kwargs())
-
-
-def _minutes(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
