@@ -25,8 +25,10 @@ from bot.db import Database
 from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import register_deploy_actions
 from bot.deploy.probe import ModelServerClient
+from bot.incidents.reminders import CommanderReminders
 from bot.incidents.runbook_link import IncidentRunbookReporter
-from bot.incidents.scheduled import RUNNING
+from bot.incidents.scheduled import RUNNING, SchedulerSnoozeClock
+from bot.leader import LeaderElection, leader_lock
 from bot.messages import TemplateRenderer, require_valid_templates
 from bot.metrics import BotMetrics
 from bot.model_status import ModelStatusCache
@@ -37,14 +39,15 @@ from bot.registry.mlflow_backend import MlflowModelService
 from bot.retrain.actions import register_retrain_actions
 from bot.retrain.scheduled import schedule_retrain_jobs
 from bot.runbook import ActionRegistry, RunbookEngine, load_runbooks
-from bot.scheduling import make_scheduler
+from bot.scheduling import make_scheduler, scheduler_election
 from bot.services import Services
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.client import make_web_client
 from bot.slack.handlers import register_all
-from bot.slack.handlers.incidents import build_incidents
 from bot.slack.handlers.retrain import SlackRetrainReporter
+from bot.slack.incident_wiring import build_incidents
 from bot.slack.interactions import InteractionRegistry
+from bot.slack.reminder_poster import SlackReminderPoster
 from bot.slack.runbook_reporter import SlackRunbookReporter
 from bot.tasks import BackgroundTasks
 from bot.web import build_web_app
@@ -64,6 +67,8 @@ class BotApp:
     interactions: InteractionRegistry
     model_status: ModelStatusCache
     started: bool = False
+    election: LeaderElection | None = None
+    _recovery: asyncio.Task[int] | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> BotApp:
@@ -106,6 +111,7 @@ class BotApp:
         services.engine = build_engine(services, client)
         incidents = build_incidents(services, client)
         services.alert_sink, services.incidents = incidents.intake, incidents.flows
+        wire_reminders(services, client)
         model_status = ModelStatusCache(models=services.models, server=services.model_server)
         services.extras["status_providers"] = [lambda: model_status.section(settings.model_name)]
         services.extras["model_status"] = model_status  # the stakeholder page (GET /status)
@@ -130,20 +136,60 @@ class BotApp:
         """Start the scheduler and anything else that runs in the background."""
         if self.started:
             return
-        self.services.scheduler.start()
-        if self.services.incidents is not None and self.services.incidents.updates is not None:
-            # Stored update jobs find this bot under its database URL (bot/incidents/scheduled.py).
-            RUNNING[self.services.settings.resolved_database_url] = self.services.incidents.updates
+        settings, scheduler = self.services.settings, self.services.scheduler
+        # Paused: this process adds and reschedules jobs in the shared store, but runs them only
+        # while it is the leader of the processes on this database (bot/leader.py).
+        scheduler.start(paused=True)
         schedule_retrain_jobs(self.services)
         schedule_monitor_jobs(self.services)
+        url = settings.resolved_database_url
+        updates = self.services.incidents.updates if self.services.incidents is not None else None
+
+        def elected() -> None:
+            # Stored update jobs find this bot under its database URL (bot/incidents/scheduled.py);
+            # only the leader registers, so a standby in the same process never shadows it.
+            if updates is not None:
+                RUNNING[url] = updates
+            if self.started:  # a takeover: finish what the old leader left behind
+                self.services.tasks.spawn(self._take_over(), name="leader takeover")
+
+        def deposed() -> None:
+            if updates is not None and RUNNING.get(url) is updates:
+                del RUNNING[url]
+
+        self.election = scheduler_election(
+            scheduler,
+            leader_lock(url),
+            interval=settings.leader_check_seconds,
+            on_elected=elected,
+            on_deposed=deposed,
+        )
+        await self.election.start()
         if self.services.incidents is not None:
             await self.services.incidents.start()
+        if self.election.is_leader:
+            await self._take_over()
+        self.started = True
+        log.info("bot started in %s mode", self.services.mode)
+
+    async def _take_over(self) -> None:
+        """The leader's duties at start-up or takeover: runbook runs a stopped process left
+        running, and stakeholder updates a crashed sender left unfinished.
+
+        Only the leader does this, so a process starting next to a live one does not drive its
+        runs a second time. (A run the standby itself is driving is skipped: the engine knows.)
+        """
         assert self.services.engine is not None
         resumed = await self.services.engine.resume_incomplete()
         if resumed:
             log.info("resumed runbook runs %s", resumed)
-        self.started = True
-        log.info("bot started in %s mode", self.services.mode)
+        updates = self.services.incidents.updates if self.services.incidents else None
+        if updates is not None and self._recovery is None:
+            # In the background: it goes at Slack's pace and may wait out the grace period.
+            self._recovery = self.services.tasks.spawn(
+                updates.recover(wait_for_fresh=True), name="incident-update-recovery"
+            )
+            self._recovery.add_done_callback(lambda _: setattr(self, "_recovery", None))
 
     async def stop(self) -> None:
         if not self.started:
@@ -152,6 +198,8 @@ class BotApp:
         await self.model_status.stop()
         if self.services.engine is not None:
             await self.services.engine.aclose()
+        if self._recovery is not None:
+            self._recovery.cancel()  # safe: its rows stay for the next pass
         await self.services.tasks.drain()
         if self.services.incidents is not None:
             await self.services.incidents.aclose()
@@ -160,9 +208,12 @@ class BotApp:
             await self.services.model_server.aclose()
         if self.services.monitoring is not None:
             await self.services.monitoring.aclose()
+        if self.election is not None:
+            # Pauses the scheduler and unregisters first, then a standby may take over.
+            await self.election.stop()
+            self.election = None
         if self.services.scheduler.running:
             self.services.scheduler.shutdown(wait=False)
-        RUNNING.pop(self.services.settings.resolved_database_url, None)
         if self.services.pool is not None:
             self.services.pool.shutdown(wait=False, cancel_futures=True)
         self.services.audit_buffer.flush()
@@ -179,6 +230,24 @@ class BotApp:
             self.services.models.connect()  # type: ignore[union-attr]
         except Exception as exc:
             log.warning("model registry not reachable yet: %s", exc)
+
+
+def wire_reminders(services: Services, client: AsyncWebClient) -> None:
+    """Commander reminders ride on the stakeholder update clock; snoozes are scheduler jobs."""
+    flows = services.incidents
+    updates = flows.updates if flows is not None else None
+    if flows is None or updates is None:
+        return
+    settings = services.settings
+    updates.reminders = CommanderReminders(
+        db=services.db,
+        poster=SlackReminderPoster(
+            client, services.renderer, slash=settings.slash_command, cadence=updates.minutes_for
+        ),
+        snoozes=SchedulerSnoozeClock(services.scheduler, bot=settings.resolved_database_url),
+        cadence=updates.minutes_for,
+        clock=flows.clock,
+    )
 
 
 def domain_actions() -> ActionRegistry:

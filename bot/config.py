@@ -105,6 +105,14 @@ class Settings(BaseSettings):
         le=64,
         description="Size of the process pool for CPU-bound work (training, evaluation).",
     )
+    leader_check_seconds: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "How often each bot process on one database tries to become the one that runs the "
+            "scheduler; a standby takes over within about this long after the leader dies."
+        ),
+    )
     log_level: str = Field("INFO", description="Python log level.")
 
     # --- Models ------------------------------------------------------------------------------

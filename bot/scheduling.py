@@ -2,13 +2,26 @@
 
 Jobs survive a restart. Missed runs are coalesced into one and run if they are at most
 `misfire_grace_time` late; later than that they are skipped and the next regular run happens.
+
+Several bot processes may share the database; only the elected leader (bot/leader.py) runs
+jobs. Every process starts its scheduler paused, so it can still add, reschedule and remove
+jobs in the shared store; the leader's is resumed, and woken on every election tick so it sees
+jobs other processes added (its own next wake-up only knows about its own changes).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from sqlalchemy.engine import Engine
+
+from bot.leader import LeaderElection, LeaderLock
+
+log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
 
@@ -21,10 +34,51 @@ def make_scheduler(engine: Engine) -> AsyncIOScheduler:
     )
 
 
+def scheduler_election(
+    scheduler: AsyncIOScheduler,
+    lock: LeaderLock,
+    *,
+    interval: float,
+    on_elected: Callable[[], None],
+    on_deposed: Callable[[], None],
+) -> LeaderElection:
+    """Run `scheduler` (started paused) only while this process holds `lock`.
+
+    `on_elected` runs before jobs may fire, `on_deposed` after they stopped firing.
+    """
+
+    def elected() -> None:
+        on_elected()
+        if scheduler.state == STATE_PAUSED:
+            scheduler.resume()
+        log.info("this process runs the scheduler")
+
+    def deposed() -> None:
+        if scheduler.state == STATE_RUNNING:
+            scheduler.pause()
+        on_deposed()
+        log.info("this process no longer runs the scheduler (standby)")
+
+    def wake() -> None:
+        if scheduler.state == STATE_RUNNING:
+            scheduler.wakeup()
+
+    return LeaderElection(
+        lock, interval=interval, on_elected=elected, on_deposed=deposed, while_leader=wake
+    )
+
+
 def scheduler_health(scheduler: AsyncIOScheduler) -> dict[str, object]:
-    """Running state and job count, for /iris status and /healthz."""
+    """Running state, leadership and job count, for /iris status and /healthz.
+
+    A standby's scheduler is started but paused: `running` (healthy), not `leader`.
+    """
+    facts: dict[str, object] = {
+        "running": scheduler.running,
+        "leader": scheduler.state == STATE_RUNNING,
+    }
     try:
         jobs = scheduler.get_jobs()
     except Exception as exc:  # job store unreachable
-        return {"running": scheduler.running, "jobs": None, "error": str(exc)}
-    return {"running": scheduler.running, "jobs": len(jobs), "error": None}
+        return {**facts, "jobs": None, "error": str(exc)}
+    return {**facts, "jobs": len(jobs), "error": None}

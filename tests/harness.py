@@ -44,6 +44,16 @@ class BotHarness:
             user=user, channel=channel, text=text, command=self.settings.slash_command
         )
 
+    async def restart_bot(self) -> None:
+        """Stop the bot and build a new one on the same database, store and stand-in (HTTP)."""
+        await self.server.stop()
+        await self.app.stop()
+        self.app = BotApp.build(self.settings)
+        await self.app.start()
+        self.server = ServerTask(self.app.web, host="127.0.0.1", port=0)
+        await self.server.start()
+        self.slack.request_url = f"{self.url}/slack/events"
+
     async def stop(self) -> None:
         if self.socket_handler is not None:
             await self.socket_handler.close_async()
@@ -112,16 +122,6 @@ class ModelBotHarness(BotHarness):
         await super().stop()
         if self.model_server is not None:
             await self.model_server.stop()
-
-    async def restart_bot(self) -> None:
-        """Stop the bot process's parts and build a new one on the same database and store."""
-        await self.server.stop()
-        await self.app.stop()
-        self.app = BotApp.build(self.settings)
-        await self.app.start()
-        self.server = ServerTask(self.app.web, host="127.0.0.1", port=0)
-        await self.server.start()
-        self.slack.request_url = f"{self.url}/slack/events"
 
 
 async def start_model_harness(tmp_path: Path, **overrides: Any) -> ModelBotHarness:

@@ -256,10 +256,15 @@ def _update(conn: Connection, *, row: Any, payload: AlertmanagerPayload, now: da
     elif status != IncidentStatus.MONITORING and not any_firing:
         new_status = IncidentStatus.MONITORING.value
         events.append({"kind": "monitoring", "data": {}})
-    values: dict[str, Any] = {"updated_at": now, "last_alert_at": now, "status": new_status}
+    values: dict[str, Any] = {"updated_at": now, "last_alert_at": now}
+    if new_status != status:
+        # Only a change: rewriting the status read above would undo a person's status change
+        # (or resolution) committed since that read.
+        values["status"] = new_status
     firing_new = [a for a in new if a.status == "firing"]
     if firing_new:
         values["severity"] = min(severity, _severity(firing_new))
+    # The incident row before its events, as in service.add_event: see the comment there.
     conn.execute(update(_INC).where(_INC.c.id == incident_id).values(**values))
     if events:
         conn.execute(

@@ -97,6 +97,8 @@ class IncidentFlows(LifecycleCommands):
         self.clock = clock
         self._dirty: set[int] = set()
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        # What each header was last rendered from (see `flush`); unknown after a restart.
+        self._shown: dict[int, IncidentView] = {}
         self._slots = asyncio.Semaphore(max_concurrent_flushes)
         self._sweeper: asyncio.Task[None] | None = None
         self.postmortems = postmortems
@@ -239,17 +241,25 @@ class IncidentFlows(LifecycleCommands):
 
     # --- publishing ------------------------------------------------------------------------
     def mark_dirty(self, incident_id: int) -> None:
-        """Publish this incident's changes soon (once, however many changes arrive meanwhile)."""
+        """Publish this incident's changes soon (once, however many changes arrive meanwhile).
+
+        Call it after the change is committed: a flush that starts after this call reads it.
+        """
         self._dirty.add(incident_id)
         if incident_id not in self._tasks:
             task = asyncio.get_running_loop().create_task(self._publisher(incident_id))
             self._tasks[incident_id] = task
 
     async def _publisher(self, incident_id: int) -> None:
+        # The hand-off is race-free because nothing awaits between the last look at `_dirty`
+        # and the pop: a mark_dirty either lands before that look (one more round) or after
+        # the pop (a new task). Keep it so: no await in the `finally` or after the loop.
         attempt = 0
         try:
             while incident_id in self._dirty:
                 await asyncio.sleep(self.debounce)
+                # Discarded before the flush reads: a change committed after this point marks
+                # the incident dirty again, so it gets a flush of its own.
                 self._dirty.discard(incident_id)
                 try:
                     async with self._slots:
@@ -258,12 +268,13 @@ class IncidentFlows(LifecycleCommands):
                 except Exception:
                     log.exception("could not publish incident %s", incident_id)
                     if attempt >= len(RETRY_DELAYS):
-                        return
+                        return  # the next change (or a restart) tries again
                     await asyncio.sleep(RETRY_DELAYS[attempt])
                     attempt += 1
                     self._dirty.add(incident_id)
         finally:
-            self._tasks.pop(incident_id, None)
+            if self._tasks.get(incident_id) is asyncio.current_task():
+                del self._tasks[incident_id]
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until every pending publication is done (tests, benchmarks, shutdown)."""
@@ -272,7 +283,15 @@ class IncidentFlows(LifecycleCommands):
             await asyncio.wait([*self._tasks.values(), *self._side_tasks], timeout=0.1)
 
     async def flush(self, incident_id: int) -> None:
-        """Post or edit the header and reply with the events not yet in the thread."""
+        """Post or edit the header if what it shows changed; reply with the events not yet in
+        the thread.
+
+        Whether the header is current is decided by comparing what it shows with what it was
+        last rendered from, not by event ids: the reads of one flush are separate statements
+        (each sees what is committed by then), so a change committed between the incident row
+        and its events puts its events into the thread while the header is rendered from the
+        row before it; the next flush then finds no new event, only a different state.
+        """
         incident = await self.get(incident_id=incident_id)
         if incident is None:
             return
@@ -281,7 +300,8 @@ class IncidentFlows(LifecycleCommands):
             incident = await self.get(incident_id=incident_id)
             assert incident is not None
         new = [e for e in incident.events if e.id > incident.published_event_id]
-        if incident.header_ts is not None and not new:
+        shows = _header_state(incident)
+        if incident.header_ts is not None and not new and self._shown.get(incident_id) == shows:
             return
         await self._sync_updates(incident)
         facts = await self._facts(incident)
@@ -298,6 +318,10 @@ class IncidentFlows(LifecycleCommands):
             incident = replace(incident, channel=channel, header_ts=ts)
         else:
             await self.reporter.update_header(incident, facts)
+        if incident.is_open:
+            self._shown[incident_id] = shows
+        else:  # resolved is final: an unknown header is simply edited once more if marked
+            self._shown.pop(incident_id, None)
         if new:
             await self.reporter.post_timeline(incident, new, facts)
             await self._db(service.mark_published, incident_id=incident_id, event_id=new[-1].id)
@@ -401,6 +425,21 @@ class IncidentFlows(LifecycleCommands):
             await asyncio.wait(list(self._side_tasks), timeout=5.0)
         for task in [*self._tasks.values(), *self._side_tasks]:
             task.cancel()
+
+
+def _header_state(incident: IncidentView) -> IncidentView:
+    """The incident without what changes while its header stays the same (the timeline but
+    its diagnosis, the publishing bookkeeping, timestamps the header does not show)."""
+    return replace(
+        incident,
+        events=[e for e in incident.events if e.kind == "diagnosis"],
+        published_event_id=0,
+        channel=None,
+        header_ts=None,
+        updated_at=incident.created_at,
+        last_alert_at=incident.created_at,
+        participants=[],
+    )
 
 
 class _Stored:

@@ -218,7 +218,11 @@ class IncidentUpdateDelivery(Base):
     """One update to one subscriber in one time slot: the row that makes a send happen once."""
 
     __tablename__ = "incident_update_deliveries"
-    __table_args__ = (UniqueConstraint("incident_id", "subscriber", "slot"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "subscriber", "slot"),
+        # Every scheduled run looks for unfinished rows first (the recovery pass).
+        Index("ix_incident_update_deliveries_state", "state"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(
@@ -226,6 +230,32 @@ class IncidentUpdateDelivery(Base):
     )
     subscriber: Mapped[str] = mapped_column(String(64))
     slot: Mapped[str] = mapped_column(String(96))
-    state: Mapped[str] = mapped_column(String(8))  # sending | sent | failed
+    state: Mapped[str] = mapped_column(String(8))  # queued | sending | sent | failed
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class IncidentReminder(Base):
+    """A nudge to the commander: no human update went to stakeholders for one update interval.
+
+    `slot` chains the reminders of one silence (bot/incidents/reminders.py); its unique key is
+    what makes two job runs that race for the same reminder post it once.
+    """
+
+    __tablename__ = "incident_reminders"
+    __table_args__ = (UniqueConstraint("incident_id", "slot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    slot: Mapped[str] = mapped_column(String(32))
+    commander: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The reminder message in the incident's thread (edited once someone answers it).
+    channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answer: Mapped[str | None] = mapped_column(String(16), nullable=True)  # snoozed | updated
+    answered_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

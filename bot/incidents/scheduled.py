@@ -8,6 +8,8 @@ where `bot` is the key (the database URL) under which the running bot registered
 scheduler: a job function gets no handle on the scheduler that runs it, so some lookup by a
 picklable key is needed either way, and the database URL is the one key that stays right across
 restarts and stays distinct between bots in one test process.
+
+A snoozed commander reminder has a one-shot job, `incident-reminder-<id>`, found the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 if TYPE_CHECKING:
@@ -34,6 +37,10 @@ def job_id(incident_id: int) -> str:
     return f"incident-update-{incident_id}"
 
 
+def snooze_job_id(incident_id: int) -> str:
+    return f"incident-reminder-{incident_id}"
+
+
 async def send_due_updates(incident_id: int, bot: str) -> int:
     """The job: send the incident's scheduled update through the bot registered as `bot`."""
     updates = RUNNING.get(bot)
@@ -45,6 +52,20 @@ async def send_due_updates(incident_id: int, bot: str) -> int:
     except Exception:
         log.exception("scheduled update of incident %s failed", incident_id)
         return 0
+
+
+async def remind_after_snooze(incident_id: int, bot: str) -> bool:
+    """The job: a snooze ended; remind the commander again if still no update went out."""
+    updates = RUNNING.get(bot)
+    reminders = updates.reminders if updates is not None else None
+    if reminders is None:
+        log.warning("incident %s snooze ended, but its bot is not running here", incident_id)
+        return False
+    try:
+        return await reminders.check(incident_id) is not None
+    except Exception:
+        log.exception("reminder of incident %s after a snooze failed", incident_id)
+        return False
 
 
 class SchedulerUpdateClock:
@@ -80,3 +101,26 @@ class SchedulerUpdateClock:
         if not isinstance(trigger, IntervalTrigger):
             return None
         return trigger.start_date, int(trigger.interval.total_seconds() // 60)
+
+
+class SchedulerSnoozeClock:
+    """`SnoozeClock` on the scheduler: a one-shot job at the end of the snooze (a new snooze
+    replaces it)."""
+
+    def __init__(self, scheduler: BaseScheduler, *, bot: str) -> None:
+        self.scheduler = scheduler
+        self.bot = bot
+
+    def start(self, incident_id: int, at: datetime) -> None:
+        self.scheduler.add_job(
+            remind_after_snooze,
+            DateTrigger(run_date=at, timezone="UTC"),
+            args=[incident_id, self.bot],
+            id=snooze_job_id(incident_id),
+            name=f"Commander reminder of incident {incident_id} after a snooze",
+            replace_existing=True,
+        )
+
+    def stop(self, incident_id: int) -> None:
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.remove_job(snooze_job_id(incident_id))

@@ -151,12 +151,15 @@ def add_event(
     data: dict[str, Any] | None = None,
 ) -> int:
     """Append one line to the timeline and return its id."""
+    # The incident row first: its lock, held to commit, makes the event ids of one incident
+    # commit in the order they are allocated (on PostgreSQL; SQLite has one writer anyway), so
+    # the publisher's "events above published_event_id" never misses one committed late.
+    conn.execute(update(_INC).where(_INC.c.id == incident_id).values(updated_at=now))
     event_id = conn.execute(
         insert(_EVENT)
         .values(incident_id=incident_id, kind=kind, text=text, actor=actor, at=now, data=data or {})
         .returning(_EVENT.c.id)
     ).scalar_one()
-    conn.execute(update(_INC).where(_INC.c.id == incident_id).values(updated_at=now))
     return int(event_id)
 
 

@@ -1,25 +1,39 @@
 """Subscriptions to incident updates and the delivery ledger that makes each send happen once.
 
-A delivery row is claimed (`sending`) before the message is posted and marked `sent` after, under
-a unique (incident, subscriber, slot) key: a second run of the same slot finds the row and posts
-nothing. A crash between post and mark leaves `sending`, which is never re-sent blindly (a
-duplicate is worse than a missed status update); a post that failed for sure is `failed` and may
-be claimed again.
+One ledger row per (incident, subscriber, slot), unique. Its state moves
+
+    queued  -> sending -> sent | failed
+    (claimed)  (handed to Slack)
+
+`claim_all` queues a whole audience in one statement (rows that exist are skipped, `failed` ones are
+queued again), so a second run of the same slot claims nothing. A sender moves a row to `sending`
+just before its post and to `sent`/`failed` after, each move a compare-and-set on (state,
+created_at): of two senders, or a sender and the recovery, only one wins a row. `created_at` is
+when the row entered its current state.
+
+A crash leaves `queued` rows (never posted: the recovery sends them) or `sending` rows (maybe
+posted: the recovery looks for the message in the conversation first; see
+`IncidentUpdates.recover`). A post that failed for sure is `failed` and may be claimed again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from bot.incidents.models import IncidentSubscription, IncidentUpdateDelivery
 
 _SUB = IncidentSubscription.__table__
 _DEL = IncidentUpdateDelivery.__table__
 ALL = "all"
+QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
+_KEY = ("incident_id", "subscriber", "slot")
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,25 @@ class Subscriber:
     id: str
     kind: str  # user | channel
     scope: str  # "all" or an incident id
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The key of one ledger row: this slot's update of this incident to this subscriber."""
+
+    incident_id: int
+    subscriber: str
+    slot: str
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A ledger row still `queued` or `sending`, and since when."""
+
+    delivery: Delivery
+    kind: str  # user | channel
+    state: str
+    since: datetime  # when it got there (aware)
 
 
 def subscribe(conn: Connection, *, subscriber: str, kind: str, scope: str, now: datetime) -> bool:
@@ -65,49 +98,183 @@ def for_incident(conn: Connection, *, incident_id: int) -> list[Subscriber]:
     return list(seen.values())
 
 
-def claim(conn: Connection, *, incident_id: int, subscriber: str, slot: str, now: datetime) -> bool:
-    """Take the right to send this slot to this subscriber (IntegrityError: someone has it)."""
-    conn.execute(
-        insert(_DEL).values(
-            incident_id=incident_id,
-            subscriber=subscriber,
-            slot=slot,
-            state="sending",
-            created_at=now,
-        )
-    )
-    return True
-
-
-def reclaim_failed(
-    conn: Connection, *, incident_id: int, subscriber: str, slot: str, now: datetime
-) -> bool:
-    """Take a delivery whose earlier post failed for sure; False if it is sent or in flight."""
+def claim_all(
+    conn: Connection, *, incident_id: int, slot: str, subscribers: list[str], now: datetime
+) -> set[str]:
+    """Queue this slot for every subscriber without a row or whose post failed; those queued now."""
+    if not subscribers:
+        return set()
+    rows = [
+        {
+            "incident_id": incident_id,
+            "subscriber": s,
+            "slot": slot,
+            "state": QUEUED,
+            "created_at": now,
+        }
+        for s in subscribers
+    ]
+    claimed = set(_insert_missing(conn, rows))
     retried = conn.execute(
         update(_DEL)
         .where(
             _DEL.c.incident_id == incident_id,
-            _DEL.c.subscriber == subscriber,
             _DEL.c.slot == slot,
-            _DEL.c.state == "failed",
+            _DEL.c.subscriber.in_(subscribers),
+            _DEL.c.state == FAILED,
         )
-        .values(state="sending", created_at=now)
+        .values(state=QUEUED, created_at=now)
+        .returning(_DEL.c.subscriber)
     )
-    return bool(retried.rowcount)
+    claimed.update(retried.scalars())
+    return claimed
 
 
-def finish(
-    conn: Connection, *, incident_id: int, subscriber: str, slot: str, sent: bool, now: datetime
-) -> None:
-    """Mark a claimed delivery sent (or failed, so that a later run may try again)."""
-    conn.execute(
+def _insert_missing(conn: Connection, rows: list[dict[str, object]]) -> list[str]:
+    """Insert the rows whose key is free (one statement on SQLite and PostgreSQL); whose they are."""
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(conn.dialect.name)
+    if dialect is not None:
+        statement = (
+            dialect.insert(_DEL)
+            .on_conflict_do_nothing(index_elements=list(_KEY))
+            .returning(_DEL.c.subscriber)
+        )
+        return list(conn.execute(statement, rows).scalars())
+    inserted = []
+    for row in rows:  # any other database: a savepoint per row
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(_DEL).values(**row))
+        except IntegrityError:
+            continue
+        inserted.append(str(row["subscriber"]))
+    return inserted
+
+
+def start_all(
+    conn: Connection, *, incident_id: int, slot: str, subscribers: list[str], now: datetime
+) -> set[str]:
+    """queued -> sending, just before the posts; the subscribers this call moved (not the others')."""
+    if not subscribers:
+        return set()
+    moved = conn.execute(
         update(_DEL)
         .where(
             _DEL.c.incident_id == incident_id,
-            _DEL.c.subscriber == subscriber,
             _DEL.c.slot == slot,
+            _DEL.c.subscriber.in_(subscribers),
+            _DEL.c.state == QUEUED,
         )
-        .values(state="sent" if sent else "failed", sent_at=now if sent else None)
+        .values(state=SENDING, created_at=now)
+        .returning(_DEL.c.subscriber)
+    )
+    return set(moved.scalars())
+
+
+def finish_all(
+    conn: Connection,
+    *,
+    incident_id: int,
+    slot: str,
+    finished: Iterable[tuple[str, bool, datetime]],
+    now: datetime,
+) -> int:
+    """(subscriber, sent, started at) of finished posts: sending -> sent | failed; how many moved.
+
+    A row that another sender took over since (its `created_at` moved on) is left alone."""
+    params = [
+        {
+            "b_sub": sub,
+            "b_since": since,
+            "b_state": SENT if ok else FAILED,
+            "b_at": now if ok else None,
+        }
+        for sub, ok, since in finished
+    ]
+    if not params:
+        return 0
+    statement = (
+        update(_DEL)
+        .where(
+            _DEL.c.incident_id == incident_id,
+            _DEL.c.slot == slot,
+            _DEL.c.subscriber == bindparam("b_sub"),
+            _DEL.c.state == SENDING,
+            _DEL.c.created_at == bindparam("b_since"),
+        )
+        .values(state=bindparam("b_state"), sent_at=bindparam("b_at"))
+    )
+    return int(conn.execute(statement, params).rowcount or 0)
+
+
+def advance(
+    conn: Connection,
+    *,
+    incident_id: int,
+    slot: str,
+    finished: list[tuple[str, bool, datetime]],
+    start: list[str],
+    now: datetime,
+) -> set[str]:
+    """`finish_all` and `start_all` in one transaction: a fan-out's one round trip per batch."""
+    facts = {"incident_id": incident_id, "slot": slot, "now": now}
+    finish_all(conn, finished=finished, **facts)
+    return start_all(conn, subscribers=start, **facts)
+
+
+def unfinished(conn: Connection) -> list[Unfinished]:
+    """Every delivery still `queued` or `sending`, oldest first (what a recovery pass looks at)."""
+    kind = (
+        select(func.min(_SUB.c.kind)).where(_SUB.c.subscriber == _DEL.c.subscriber)
+    ).scalar_subquery()
+    rows = conn.execute(
+        select(_DEL.c.incident_id, _DEL.c.subscriber, _DEL.c.slot, _DEL.c.state, _DEL.c.created_at)
+        .add_columns(kind.label("kind"))
+        .where(_DEL.c.state.in_([QUEUED, SENDING]))
+        .order_by(_DEL.c.id)
+    )
+    return [
+        Unfinished(
+            Delivery(r.incident_id, r.subscriber, r.slot),
+            # STAKEHOLDER_CHANNEL has no subscription row; Slack ids say what they name.
+            r.kind or ("user" if r.subscriber[:1] in ("U", "W") else "channel"),
+            r.state,
+            # SQLite hands back naive datetimes; everything stored is UTC.
+            r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC),
+        )
+        for r in rows
+    ]
+
+
+def settle(
+    conn: Connection,
+    *,
+    found: list[tuple[Delivery, datetime]],
+    missing: list[tuple[Delivery, datetime]],
+    now: datetime,
+) -> list[Delivery]:
+    """After a recovery looked in Slack: `sending` rows found there -> sent, the missing ones ->
+    queued (to be posted again); each only if still as seen (`created_at`). The re-queued ones."""
+    requeued = []
+    for delivery, since, values in [
+        *((d, t, {"state": SENT, "sent_at": now}) for d, t in found),
+        *((d, t, {"state": QUEUED, "created_at": now}) for d, t in missing),
+    ]:
+        moved = conn.execute(
+            update(_DEL)
+            .where(_is(delivery), _DEL.c.state == SENDING, _DEL.c.created_at == since)
+            .values(**values)
+        )
+        if moved.rowcount and values["state"] == QUEUED:
+            requeued.append(delivery)
+    return requeued
+
+
+def _is(delivery: Delivery) -> ColumnElement[bool]:
+    return and_(
+        _DEL.c.incident_id == delivery.incident_id,
+        _DEL.c.subscriber == delivery.subscriber,
+        _DEL.c.slot == delivery.slot,
     )
 
 
@@ -125,6 +292,6 @@ def last_sent_at(conn: Connection, *, incident_id: int) -> datetime | None:
     """When this incident's subscribers last got an update (None: never)."""
     return conn.execute(
         select(func.max(_DEL.c.sent_at)).where(
-            _DEL.c.incident_id == incident_id, _DEL.c.state == "sent"
+            _DEL.c.incident_id == incident_id, _DEL.c.state == SENT
         )
     ).scalar_one_or_none()

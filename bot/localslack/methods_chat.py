@@ -30,6 +30,21 @@ def _content(slack: LocalSlack, params: Params) -> tuple[str, list[Any], list[An
     )
 
 
+def _metadata(params: Params) -> dict[str, Any] | None:
+    """Message metadata as Slack takes it: an `event_type` string and an `event_payload` object."""
+    metadata = params.structured("metadata", error="invalid_metadata_format")
+    if metadata is None:
+        return None
+    if not (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and metadata["event_type"]
+        and isinstance(metadata.get("event_payload"), dict)
+    ):
+        raise ApiError("invalid_metadata_format")
+    return {"event_type": metadata["event_type"], "event_payload": metadata["event_payload"]}
+
+
 @method("chat.postMessage")
 async def post_message(slack: LocalSlack, params: Params) -> dict[str, Any]:
     channel = _postable(slack, params)
@@ -44,7 +59,7 @@ async def post_message(slack: LocalSlack, params: Params) -> dict[str, Any]:
         thread_ts=params.opt("thread_ts"),
         reply_broadcast=params.flag("reply_broadcast"),
         username=params.opt("username"),
-        metadata=params.structured("metadata"),
+        metadata=_metadata(params),
     )
     await ws.commit(message, "new")
     return {"channel": channel.id, "ts": message.ts, "message": message.to_api()}

@@ -94,15 +94,16 @@ async def conversations_history(slack: LocalSlack, params: Params) -> dict[str, 
     # Newest first, as Slack returns it.
     messages = [m for m in reversed(ws.top_level(channel.id)) if _in_window(m, params)]
     page, cursor = _page(messages, params)
+    metadata = params.flag("include_all_metadata")
     return {
-        "messages": [_with_thread_info(ws.replies(channel.id, m.ts), m) for m in page],
+        "messages": [_with_thread_info(ws.replies(channel.id, m.ts), m, metadata) for m in page],
         "has_more": bool(cursor),
         "response_metadata": {"next_cursor": cursor},
     }
 
 
-def _with_thread_info(replies: list[Message], message: Message) -> dict[str, Any]:
-    data = message.to_api()
+def _with_thread_info(replies: list[Message], message: Message, metadata: bool) -> dict[str, Any]:
+    data = _api(message, metadata)
     if replies:
         data.update(
             thread_ts=message.ts,
@@ -110,6 +111,15 @@ def _with_thread_info(replies: list[Message], message: Message) -> dict[str, Any
             latest_reply=replies[-1].ts,
             reply_users=sorted({r.user for r in replies}),
         )
+    return data
+
+
+def _api(message: Message, metadata: bool) -> dict[str, Any]:
+    """A message as history returns it: Slack includes message metadata only when the call asks
+    for it with `include_all_metadata`."""
+    data = message.to_api()
+    if not metadata:
+        data.pop("metadata", None)
     return data
 
 
@@ -123,8 +133,9 @@ async def conversations_replies(slack: LocalSlack, params: Params) -> dict[str, 
     root_ts = parent.thread_ts or parent.ts
     root = ws.find_message(channel.id, root_ts) or parent
     replies = ws.replies(channel.id, root_ts)
-    thread = [_with_thread_info(replies, root)] + [
-        r.to_api() for r in replies if _in_window(r, params)
+    metadata = params.flag("include_all_metadata")
+    thread = [_with_thread_info(replies, root, metadata)] + [
+        _api(r, metadata) for r in replies if _in_window(r, params)
     ]
     page, cursor = _page(thread, params, default_limit=1000)
     return {

@@ -18,6 +18,10 @@ MAX_CONTEXT_ELEMENTS = 10
 MAX_ACTION_ELEMENTS = 25
 MAX_BUTTON_TEXT = 75
 MAX_FALLBACK_TEXT = 3900
+MAX_INPUT_TEXT = 3000
+MAX_INPUT_LABEL = 2000
+MAX_PLACEHOLDER_TEXT = 150
+MAX_VIEW_TITLE = 24
 ELLIPSIS = "…"
 
 Block = dict[str, Any]
@@ -117,6 +121,36 @@ class BlockCollector:
         if block_id:
             block["block_id"] = block_id
         return self._add(block)
+
+    def text_input(
+        self,
+        label: str,
+        *,
+        block_id: str,
+        action_id: str,
+        initial: str = "",
+        placeholder: str = "",
+        multiline: bool = False,
+    ) -> str:
+        """A plain-text input (modals): what a person types comes back in the view's state."""
+        element: Block = {
+            "type": "plain_text_input",
+            "action_id": action_id,
+            "multiline": multiline,
+            "max_length": MAX_INPUT_TEXT,
+        }
+        if initial:
+            element["initial_value"] = clip(initial, MAX_INPUT_TEXT)
+        if placeholder:
+            element["placeholder"] = plain(placeholder, MAX_PLACEHOLDER_TEXT)
+        return self._add(
+            {
+                "type": "input",
+                "block_id": block_id,
+                "label": plain(label, MAX_INPUT_LABEL),
+                "element": element,
+            }
+        )
 
     def finish(self) -> list[Block]:
         if self.truncated:

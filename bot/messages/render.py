@@ -124,6 +124,7 @@ class TemplateRenderer:
             "context": collector.context,
             "divider": collector.divider,
             "actions": collector.actions,
+            "text_input": collector.text_input,
         }
         text = template.render(**builders, **context).strip()
         return Rendered(text=clip(text, MAX_FALLBACK_TEXT) or " ", blocks=collector.finish())

@@ -12,7 +12,7 @@ A new template needs a sample here, or start-up reports it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace as NS
 from typing import Any
@@ -499,7 +499,7 @@ def _incident_answer() -> list[Sample]:
         "problem": "version is required",
         "run": _run(),
     }
-    base.update(what="severity", value="SEV1", path="var/postmortems/INC-7.md")
+    base.update(what="severity", value="SEV1", path="var/postmortems/INC-7.md", until=NOW)
     kinds = [
         "not_found",
         "not_set_up",
@@ -517,6 +517,10 @@ def _incident_answer() -> list[Sample]:
         "no_retrain",
         "runbook_problem",
         "started",
+        "snoozed",
+        "reminder_answered",
+        "update_empty",
+        "update_closed",
         "other",
     ]
     return [Sample(kind, {**base, "kind": kind}) for kind in kinds]
@@ -555,6 +559,37 @@ def _incident_update() -> list[Sample]:
             "resolved",
             {**base, "kind": "resolved", "done": [], "incident": _incident("resolved")},
         ),
+    ]
+
+
+def _reminder(answer: str | None = None) -> NS:
+    return NS(
+        id=3,
+        answer=answer,
+        answered_by="U0ONCALL" if answer else None,
+        snoozed_until=NOW + timedelta(minutes=30) if answer == "snoozed" else None,
+    )
+
+
+@sample("incident_reminder")
+def _incident_reminder() -> list[Sample]:
+    base = {"slash": SLASH, "silent_for": timedelta(minutes=62), "minutes": 60}
+    no_commander = replace(_incident(), commander=None)
+    return [
+        Sample("ask", {**base, "incident": _incident(), "reminder": _reminder()}),
+        Sample("no commander", {**base, "incident": no_commander, "reminder": _reminder()}),
+        Sample("snoozed", {**base, "incident": _incident(), "reminder": _reminder("snoozed")}),
+        Sample("updated", {**base, "incident": _incident(), "reminder": _reminder("updated")}),
+    ]
+
+
+@sample("incident_update_modal")
+def _incident_update_modal() -> list[Sample]:
+    news = [_event(i, EVENT_KINDS[i % len(EVENT_KINDS)], text="z" * 400) for i in range(30)]
+    return [
+        Sample("news", {"slash": SLASH, "incident": _incident(), "news": news[:3]}),
+        Sample("nothing new", {"slash": SLASH, "incident": _incident(), "news": []}),
+        Sample("long timeline", {"slash": SLASH, "incident": _incident(), "news": news}),
     ]
 
 
@@ -619,6 +654,8 @@ def _incident_timeline() -> list[Sample]:
         ("impact", {}, "1 in 4 predictions wrong"),
         ("update", {"severity": "SEV2", "status": "identified", "impact": "some"}, "Rolling back"),
         ("pinned", {}, "the deploy at 09:02 <is> the cause"),
+        ("update_sent", {"kind": "scheduled", "slot": "every30m@x#1", "recipients": 3}, None),
+        ("update_sent", {"kind": "resolved", "slot": "resolved", "recipients": 1}, None),
         ("run_started", {"run_id": 42, "linked": True}, "Roll back"),
         ("run_step", {"run_id": 42, "outcome": "failed", "detail": LONG_TEXT}, "Smoke test"),
         ("run_finished", {"run_id": 42, "status": "rolled_back", "error": "smoke"}, "Deploy"),
@@ -881,7 +918,7 @@ def _stale_button() -> list[Sample]:
 
 @sample("status")
 def _status() -> list[Sample]:
-    def facts(sections: int) -> dict[str, Any]:
+    def facts(sections: int, leader: bool = True) -> dict[str, Any]:
         return {
             "slash": SLASH,
             "version": "0.4.0",
@@ -889,14 +926,18 @@ def _status() -> list[Sample]:
             "uptime_seconds": 3725,
             "database_ok": True,
             "database_kind": "sqlite",
-            "scheduler": NS(running=True, jobs=4),
+            "scheduler": NS(running=True, leader=leader, jobs=4),
             "sections": [
                 NS(title=f"Model {i}", lines=["production v2", "server up"])
                 for i in range(sections)
             ],
         }
 
-    return [Sample("running", facts(1)), Sample("60 sections", facts(60))]
+    return [
+        Sample("running", facts(1)),
+        Sample("standby", facts(1, leader=False)),
+        Sample("60 sections", facts(60)),
+    ]
 
 
 @sample("unknown_runbook")

@@ -1,12 +1,14 @@
-"""Buttons: a registry of action ids, each with the role its clicker needs.
+"""Buttons and modals: registries of action ids and view callback ids, each with its role.
 
 The role is checked on the clicking user of the signed payload, not on whoever posted the
 message, so a confirmation card shared in a channel cannot be confirmed by a viewer. Clicks are
-acked at once; the handler runs after the ack.
+acked at once; the handler runs after the ack. A modal's submission is checked before the ack
+(so that a mistake shows in the modal) and handled after it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -55,9 +57,55 @@ class ActionSpec:
     summary: str
 
 
+@dataclass
+class Submission:
+    """One submitted modal: its input values and the JSON it was opened with."""
+
+    callback_id: str
+    user_id: str
+    role: Role
+    values: dict[str, dict[str, Any]]
+    metadata: dict[str, Any]
+    reply: SlackReplier
+    slash: str = "/iris"
+
+    def text(self, block_id: str, action_id: str) -> str:
+        """What was typed into one plain-text input ("" when left empty)."""
+        state = self.values.get(block_id, {}).get(action_id) or {}
+        return str(state.get("value") or "").strip()
+
+
+# Before the ack (fast, no I/O): errors to show in the modal by block id, or None to accept.
+SubmissionCheck = Callable[[Submission], dict[str, str] | None]
+SubmissionHandler = Callable[[Submission], Awaitable[Rendered | None]]
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    callback_id: str
+    role: Role
+    check: SubmissionCheck
+    handler: SubmissionHandler
+    summary: str
+
+
 class InteractionRegistry:
     def __init__(self) -> None:
         self.actions: dict[str, ActionSpec] = {}
+        self.views: dict[str, ViewSpec] = {}
+
+    def view(
+        self, callback_id: str, *, role: Role, summary: str, check: SubmissionCheck
+    ) -> Callable[[SubmissionHandler], SubmissionHandler]:
+        """Register a modal's submission: `check` runs before the ack, the handler after it."""
+
+        def register(handler: SubmissionHandler) -> SubmissionHandler:
+            if callback_id in self.views:
+                raise ValueError(f"modal {callback_id!r} is registered twice")
+            self.views[callback_id] = ViewSpec(callback_id, role, check, handler, summary)
+            return handler
+
+        return register
 
     def action(
         self, action_id: str, *, role: Role, summary: str
@@ -115,18 +163,95 @@ def register_interaction_listener(
 
     async def _run(interaction: Interaction) -> None:
         spec = registry.actions.get(interaction.action_id)
+        await _handled(
+            what=f"button {interaction.action_id}",
+            spec=spec,
+            role=interaction.role,
+            call=lambda: spec.handler(interaction),  # type: ignore[union-attr]
+            user=interaction.user_id,
+            arguments=interaction.value,
+            channel=interaction.channel_id,
+            reply=interaction.reply,
+        )
+
+    @app.view(re.compile(r".+"))
+    async def on_view(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        try:
+            submission = _submission(body, client)
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignoring a malformed view_submission payload")
+            await ack()
+            return
+        spec = registry.views.get(submission.callback_id)
+        errors = None
+        if spec is not None and submission.role.allows(spec.role):
+            try:
+                errors = spec.check(submission)
+            except Exception:
+                log.exception("check of modal %s failed", submission.callback_id)
+        if errors:
+            await ack(response_action="errors", errors=errors)  # the modal stays open
+            return
+        await ack()
+        services.tasks.spawn(_run_view(submission), name=f"modal {submission.callback_id}")
+
+    def _submission(body: dict[str, Any], client: AsyncWebClient) -> Submission:
+        view = body["view"]
+        user_id = body["user"]["id"]
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        if not isinstance(metadata, dict):
+            raise ValueError("private_metadata is not an object")
+        return Submission(
+            callback_id=str(view["callback_id"]),
+            user_id=user_id,
+            role=services.roles.role_of(user_id),
+            values=(view.get("state") or {}).get("values") or {},
+            metadata=metadata,
+            # Modals have no response_url: answers are ephemeral in the channel they came from.
+            reply=SlackReplier(
+                client,
+                response_url=None,
+                channel_id=str(metadata.get("channel") or ""),
+                user_id=user_id,
+            ),
+            slash=slash,
+        )
+
+    async def _run_view(submission: Submission) -> None:
+        spec = registry.views.get(submission.callback_id)
+        await _handled(
+            what=f"modal {submission.callback_id}",
+            spec=spec,
+            role=submission.role,
+            call=lambda: spec.handler(submission),  # type: ignore[union-attr]
+            user=submission.user_id,
+            arguments=json.dumps(submission.metadata, sort_keys=True),
+            channel=submission.reply.channel_id,
+            reply=submission.reply,
+        )
+
+    async def _handled(
+        *,
+        what: str,
+        spec: ActionSpec | ViewSpec | None,
+        role: Role,
+        call: Callable[[], Awaitable[Rendered | None]],
+        user: str,
+        arguments: str,
+        channel: str,
+        reply: SlackReplier,
+    ) -> None:
+        """Role check, the handler, its answer to the person, a metric and an audit record."""
         result = "ok"
         answer: Rendered | None = None
         if spec is None:
             result, answer = "invalid", renderer.render("stale_button", slash=slash)
-        elif not interaction.role.allows(spec.role):
+        elif not role.allows(spec.role):
             result = "denied"
-            answer = renderer.render(
-                "denied_action", slash=slash, action=spec, role=interaction.role.value
-            )
+            answer = renderer.render("denied_action", slash=slash, action=spec, role=role.value)
         else:
             try:
-                answer = await spec.handler(interaction)
+                answer = await call()
             except UserError as exc:
                 result = exc.result
                 answer = renderer.render(
@@ -134,23 +259,23 @@ def register_interaction_listener(
                 )
             except Exception:
                 error_id = uuid.uuid4().hex[:8]
-                log.exception("button %s failed (error id %s)", interaction.action_id, error_id)
+                log.exception("%s failed (error id %s)", what, error_id)
                 result, answer = (
                     "error",
                     renderer.render("error", slash=slash, command=None, error_id=error_id),
                 )
-        services.metrics.interactions.labels(interaction.action_id, result).inc()
+        services.metrics.interactions.labels(what.split(" ", 1)[1], result).inc()
         try:
             with services.db.connection() as conn:
                 audit.record(
                     conn,
-                    actor=interaction.user_id,
-                    action=f"button {interaction.action_id}",
-                    arguments=interaction.value,
-                    channel=interaction.channel_id,
+                    actor=user,
+                    action=what,
+                    arguments=arguments,
+                    channel=channel,
                     result=result,
                 )
         except Exception:
-            log.exception("could not audit button %s", interaction.action_id)
+            log.exception("could not audit %s", what)
         if answer is not None:
-            await interaction.reply.respond(answer)
+            await reply.respond(answer)

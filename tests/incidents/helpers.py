@@ -1,12 +1,18 @@
-"""Alertmanager-shaped payloads and a client that posts them like Alertmanager does."""
+"""Alertmanager-shaped payloads, a client that posts them like Alertmanager does, and the
+test clock (time-machine plus a woken scheduler) of the update and reminder tests."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import time_machine
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 
 from tests.harness import BotHarness
 
@@ -92,3 +98,42 @@ def prepare(bot: BotHarness, *, debounce: float = 0.05, without_registry: bool =
 async def settle(bot: BotHarness) -> None:
     assert bot.app.services.incidents is not None
     await bot.app.services.incidents.idle(timeout=30)
+
+
+class JobRuns:
+    """Counts finished incident jobs (updates, reminders), so that a test can wait for the ones
+    it woke; the bot's other jobs (monitors, ingestion) run on their own clocks."""
+
+    def __init__(self, bot: BotHarness) -> None:
+        self.done: list[str] = []
+        self.scheduler = bot.app.services.scheduler
+        self.scheduler.add_listener(self._finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+
+    def _finished(self, event: JobExecutionEvent) -> None:
+        if event.job_id.startswith("incident-"):
+            assert event.exception is None, event.exception
+            self.done.append(event.job_id)
+
+    async def wake(self, *, expect: int) -> list[str]:
+        """Let the scheduler run what is due now; wait for `expect` jobs to finish."""
+        before = len(self.done)
+        self.scheduler.wakeup()
+        deadline = asyncio.get_running_loop().time() + 15
+        while len(self.done) < before + expect:
+            assert asyncio.get_running_loop().time() < deadline, self.done[before:]
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # a job that was not expected would have finished by now
+        return self.done[before:]
+
+
+@contextmanager
+def clock_at(moment: datetime) -> Iterator[None]:
+    with time_machine.travel(moment, tick=True):
+        yield
+
+
+async def wait_until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)

@@ -291,3 +291,40 @@ async def test_views_need_a_valid_trigger(slack: LocalSlack, client: AsyncWebCli
     home = {"type": "home", "blocks": [_section("Oncall: bob")]}
     published = await client.views_publish(user_id="U0ONCALL", view=home)
     assert published["view"]["id"] == slack.home_view("bob").id  # type: ignore[union-attr]
+
+
+async def test_post_to_a_user_id_lands_in_the_dm_without_opening_it(
+    slack: LocalSlack, client: AsyncWebClient
+) -> None:
+    # As in Slack: a user's ID as `channel` posts to the app's DM with them; the answer names it.
+    posted = await client.chat_postMessage(channel="U0VIEWER", text="update")
+    assert posted["channel"] == "D0VIEWER"
+    assert slack.call_count("conversations.open") == 0
+    assert [m.text for m in slack.dms("carol")] == ["update"]
+
+
+async def test_message_metadata_is_kept_and_read_back_only_on_request(
+    slack: LocalSlack, client: AsyncWebClient
+) -> None:
+    metadata = {"event_type": "incident_update", "event_payload": {"incident_id": 1, "slot": "s"}}
+    posted = await client.chat_postMessage(channel="U0VIEWER", text="update", metadata=metadata)
+    assert posted["message"]["metadata"] == metadata
+    assert slack.dms("carol")[0].metadata == metadata
+    plain = await client.conversations_history(channel=posted["channel"])
+    assert "metadata" not in plain["messages"][0]  # Slack leaves it out unless asked
+    full = await client.conversations_history(channel=posted["channel"], include_all_metadata=True)
+    assert full["messages"][0]["metadata"] == metadata
+    replies = await client.conversations_replies(
+        channel=posted["channel"], ts=posted["ts"], include_all_metadata=True
+    )
+    assert replies["messages"][0]["metadata"] == metadata
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"event_payload": {}}, {"event_type": "x"}, {"event_type": "x", "event_payload": "nope"}],
+)
+async def test_malformed_metadata(client: AsyncWebClient, metadata: dict[str, Any]) -> None:
+    with pytest.raises(SlackApiError) as err:
+        await client.chat_postMessage(channel="oncall", text="x", metadata=metadata)
+    assert err.value.response["error"] == "invalid_metadata_format"

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from bot.commands.registry import CommandRegistry
 from bot.services import Services
-from bot.slack.handlers import core, incidents, models, monitoring, retrain, runbooks
+from bot.slack.handlers import (
+    core,
+    incidents,
+    models,
+    monitoring,
+    reminders,
+    retrain,
+    runbooks,
+    subscriptions,
+)
 from bot.slack.interactions import InteractionRegistry
 
 
@@ -18,3 +27,5 @@ def register_all(
     retrain.register(services, commands, interactions)
     monitoring.register(services, commands, interactions)
     incidents.register(services, commands, interactions)
+    subscriptions.register(services, commands, interactions)
+    reminders.register(services, commands, interactions)
