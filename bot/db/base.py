@@ -7,14 +7,18 @@ microseconds, not an fsync.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+T = TypeVar("T")
 
 # Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -81,6 +85,16 @@ class Database:
         """A Core connection in one transaction: the cheap path for single-statement writes."""
         with self.engine.begin() as conn:
             yield conn
+
+    async def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """`fn(conn, **kwargs)` in one transaction on a worker thread: how async flows reach the
+        plain service functions without making the event loop wait on the database."""
+
+        def run() -> T:
+            with self.connection() as conn:
+                return fn(conn, **kwargs)
+
+        return await asyncio.to_thread(run)
 
     def ping(self) -> bool:
         try:

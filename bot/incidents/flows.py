@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from bot.db import Database, utcnow
-from bot.deploy.flows import deploy_history
-from bot.deploy.models import DeployEntry
 from bot.incidents import service
-from bot.incidents.diagnosis import Diagnosis, DiagnosisProvider, as_diagnosis
+from bot.incidents.diagnosis import DiagnosisProvider
+from bot.incidents.header_facts import HeaderFacts, current_facts, look_up_opening_facts
 from bot.incidents.lifecycle import LifecycleCommands
 from bot.incidents.models import EventView, IncidentView
 from bot.incidents.postmortem import PostmortemWriter
@@ -33,18 +31,7 @@ from bot.registry.service import ModelService
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DIAGNOSIS_TIMEOUT = 10.0
 RETRY_DELAYS = (1.0, 5.0, 30.0)
-
-
-@dataclass(frozen=True)
-class HeaderFacts:
-    """What the header shows besides the incident itself."""
-
-    last_deploy: DeployEntry | None
-    diagnosis: Diagnosis | None
-    runbook_title: str | None
-    next_update: datetime | None = None  # the next scheduled stakeholder update
 
 
 class IncidentReporter(Protocol):
@@ -110,11 +97,7 @@ class IncidentFlows(LifecycleCommands):
 
     # --- database helpers ------------------------------------------------------------------
     async def _db(self, fn: Callable[..., T], **kwargs: Any) -> T:
-        def run() -> T:
-            with self.db.connection() as conn:
-                return fn(conn, **kwargs)
-
-        return await asyncio.to_thread(run)
+        return await self.db.call(fn, **kwargs)
 
     async def get(
         self, *, incident_id: int | None = None, number: int | None = None
@@ -296,7 +279,13 @@ class IncidentFlows(LifecycleCommands):
         if incident is None:
             return
         if incident.header_ts is None:
-            await self._opening_facts(incident)
+            await look_up_opening_facts(
+                incident,
+                store=self._db,
+                models=self.models,
+                diagnosis=self.diagnosis,
+                clock=self.clock,
+            )
             incident = await self.get(incident_id=incident_id)
             assert incident is not None
         new = [e for e in incident.events if e.id > incident.published_event_id]
@@ -304,7 +293,9 @@ class IncidentFlows(LifecycleCommands):
         if incident.header_ts is not None and not new and self._shown.get(incident_id) == shows:
             return
         await self._sync_updates(incident)
-        facts = await self._facts(incident)
+        facts = await current_facts(
+            incident, db=self.db, runbook_title=self.runbook_title, updates=self.updates
+        )
         if incident.header_ts is None:
             channel, ts = await self.reporter.post_header(incident, facts)
             # Remember the header at once: a failing reply must not post a second header.
@@ -334,74 +325,6 @@ class IncidentFlows(LifecycleCommands):
             await self.updates.sync(incident)
         except Exception:  # the header and thread must not wait for the subscribers
             log.exception("stakeholder updates of %s not synchronised", incident.ref)
-
-    async def _opening_facts(self, incident: IncidentView) -> None:
-        """Production version and the first diagnosis, looked up once, off the request path."""
-        if incident.production_version is None and self.models is not None:
-            try:
-                version = await asyncio.to_thread(self.models.production_version)
-            except Exception as exc:
-                log.warning("incident %s: no production version: %s", incident.ref, exc)
-            else:
-                await self._db(
-                    service.set_opening_facts, incident_id=incident.id, production_version=version
-                )
-        if any(e.kind == "diagnosis" for e in incident.events):
-            return
-        found = await self._diagnose(incident)
-        if found is not None:
-            await self._db(
-                service.add_event,
-                incident_id=incident.id,
-                kind="diagnosis",
-                now=self.clock(),
-                text=found.title,
-                data={"kind": found.kind, "title": found.title, "lines": list(found.lines)},
-            )
-
-    async def _diagnose(self, incident: IncidentView) -> Diagnosis | None:
-        provider = self.diagnosis()
-        alerts = incident.firing or incident.alerts
-        if provider is None or not alerts:
-            return None
-        alert = alerts[0]
-        try:
-            async with asyncio.timeout(DIAGNOSIS_TIMEOUT):
-                if inspect.iscoroutinefunction(provider.diagnose):
-                    result = await provider.diagnose(alertname=alert.alertname, labels=alert.labels)
-                else:
-                    result = await asyncio.to_thread(
-                        provider.diagnose, alertname=alert.alertname, labels=alert.labels
-                    )
-                    if inspect.isawaitable(result):
-                        result = await result
-        except Exception:
-            log.exception("diagnosis of %s failed", incident.ref)
-            return None
-        return as_diagnosis(result)
-
-    async def _facts(self, incident: IncidentView) -> HeaderFacts:
-        try:
-            history = await asyncio.to_thread(deploy_history, self.db, limit=1)
-        except Exception:
-            log.exception("no deploy history for %s", incident.ref)
-            history = []
-        diagnosis = next(
-            (as_diagnosis(_Stored(e.data)) for e in incident.events if e.kind == "diagnosis"),
-            None,
-        )
-        title = self.runbook_title(incident.runbook_id) if incident.runbook_id else None
-        next_update = (
-            self.updates.next_update(incident.id)
-            if self.updates is not None and incident.is_open
-            else None
-        )
-        return HeaderFacts(
-            last_deploy=history[0] if history else None,
-            diagnosis=diagnosis,
-            runbook_title=title,
-            next_update=next_update,
-        )
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -440,12 +363,3 @@ def _header_state(incident: IncidentView) -> IncidentView:
         last_alert_at=incident.created_at,
         participants=[],
     )
-
-
-class _Stored:
-    """A diagnosis as stored in an event's data."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.kind = data.get("kind", "")
-        self.title = data.get("title", "")
-        self.lines = data.get("lines", [])

@@ -195,11 +195,7 @@ class CommanderReminders:
         self.snooze_for = snooze
 
     async def _db(self, fn: Callable[..., T], **kwargs: Any) -> T:
-        def run() -> T:
-            with self.db.connection() as conn:
-                return fn(conn, **kwargs)
-
-        return await asyncio.to_thread(run)
+        return await self.db.call(fn, **kwargs)
 
     async def check(self, incident_id: int) -> ReminderView | None:
         """Remind the commander if due (update tick, end of a snooze); the reminder posted."""

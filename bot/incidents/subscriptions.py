@@ -13,7 +13,8 @@ when the row entered its current state.
 
 A crash leaves `queued` rows (never posted: the recovery sends them) or `sending` rows (maybe
 posted: the recovery looks for the message in the conversation first; see
-`IncidentUpdates.recover`). A post that failed for sure is `failed` and may be claimed again.
+`UpdateDelivery.recover` in bot/incidents/delivery.py). A post that failed for sure is `failed`
+and may be claimed again.
 """
 
 from __future__ import annotations

@@ -17,17 +17,17 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.incidents.flows import HeaderFacts
+from bot.incidents.delivery import UncertainDelivery
+from bot.incidents.header_facts import HeaderFacts
 from bot.incidents.models import EventView, IncidentView
 from bot.incidents.subscriptions import Delivery, Subscriber
-from bot.incidents.updates import UncertainDelivery
 from bot.messages import Rendered, TemplateRenderer
 from bot.slack.client import retry_handlers
 
 # The metadata event of a stakeholder update (the payload names its ledger row).
 UPDATE_EVENT = "incident_update"
 # How long one post keeps waiting out 429s; then its row is left to a recovery (a 429 is a post
-# that surely did not happen). Kept well under `updates.RECOVERY_GRACE`.
+# that surely did not happen). Kept well under `delivery.RECOVERY_GRACE`.
 RATE_LIMIT_PATIENCE = 60.0
 # The recovery reads history from this long before a row went to `sending` (clock skew).
 LOOKBACK = timedelta(minutes=5)

@@ -95,7 +95,7 @@ async def test_posted_before_the_crash_is_found_after_a_restart_and_not_sent_aga
     updates = await restart(bot)
     # The composition root's start-up call; the rows are seconds old, so for this test the grace
     # period (another process might still be sending them) is over.
-    updates.recovery_grace = timedelta(0)
+    updates.delivery.recovery_grace = timedelta(0)
     assert await updates.recover() == 3
     assert_everyone_got_exactly_one(bot)  # found by their metadata: nothing posted again
     assert await states(bot) == ["sent"] * 3
@@ -116,7 +116,7 @@ async def test_not_posted_is_posted_by_the_recovery_exactly_once(bot: BotHarness
     assert texts(bot, VIEWER) == texts(bot, ADMIN) == stakeholder_texts(bot) == []
 
     updates = updates_of(bot)
-    updates.recovery_grace = timedelta(0)
+    updates.delivery.recovery_grace = timedelta(0)
     assert await updates.recover() == 3
     assert_everyone_got_exactly_one(bot)
     assert await states(bot) == ["sent"] * 3
@@ -140,7 +140,7 @@ async def test_claimed_but_never_started_is_posted_without_a_lookup(
     assert await states(bot) == ["queued"] * 3
 
     updates = updates_of(bot)
-    updates.recovery_grace = timedelta(0)
+    updates.delivery.recovery_grace = timedelta(0)
     assert await updates.recover() == 3
     assert_everyone_got_exactly_one(bot)
     assert await states(bot) == ["sent"] * 3
@@ -151,7 +151,7 @@ async def test_the_next_scheduled_run_recovers_first(bot: BotHarness) -> None:
     await subscribed(bot)
     await run_job_while_posts_fail(bot)
     updates = updates_of(bot)
-    updates.recovery_grace = timedelta(0)
+    updates.delivery.recovery_grace = timedelta(0)
     assert await run_job(bot) == 0  # the slot is claimed already; the recovery posted it
     assert_everyone_got_exactly_one(bot)
     assert await states(bot) == ["sent"] * 3
@@ -167,7 +167,7 @@ async def test_a_fresh_sending_row_is_left_to_its_sender(bot: BotHarness) -> Non
     assert texts(bot, VIEWER) == []
 
     real_clock = updates.clock
-    updates.clock = lambda: real_clock() + updates.recovery_grace + timedelta(seconds=1)
+    updates.clock = lambda: real_clock() + updates.delivery.recovery_grace + timedelta(seconds=1)
     assert await updates.recover() == 3  # older than the grace period: its sender is gone
     assert_everyone_got_exactly_one(bot)
 
@@ -176,7 +176,7 @@ async def test_at_start_up_the_recovery_waits_for_fresh_rows_to_age(bot: BotHarn
     await subscribed(bot)
     await run_job_while_posts_fail(bot)
     updates = updates_of(bot)
-    updates.recovery_grace = timedelta(seconds=0.5)  # a crash just before the restart
+    updates.delivery.recovery_grace = timedelta(seconds=0.5)  # a crash just before the restart
     assert await updates.recover(wait_for_fresh=True) == 3
     assert_everyone_got_exactly_one(bot)
 
@@ -186,15 +186,15 @@ async def test_rows_this_process_is_sending_are_never_recovered(
 ) -> None:
     await subscribed(bot)
     updates = updates_of(bot)
-    updates.recovery_grace = timedelta(0)  # age alone would let the recovery take them
+    updates.delivery.recovery_grace = timedelta(0)  # age alone would let the recovery take them
     release = asyncio.Event()
-    real_send = updates.notifier.send
+    real_send = updates.delivery.notifier.send
 
     async def slow_send(*args: Any, **kwargs: Any) -> None:
         await release.wait()
         await real_send(*args, **kwargs)
 
-    monkeypatch.setattr(updates.notifier, "send", slow_send)
+    monkeypatch.setattr(updates.delivery.notifier, "send", slow_send)
     job = asyncio.create_task(run_job(bot))
     for _ in range(500):
         if await states(bot) == ["sending"] * 3:
@@ -227,7 +227,7 @@ async def test_fan_out_is_bounded_and_needs_no_conversations_open(
         bot.slack.add_user(user, f"user{i}")
         assert await updates.subscribe(subscriber=user, kind="user", incident_id=None)
     in_flight = peak = 0
-    real_send = updates.notifier.send
+    real_send = updates.delivery.notifier.send
 
     async def counted(*args: Any, **kwargs: Any) -> None:
         nonlocal in_flight, peak
@@ -239,9 +239,9 @@ async def test_fan_out_is_bounded_and_needs_no_conversations_open(
         finally:
             in_flight -= 1
 
-    monkeypatch.setattr(updates.notifier, "send", counted)
+    monkeypatch.setattr(updates.delivery.notifier, "send", counted)
     assert await run_job(bot) == 61
-    assert peak == updates.concurrency
+    assert peak == updates.delivery.concurrency
     assert all(len(bot.slack.dms(u)) == 1 for u in users)
     assert bot.slack.call_count("conversations.open") == 0
     updates_posted = [p for m, p in bot.slack.calls if m == "chat.postMessage" and "metadata" in p]

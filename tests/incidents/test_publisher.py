@@ -17,7 +17,8 @@ import pytest
 from bot.db import Database
 from bot.incidents import service
 from bot.incidents.apply import apply_notification
-from bot.incidents.flows import HeaderFacts, IncidentFlows
+from bot.incidents.flows import IncidentFlows
+from bot.incidents.header_facts import HeaderFacts
 from bot.incidents.intake import AlertIntake
 from bot.incidents.models import EventView, IncidentView
 from bot.incidents.payload import parse_payload
