@@ -431,7 +431,10 @@ def _denied() -> list[Sample]:
 
 @sample("denied_action")
 def _denied_action() -> list[Sample]:
-    return [Sample("viewer", {"action": NS(role=Role.ADMIN), "role": "viewer"})]
+    return [
+        Sample("button", {"action": NS(role=Role.ADMIN), "role": "viewer", "what": "button"}),
+        Sample("form", {"action": NS(role=Role.ONCALL), "role": "viewer", "what": "form"}),
+    ]
 
 
 @sample("deploy_refused")

@@ -248,7 +248,13 @@ def register_interaction_listener(
             result, answer = "invalid", renderer.render("stale_button", slash=slash)
         elif not role.allows(spec.role):
             result = "denied"
-            answer = renderer.render("denied_action", slash=slash, action=spec, role=role.value)
+            answer = renderer.render(
+                "denied_action",
+                slash=slash,
+                action=spec,
+                role=role.value,
+                what="form" if isinstance(spec, ViewSpec) else "button",
+            )
         else:
             try:
                 answer = await call()
