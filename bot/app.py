@@ -25,9 +25,8 @@ from bot.db import Database
 from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import register_deploy_actions
 from bot.deploy.probe import ModelServerClient
-from bot.incidents.reminders import CommanderReminders
 from bot.incidents.runbook_link import IncidentRunbookReporter
-from bot.incidents.scheduled import RUNNING, SchedulerSnoozeClock
+from bot.incidents.scheduled import RUNNING
 from bot.leader import LeaderElection, leader_lock
 from bot.messages import TemplateRenderer, require_valid_templates
 from bot.metrics import BotMetrics
@@ -47,7 +46,6 @@ from bot.slack.handlers import register_all
 from bot.slack.handlers.retrain import SlackRetrainReporter
 from bot.slack.incident_wiring import build_incidents
 from bot.slack.interactions import InteractionRegistry
-from bot.slack.reminder_poster import SlackReminderPoster
 from bot.slack.runbook_reporter import SlackRunbookReporter
 from bot.tasks import BackgroundTasks
 from bot.web import build_web_app
@@ -111,7 +109,6 @@ class BotApp:
         services.engine = build_engine(services, client)
         incidents = build_incidents(services, client)
         services.alert_sink, services.incidents = incidents.intake, incidents.flows
-        wire_reminders(services, client)
         model_status = ModelStatusCache(models=services.models, server=services.model_server)
         services.extras["status_providers"] = [lambda: model_status.section(settings.model_name)]
         services.extras["model_status"] = model_status  # the stakeholder page (GET /status)
@@ -230,24 +227,6 @@ class BotApp:
             self.services.models.connect()  # type: ignore[union-attr]
         except Exception as exc:
             log.warning("model registry not reachable yet: %s", exc)
-
-
-def wire_reminders(services: Services, client: AsyncWebClient) -> None:
-    """Commander reminders ride on the stakeholder update clock; snoozes are scheduler jobs."""
-    flows = services.incidents
-    updates = flows.updates if flows is not None else None
-    if flows is None or updates is None:
-        return
-    settings = services.settings
-    updates.reminders = CommanderReminders(
-        db=services.db,
-        poster=SlackReminderPoster(
-            client, services.renderer, slash=settings.slash_command, cadence=updates.minutes_for
-        ),
-        snoozes=SchedulerSnoozeClock(services.scheduler, bot=settings.resolved_database_url),
-        cadence=updates.minutes_for,
-        clock=flows.clock,
-    )
 
 
 def domain_actions() -> ActionRegistry:

@@ -1,5 +1,5 @@
 """The incident domain wired for the composition root (bot/app.py): Slack reporter and notifier,
-flows, stakeholder updates, the alert intake and its HTTP route."""
+flows, stakeholder updates and commander reminders, the alert intake and its HTTP route."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from bot.incidents.diagnosis import DiagnosisProvider
 from bot.incidents.flows import IncidentFlows
 from bot.incidents.intake import AlertIntake
 from bot.incidents.postmortem import PostmortemWriter
-from bot.incidents.scheduled import SchedulerUpdateClock
+from bot.incidents.reminders import CommanderReminders
+from bot.incidents.scheduled import SchedulerSnoozeClock, SchedulerUpdateClock
 from bot.incidents.updates import IncidentUpdates
 from bot.incidents.webhook import WebhookAuth, alertmanager_route
 from bot.runbook.loader import runbooks_for_alert
 from bot.services import Services
 from bot.slack.incident_reporter import SlackIncidentReporter, SlackUpdateNotifier
+from bot.slack.reminder_poster import SlackReminderPoster
 
 
 @dataclass
@@ -103,6 +105,19 @@ def build_incidents(services: Services, client: AsyncWebClient) -> IncidentParts
         stakeholder_channel=settings.stakeholder_channel or None,
         clock=flows.clock,
         record=flows.record,
+    )
+    # Commander reminders ride on the update clock; a snooze is a one-shot scheduler job.
+    flows.updates.reminders = CommanderReminders(
+        db=services.db,
+        poster=SlackReminderPoster(
+            client,
+            services.renderer,
+            slash=settings.slash_command,
+            cadence=flows.updates.minutes_for,
+        ),
+        snoozes=SchedulerSnoozeClock(services.scheduler, bot=settings.resolved_database_url),
+        cadence=flows.updates.minutes_for,
+        clock=flows.clock,
     )
     intake = AlertIntake(
         db=services.db,
