@@ -1,13 +1,17 @@
 """The update clock of each open incident: one APScheduler job, `incident-update-<id>`.
 
-The jobs live in the persistent job store (the bot's database), so they survive restarts; missed
-runs coalesce into one if at most 15 minutes late (bot/scheduling.py). A stored job must name a
-module-level function and picklable arguments, so the job is `send_due_updates(incident_id, bot)`
-where `bot` is the key (the database URL) under which the running bot registered its
-`IncidentUpdates` in `RUNNING` (`BotApp.start`; removed at stop). Why not an attribute on the
-scheduler: a job function gets no handle on the scheduler that runs it, so some lookup by a
-picklable key is needed either way, and the database URL is the one key that stays right across
-restarts and stays distinct between bots in one test process.
+The jobs live in the persistent job store (the bot's database), so they survive restarts. Missed
+runs coalesce into one, which runs at start-up however late it is (the bot's other jobs skip runs
+more than 15 minutes late, bot/scheduling.py): stakeholders hear at once that updates resumed, and
+the ledger keeps that run from repeating a slot already sent.
+
+A stored job must name a module-level function and picklable arguments, so the job is
+`send_due_updates(incident_id, bot)` where `bot` is the key (the database URL) under which the
+running bot registered its `IncidentUpdates` in `RUNNING` (the leader, bot/app.py; removed when
+it stops leading). Why not an attribute on the scheduler: a job function gets no handle on the
+scheduler that runs it, so some lookup by a picklable key is needed either way, and the database
+URL is the one key that stays right across restarts and stays distinct between bots in one test
+process.
 
 A snoozed commander reminder has a one-shot job, `incident-reminder-<id>`, found the same way.
 """
@@ -89,6 +93,8 @@ class SchedulerUpdateClock:
             id=job_id(incident_id),
             name=f"Stakeholder update of incident {incident_id}",
             replace_existing=True,
+            # However long the bot was down, the runs it missed become one update at start-up.
+            misfire_grace_time=None,
         )
 
     def stop(self, incident_id: int) -> None:
@@ -119,6 +125,7 @@ class SchedulerSnoozeClock:
             id=snooze_job_id(incident_id),
             name=f"Commander reminder of incident {incident_id} after a snooze",
             replace_existing=True,
+            misfire_grace_time=None,
         )
 
     def stop(self, incident_id: int) -> None:

@@ -37,11 +37,12 @@ async def test_restart_in_the_middle_loses_and_duplicates_nothing(bot: BotHarnes
         assert await JobRuns(bot).wake(expect=1) == ["incident-update-1"]
     assert [len(updates_to(bot, u)) for u in (VIEWER, ADMIN)] == [1, 1]
 
-    # Down from 09:31 to 10:35: the 10:00 and 10:30 ticks are missed while it is down.
+    # Down from 09:31 to 10:50: the 10:00 and 10:30 ticks are missed, the last one by 20 minutes.
+    # However late, the missed runs become one update at start-up.
     with clock_at(T0 + timedelta(minutes=31)):
         await bot.app.stop()
-    with clock_at(T0 + timedelta(minutes=95)):
-        await restart(bot)  # the missed runs coalesce into one, run at start
+    with clock_at(T0 + timedelta(minutes=110)):
+        await restart(bot)
         await wait_until(lambda: len(updates_to(bot, VIEWER)) == 2, timeout=10)
         await wait_until(lambda: len(updates_to(bot, ADMIN)) == 2, timeout=10)
         await settle(bot)
@@ -52,21 +53,24 @@ async def test_restart_in_the_middle_loses_and_duplicates_nothing(bot: BotHarnes
     assert [len(updates_to(bot, u)) for u in (VIEWER, ADMIN)] == [2, 2]
     assert len([m for m in bot.slack.messages("ml-stakeholders") if "INC-1" in m.plain()]) == 2
 
-    # A snooze survives a restart too. At 11:06 the snooze ends and the 11:00 tick is due as
-    # well: both jobs run, and only one of them posts the reminder.
-    [first, second] = reminders_in(bot, ts)  # 09:30, and the coalesced run at 10:35
-    with clock_at(T0 + timedelta(minutes=96)):
+    # A snooze survives a restart too: the 11:00 tick sends the update but no reminder, and
+    # the snooze's end at 11:21 reminds the commander, once.
+    [first, second] = reminders_in(bot, ts)  # 09:30, and the coalesced run at 10:50
+    with clock_at(T0 + timedelta(minutes=111)):
         await bot.slack.click(ONCALL, second, "incident.reminder.snooze")
-        await bot.slack.wait_for_text("snoozed until 11:06", user=ONCALL)
+        await bot.slack.wait_for_text("snoozed until 11:21", user=ONCALL)
         await restart(bot)
-    with clock_at(T0 + timedelta(minutes=126, seconds=5)):
-        woken = await JobRuns(bot).wake(expect=2)
-        assert sorted(woken) == ["incident-reminder-1", "incident-update-1"]
+    with clock_at(T0 + timedelta(minutes=120, seconds=5)):
+        assert await JobRuns(bot).wake(expect=1) == ["incident-update-1"]
+        await settle(bot)
+    assert len(updates_to(bot, VIEWER)) == 3
+    assert len(reminders_in(bot, ts)) == 2
+    with clock_at(T0 + timedelta(minutes=141, seconds=5)):
+        assert await JobRuns(bot).wake(expect=1) == ["incident-reminder-1"]
         await settle(bot)
     assert len(reminders_in(bot, ts)) == 3
-    assert len(updates_to(bot, VIEWER)) == 3
 
-    with clock_at(T0 + timedelta(minutes=127)):
+    with clock_at(T0 + timedelta(minutes=142)):
         await bot.command("incident resolve INC-1 rolled back to v1")
         await settle(bot)
         await wait_until(lambda: len(updates_to(bot, VIEWER)) == 4)
