@@ -202,7 +202,8 @@ class IncidentView:
 
 
 class IncidentSubscription(Base):
-    """Who hears about incidents: a user (by DM) or a channel, for all of them or one."""
+    """Who hears about incidents: a user (by DM) or a channel, for all of them (maybe only the
+    severe ones) or one."""
 
     __tablename__ = "incident_subscriptions"
     __table_args__ = (UniqueConstraint("subscriber", "scope"),)
@@ -211,6 +212,8 @@ class IncidentSubscription(Base):
     subscriber: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(8))  # user | channel
     scope: Mapped[str] = mapped_column(String(32))  # "all" or an incident id
+    # Only incidents at this severity or worse (SEV1 is the worst); NULL: every severity.
+    min_severity: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

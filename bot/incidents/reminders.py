@@ -27,6 +27,7 @@ from bot.db import Database, utcnow
 from bot.incidents import service
 from bot.incidents.apply import aware
 from bot.incidents.models import EventView, IncidentReminder, IncidentView
+from bot.incidents.update_facts import last_human_update
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -122,11 +123,6 @@ def answer(
 
 
 # --- the decision ----------------------------------------------------------------------------
-def last_human_update(incident: IncidentView) -> EventView | None:
-    """The latest `/iris incident update` (or modal) someone sent."""
-    return next((e for e in reversed(incident.events) if e.kind == "update" and e.actor), None)
-
-
 def silent_since(incident: IncidentView) -> datetime:
     found = last_human_update(incident)
     return found.at if found is not None else incident.created_at

@@ -23,12 +23,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from bot.incidents.models import IncidentSubscription, IncidentUpdateDelivery
+from bot.incidents.models import IncidentSubscription, IncidentUpdateDelivery, Severity
 
 _SUB = IncidentSubscription.__table__
 _DEL = IncidentUpdateDelivery.__table__
@@ -42,6 +42,7 @@ class Subscriber:
     id: str
     kind: str  # user | channel
     scope: str  # "all" or an incident id
+    min_severity: str | None = None  # only incidents at this severity or worse; None: every one
 
 
 @dataclass(frozen=True)
@@ -63,15 +64,37 @@ class Unfinished:
     since: datetime  # when it got there (aware)
 
 
-def subscribe(conn: Connection, *, subscriber: str, kind: str, scope: str, now: datetime) -> bool:
-    """Add a subscription; False if it existed already (IntegrityError on a race: it exists)."""
+def subscribe(
+    conn: Connection,
+    *,
+    subscriber: str,
+    kind: str,
+    scope: str,
+    min_severity: str | None = None,
+    now: datetime,
+) -> str:
+    """Add a subscription or change its severity: "subscribed", "changed" or "already"
+    (IntegrityError on a race: it exists)."""
     found = conn.execute(
-        select(_SUB.c.id).where(_SUB.c.subscriber == subscriber, _SUB.c.scope == scope)
+        select(_SUB.c.id, _SUB.c.min_severity).where(
+            _SUB.c.subscriber == subscriber, _SUB.c.scope == scope
+        )
     ).first()
-    if found is not None:
-        return False
-    conn.execute(insert(_SUB).values(subscriber=subscriber, kind=kind, scope=scope, created_at=now))
-    return True
+    if found is None:
+        conn.execute(
+            insert(_SUB).values(
+                subscriber=subscriber,
+                kind=kind,
+                scope=scope,
+                min_severity=min_severity,
+                created_at=now,
+            )
+        )
+        return "subscribed"
+    if found.min_severity == min_severity:
+        return "already"
+    conn.execute(update(_SUB).where(_SUB.c.id == found.id).values(min_severity=min_severity))
+    return "changed"
 
 
 def unsubscribe(conn: Connection, *, subscriber: str, scope: str | None = None) -> int:
@@ -85,17 +108,21 @@ def unsubscribe(conn: Connection, *, subscriber: str, scope: str | None = None) 
 def of_subscriber(conn: Connection, *, subscriber: str) -> list[Subscriber]:
     """The subscriptions of one user or channel."""
     rows = conn.execute(select(_SUB).where(_SUB.c.subscriber == subscriber).order_by(_SUB.c.id))
-    return [Subscriber(r.subscriber, r.kind, r.scope) for r in rows]
+    return [Subscriber(r.subscriber, r.kind, r.scope, r.min_severity) for r in rows]
 
 
-def for_incident(conn: Connection, *, incident_id: int) -> list[Subscriber]:
-    """Everyone subscribed to this incident (directly or to all), once each."""
-    rows = conn.execute(
-        select(_SUB).where(_SUB.c.scope.in_([ALL, str(incident_id)])).order_by(_SUB.c.id)
-    )
+def for_incident(conn: Connection, *, incident_id: int, severity: str | None) -> list[Subscriber]:
+    """Everyone subscribed to this incident (directly, or to all at a `severity` preference it
+    meets), once each. An unknown severity filters no one out: better one update too many."""
+    query = select(_SUB).where(_SUB.c.scope.in_([ALL, str(incident_id)]))
+    order = [s.value for s in Severity]  # the worst first
+    if severity in order:
+        # A SEV2 incident reaches the preferences SEV2, SEV3, SEV4 and none.
+        wanting = order[order.index(severity) :]
+        query = query.where(or_(_SUB.c.min_severity.is_(None), _SUB.c.min_severity.in_(wanting)))
     seen: dict[str, Subscriber] = {}
-    for r in rows:
-        seen.setdefault(r.subscriber, Subscriber(r.subscriber, r.kind, r.scope))
+    for r in conn.execute(query.order_by(_SUB.c.id)):
+        seen.setdefault(r.subscriber, Subscriber(r.subscriber, r.kind, r.scope, r.min_severity))
     return list(seen.values())
 
 

@@ -98,7 +98,15 @@ class IncidentUpdates:
         return await self.db.call(fn, **kwargs)
 
     # --- subscriptions -------------------------------------------------------------------------
-    async def subscribe(self, *, subscriber: str, kind: str, incident_id: int | None) -> bool:
+    async def subscribe(
+        self,
+        *,
+        subscriber: str,
+        kind: str,
+        incident_id: int | None,
+        min_severity: str | None = None,
+    ) -> str:
+        """Add or change a subscription: "subscribed", "changed" (another severity) or "already"."""
         scope = subscriptions.ALL if incident_id is None else str(incident_id)
         try:
             return await self._db(
@@ -106,10 +114,11 @@ class IncidentUpdates:
                 subscriber=subscriber,
                 kind=kind,
                 scope=scope,
+                min_severity=min_severity,
                 now=self.clock(),
             )
         except IntegrityError:  # the same subscription, at the same moment
-            return False
+            return "already"
 
     async def unsubscribe(self, *, subscriber: str, incident_id: int | None) -> int:
         scope = None if incident_id is None else str(incident_id)
@@ -118,9 +127,12 @@ class IncidentUpdates:
     async def subscriptions_of(self, subscriber: str) -> list[Subscriber]:
         return await self._db(subscriptions.of_subscriber, subscriber=subscriber)
 
-    async def audience(self, incident_id: int) -> list[Subscriber]:
-        """The subscribers of an incident, with STAKEHOLDER_CHANNEL always among them."""
-        found = await self._db(subscriptions.for_incident, incident_id=incident_id)
+    async def audience(self, incident: IncidentView) -> list[Subscriber]:
+        """The subscribers of an incident who want it at its current severity, with
+        STAKEHOLDER_CHANNEL (every severity) always among them."""
+        found = await self._db(
+            subscriptions.for_incident, incident_id=incident.id, severity=incident.severity
+        )
         channel = self.stakeholder_channel
         if channel and all(s.id != channel for s in found):
             found.insert(0, Subscriber(channel, "channel", subscriptions.ALL))
@@ -196,7 +208,7 @@ class IncidentUpdates:
     async def _send(self, incident: IncidentView, *, kind: str, slot: str, text: str = "") -> int:
         """This slot's update to every subscriber who has not had it; how many were sent."""
         update = await self._update(incident, kind=kind, text=text)
-        audience = await self.audience(incident.id)
+        audience = await self.audience(incident)
         return await self.delivery.send(incident, slot, audience, update)
 
     async def _update(self, incident: IncidentView, *, kind: str, text: str) -> SlotUpdate:

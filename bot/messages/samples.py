@@ -551,16 +551,40 @@ def _incident_header() -> list[Sample]:
 
 @sample("incident_update")
 def _incident_update() -> list[Sample]:
-    base = {"slash": SLASH, "incident": _incident(), "text": "", "next_update": NOW}
+    actions = [
+        _event(1, "rollback_started", {"run_id": 42}),
+        _event(2, "run_finished", {"run_id": 42, "status": "succeeded"}, "Roll back"),
+    ]
+    base = {
+        "slash": SLASH,
+        "incident": _incident(),
+        "text": "",
+        "next_update": NOW,
+        "next_steps": "Watch accuracy for an hour, then close.",
+        "actions_taken": actions,
+    }
     done = [_event(i, EVENT_KINDS[i % len(EVENT_KINDS)], text="x" * 300) for i in range(40)]
     return [
         Sample("scheduled", {**base, "kind": "scheduled", "done": done[:4]}),
         Sample("manual", {**base, "kind": "manual", "done": [], "text": "rolled back to v1"}),
         Sample("many done", {**base, "kind": "scheduled", "done": done, "text": "y" * 3500}),
-        Sample("no next", {**base, "kind": "scheduled", "done": [], "next_update": None}),
+        Sample(
+            "no next",
+            {**base, "kind": "scheduled", "done": [], "next_update": None, "next_steps": None},
+        ),
         Sample(
             "resolved",
             {**base, "kind": "resolved", "done": [], "incident": _incident("resolved")},
+        ),
+        Sample(
+            "resolved, nothing done",
+            {
+                **base,
+                "kind": "resolved",
+                "done": [],
+                "actions_taken": [],
+                "incident": _incident("resolved"),
+            },
         ),
     ]
 
@@ -605,13 +629,22 @@ def _incident_subscribe() -> list[Sample]:
         "subscriber_kind": "user",
         "stakeholder": "ml-stakeholders",
         "refs": {"7": "INC-7"},
-        "subscriptions": [NS(scope="all"), NS(scope="7"), NS(scope="99")],
+        "severity": None,
+        "subscriptions": [
+            NS(scope="all", min_severity="SEV2"),
+            NS(scope="7", min_severity=None),
+            NS(scope="99", min_severity=None),
+        ],
     }
-    kinds = ["subscribed", "already", "unsubscribed", "not_subscribed", "list", "other"]
+    kinds = ["subscribed", "changed", "already", "unsubscribed", "not_subscribed", "list", "other"]
     out = [Sample(kind, {**base, "kind": kind}) for kind in kinds]
+    every_sev2 = {**base, "ref": None, "severity": "SEV2"}
     out += [
         Sample("channel", {**base, "kind": "subscribed", "subscriber_kind": "channel"}),
         Sample("all", {**base, "kind": "subscribed", "ref": None}),
+        Sample("sev2", {**every_sev2, "kind": "subscribed"}),
+        Sample("sev2 changed", {**every_sev2, "kind": "changed", "subscriber_kind": "channel"}),
+        Sample("sev2 already", {**every_sev2, "kind": "already"}),
         Sample("empty list", {**base, "kind": "list", "subscriptions": [], "stakeholder": None}),
     ]
     return out

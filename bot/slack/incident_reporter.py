@@ -21,6 +21,7 @@ from bot.incidents.delivery import UncertainDelivery
 from bot.incidents.header_facts import HeaderFacts
 from bot.incidents.models import EventView, IncidentView
 from bot.incidents.subscriptions import Delivery, Subscriber
+from bot.incidents.update_facts import actions_taken, next_steps
 from bot.messages import Rendered, TemplateRenderer
 from bot.slack.client import retry_handlers
 
@@ -174,6 +175,8 @@ class SlackUpdateNotifier:
             done=done,
             text=text,
             next_update=next_update,
+            next_steps=next_steps(incident),
+            actions_taken=actions_taken(incident),
         )
         response = await self._post(
             channel=subscriber.id, metadata=self.metadata(delivery), **message.as_kwargs()

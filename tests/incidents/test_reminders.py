@@ -81,6 +81,10 @@ REMINDER_STATES = (
 )
 
 
+def updates_to(bot: BotHarness, user: str) -> list[str]:
+    return [m.plain() for m in bot.slack.dms(user)]
+
+
 def reminders_in(bot: BotHarness, header_ts: str) -> list[Message]:
     """The reminders in the incident's thread, whatever answer they show now."""
     thread = bot.slack.thread("incidents", header_ts)
@@ -163,7 +167,9 @@ async def test_sev1_updates_on_time_reminder_snooze_and_modal_update(bot: BotHar
         assert await runs.wake(expect=0) == []
     with clock_at(T0 + timedelta(minutes=96, seconds=30)):
         assert await runs.wake(expect=1) == ["incident-update-1"]
-    assert len(bot.slack.dms(VIEWER)) == 4
+    scheduled = updates_to(bot, VIEWER)[-1]
+    assert len(bot.slack.dms(VIEWER)) == 4 and "Next steps" in scheduled
+    assert "rolling back to v1 at 10:15" in scheduled  # the "Next:" of the last human update
     assert len(reminders_in(bot, ts)) == 3
 
     # Snoozed, then resolved: the snooze job goes with the incident.

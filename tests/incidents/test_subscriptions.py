@@ -3,10 +3,11 @@ STAKEHOLDER_CHANNEL), at a cadence set by severity, exactly once each."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.db import Database
 from bot.incidents import subscriptions
 from bot.incidents.scheduled import send_due_updates
 from tests.harness import ADMIN, ONCALL, VIEWER, BotHarness
@@ -146,3 +147,80 @@ async def test_rate_limited_posts_still_reach_everyone_exactly_once(bot: BotHarn
     states = await bot.app.services.incidents._db(subscriptions.delivered, incident_id=1)  # type: ignore[union-attr]
     assert sorted(s for _, _, s in states) == ["sent"] * 4
     assert any(c.status == 429 for c in bot.slack.api_log)  # the faults did happen
+
+
+async def test_severity_preference_follows_the_incidents_current_severity(
+    bot: BotHarness,
+) -> None:
+    await bot.command("subscribe sev2", user=VIEWER)
+    await bot.slack.wait_for_text(
+        "will get updates on every incident at SEV2 or worse as direct messages", user=VIEWER
+    )
+    await bot.command("subscribe", user=ADMIN)
+    await bot.slack.wait_for_text("will get updates on every incident as", user=ADMIN)
+    await declare(bot, "sev3 Versicolor recall is slipping")
+
+    assert await run_job(bot) == 2  # ADMIN and the stakeholder channel, not VIEWER (SEV3)
+    assert texts(bot, VIEWER) == []
+    assert len(texts(bot, ADMIN)) == 1 and len(stakeholder_texts(bot)) == 1
+
+    await bot.command("incident sev INC-1 2")
+    await settle(bot)
+    assert await run_job(bot) == 3  # the next run sees SEV2: VIEWER too
+    assert len(texts(bot, VIEWER)) == 1 and "Update on INC-1" in texts(bot, VIEWER)[0]
+    assert len(texts(bot, ADMIN)) == 2 and len(stakeholder_texts(bot)) == 2
+
+    await bot.command("subscriptions", user=VIEWER)
+    listing = await bot.slack.wait_for_text("You get updates on", user=VIEWER)
+    assert "every incident at SEV2 or worse" in listing.plain(), listing.plain()
+
+    await bot.command("subscribe SEV-1", user=VIEWER)
+    await bot.slack.wait_for_text(
+        "Changed: you now get updates on every incident at SEV1 or worse", user=VIEWER
+    )
+    await bot.command("subscribe sev1", user=VIEWER)
+    await bot.slack.wait_for_text(
+        "already get updates on every incident at SEV1 or worse", user=VIEWER
+    )
+    mine = await bot.app.services.incidents._db(subscriptions.of_subscriber, subscriber=VIEWER)  # type: ignore[union-attr]
+    assert [(s.scope, s.min_severity) for s in mine] == [("all", "SEV1")]
+
+    await bot.command("subscribe INC-1 sev2", user=VIEWER)
+    refused = await bot.slack.wait_for_text("A severity goes with", user=VIEWER)
+    assert "Usage: `/iris subscribe [INC-n] [#channel] [sev1" in refused.plain(), refused.plain()
+    await bot.command("subscribe sev5", user=VIEWER)
+    await bot.slack.wait_for_text("`sev5` is not a severity", user=VIEWER)
+    await bot.command("subscribe 1", user=VIEWER)  # a bare number is an incident
+    await bot.slack.wait_for_text("will get updates on INC-1", user=VIEWER)
+
+
+def test_for_incident_filters_by_severity_preference(db: Database) -> None:
+    now = datetime.now(UTC)
+    with db.connection() as conn:
+
+        def sub(who: str, scope: str = subscriptions.ALL, sev: str | None = None) -> str:
+            kind = "channel" if who.startswith("C") else "user"
+            return subscriptions.subscribe(
+                conn, subscriber=who, kind=kind, scope=scope, min_severity=sev, now=now
+            )
+
+        assert [sub("U1"), sub("U2", sev="SEV2"), sub("U3", sev="SEV1")] == ["subscribed"] * 3
+        assert [sub("U3", "5"), sub("C4", sev="SEV3")] == ["subscribed"] * 2
+        assert [sub("U2", sev="SEV2"), sub("U5", sev="SEV4"), sub("U5")] == [
+            "already",
+            "subscribed",
+            "changed",  # back to every severity
+        ]
+
+        def audience(incident_id: int, severity: str | None) -> list[str]:
+            found = subscriptions.for_incident(conn, incident_id=incident_id, severity=severity)
+            return sorted(s.id for s in found)
+
+        assert audience(6, "SEV1") == ["C4", "U1", "U2", "U3", "U5"]
+        assert audience(6, "SEV2") == ["C4", "U1", "U2", "U5"]
+        assert audience(5, "SEV2") == ["C4", "U1", "U2", "U3", "U5"]  # U3 follows INC 5 itself
+        assert audience(6, "SEV3") == ["C4", "U1", "U5"]
+        assert audience(6, "SEV4") == ["U1", "U5"]
+        assert audience(6, None) == ["C4", "U1", "U2", "U3", "U5"]  # unknown: no one left out
+        listed = subscriptions.of_subscriber(conn, subscriber="U3")
+        assert [(s.scope, s.min_severity) for s in listed] == [("all", "SEV1"), ("5", None)]

@@ -11,7 +11,13 @@ from bot.commands.registry import CommandRegistry
 from bot.incidents.models import IncidentView
 from bot.messages import Rendered
 from bot.services import Services
-from bot.slack.handlers.incident_common import IncidentHandlers, command_words, parse_ref, usage
+from bot.slack.handlers.incident_common import (
+    IncidentHandlers,
+    command_words,
+    parse_ref,
+    parse_severity,
+    usage,
+)
 from bot.slack.interactions import Interaction, InteractionRegistry
 
 _CHANNEL = re.compile(r"^(?:<#(C\w+)(?:\|[^>]*)?>|#([a-z][\w.-]*))$", re.IGNORECASE)
@@ -24,37 +30,57 @@ def register(
 
     def subscribed(slash: str, kind: str, **facts: object) -> Rendered:
         facts.setdefault("ref", None)
+        facts.setdefault("severity", None)
         facts.setdefault("subscriber_kind", "user")
         facts.setdefault("subscriber", "")
         return kit.renderer.render("incident_subscribe", slash=slash, kind=kind, **facts)
 
-    async def subscription_target(ctx: CommandContext) -> tuple[str, str, IncidentView | None]:
-        """(subscriber, user|channel, incident or None for all) from `[#channel] [INC-n]`."""
-        subscriber, kind, incident = ctx.user_id, "user", None
+    async def subscription_target(
+        ctx: CommandContext,
+    ) -> tuple[str, str, IncidentView | None, str | None]:
+        """(subscriber, user|channel, incident or None for all, severity or None for every one)
+        from `[INC-n] [#channel] [sevN]`; a bare number is an incident, never a severity."""
+        subscriber, kind, incident, severity = ctx.user_id, "user", None, None
         for word in command_words(ctx):
             if (channel := _CHANNEL.match(word)) is not None:
                 subscriber, kind = channel.group(1) or channel.group(2), "channel"
+            elif word.lower().startswith("sev") and severity is None:
+                if (severity := parse_severity(word)) is None:
+                    raise usage(ctx, f"`{word}` is not a severity: `sev1` (the worst) to `sev4`.")
             elif parse_ref(word) is not None and incident is None:
                 incident = await kit.find(word)
             else:
-                raise usage(ctx, f"`{word}` is neither `INC-n` nor a `#channel`.")
-        return subscriber, kind, incident
+                raise usage(ctx, f"`{word}` is neither `INC-n`, a `#channel` nor a `sevN`.")
+        if severity is not None and incident is not None:
+            raise usage(
+                ctx,
+                f"A severity goes with a subscription to every incident (`subscribe "
+                f"{severity.lower()}`); `subscribe {incident.ref}` gets every update of it.",
+            )
+        return subscriber, kind, incident, severity
 
     @commands.command(
         "subscribe",
-        usage="subscribe [INC-n] [#channel]",
-        summary="Get incident updates by DM (every incident, or one); or send them to a channel",
-        examples=("subscribe", "subscribe INC-1", "subscribe #ml-team"),
+        usage="subscribe [INC-n] [#channel] [sev1|sev2|sev3|sev4]",
+        summary=(
+            "Get incident updates by DM (every incident, only those at a severity or worse, "
+            "or one); or send them to a channel"
+        ),
+        examples=("subscribe", "subscribe sev2", "subscribe INC-1", "subscribe #ml-team"),
     )
     async def subscribe(ctx: CommandContext) -> Rendered:
-        subscriber, kind, incident = await subscription_target(ctx)
-        added = await kit.updates().subscribe(
-            subscriber=subscriber, kind=kind, incident_id=incident.id if incident else None
+        subscriber, kind, incident, severity = await subscription_target(ctx)
+        outcome = await kit.updates().subscribe(
+            subscriber=subscriber,
+            kind=kind,
+            incident_id=incident.id if incident else None,
+            min_severity=severity,
         )
         return subscribed(
             ctx.slash,
-            "subscribed" if added else "already",
+            outcome,
             ref=incident.ref if incident else None,
+            severity=severity,
             subscriber=subscriber,
             subscriber_kind=kind,
         )
@@ -66,7 +92,11 @@ def register(
         examples=("unsubscribe", "unsubscribe INC-1"),
     )
     async def unsubscribe(ctx: CommandContext) -> Rendered:
-        subscriber, kind, incident = await subscription_target(ctx)
+        subscriber, kind, incident, severity = await subscription_target(ctx)
+        if severity is not None:
+            raise usage(
+                ctx, "`unsubscribe` stops a subscription whatever its severity: leave it out."
+            )
         removed = await kit.updates().unsubscribe(
             subscriber=subscriber, incident_id=incident.id if incident else None
         )
@@ -101,7 +131,7 @@ def register(
     )
     async def on_subscribe(click: Interaction) -> Rendered | None:
         incident = await kit.clicked(click)
-        added = await kit.updates().subscribe(
+        outcome = await kit.updates().subscribe(
             subscriber=click.user_id, kind="user", incident_id=incident.id
         )
-        return subscribed(click.slash, "subscribed" if added else "already", ref=incident.ref)
+        return subscribed(click.slash, outcome, ref=incident.ref)
