@@ -67,6 +67,7 @@ class BotApp:
     started: bool = False
     election: LeaderElection | None = None
     _recovery: asyncio.Task[int] | None = None
+    _resumer: asyncio.Task[None] | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> BotApp:
@@ -173,13 +174,29 @@ class BotApp:
         """The leader's duties at start-up or takeover: runbook runs a stopped process left
         running, and stakeholder updates a crashed sender left unfinished.
 
-        Only the leader does this, so a process starting next to a live one does not drive its
-        runs a second time. (A run the standby itself is driving is skipped: the engine knows.)
+        Only the leader does this. A run another live process drives is skipped (its lease is
+        fresh, bot/runbook/leases.py); while this process leads, it looks again every time a
+        lease could have gone stale, for runs whose driver died after the takeover.
         """
-        assert self.services.engine is not None
-        resumed = await self.services.engine.resume_incomplete()
+        engine = self.services.engine
+        assert engine is not None
+        resumed = await engine.resume_incomplete()
         if resumed:
             log.info("resumed runbook runs %s", resumed)
+
+        async def resume_while_leading() -> None:
+            while self.election is not None and self.election.is_leader:
+                await asyncio.sleep(engine.stale_after)
+                if self.election is None or not self.election.is_leader:
+                    return
+                try:
+                    if later := await engine.resume_incomplete():
+                        log.info("resumed runbook runs whose driver stopped: %s", later)
+                except Exception:
+                    log.warning("could not look for runbook runs to resume", exc_info=True)
+
+        if self._resumer is None or self._resumer.done():
+            self._resumer = self.services.tasks.spawn(resume_while_leading(), name="runbook-resume")
         updates = self.services.incidents.updates if self.services.incidents else None
         if updates is not None and self._recovery is None:
             # In the background: it goes at Slack's pace and may wait out the grace period.
@@ -193,6 +210,8 @@ class BotApp:
             return
         self.started = False
         await self.model_status.stop()
+        if self._resumer is not None:
+            self._resumer.cancel()  # before the engine closes, so it resumes nothing more
         if self.services.engine is not None:
             await self.services.engine.aclose()
         if self._recovery is not None:

@@ -14,6 +14,9 @@ Permissions stay outside: `confirm()` and `cancel()` take an optional `authorize
 callback (sync or async) that is called under the run's lock with the current state; the Slack
 layer passes its role check there. Without it, anyone may confirm.
 
+Processes sharing the database drive a run one at a time: the drive loop holds the run's lease
+(leases.py); another engine resumes the run only once the lease is free or stale.
+
 Cancel takes effect at a step boundary; an action in flight is never interrupted (half a deploy is
 worse than a finished one). Cancel is refused while rolling back, for the same reason.
 """
@@ -28,7 +31,7 @@ from typing import Any
 from jinja2 import TemplateError
 
 from bot.db import Database
-from bot.runbook import service
+from bot.runbook import leases, service
 from bot.runbook.actions import ActionRegistry
 from bot.runbook.errors import (
     ConfirmDeniedError,
@@ -74,6 +77,7 @@ class RunbookEngine:
         extras: Mapping[str, Any] | None = None,
         *,
         reporter_timeout: float = 15.0,
+        heartbeat: float = 10.0,
     ) -> None:
         self._db = db
         self._runbooks = dict(runbooks)
@@ -86,6 +90,12 @@ class RunbookEngine:
         self._locks: dict[int, asyncio.Lock] = {}
         # Serialises reporter calls per run so the last chat.update shows the last state.
         self._report_locks: dict[int, asyncio.Lock] = {}
+        self._leases = leases.DriverLeases(db, heartbeat=heartbeat, driven=self._driven)
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds without a heartbeat after which another engine may take a run over."""
+        return self._leases.stale_after.total_seconds()
 
     @property
     def runbooks(self) -> Mapping[str, Runbook]:
@@ -174,19 +184,24 @@ class RunbookEngine:
         return self.get(run_id)
 
     async def resume_incomplete(self) -> list[int]:
-        """At start-up: resume runs that were running (re-running their current step)."""
+        """Resume runs left running by a stopped engine (re-running their current step).
+
+        Skips runs a live engine drives (this one, or another process holding a fresh lease).
+        """
         resumed: list[int] = []
         with self._db.session() as session:
             for run in service.incomplete_runs(session=session):
                 if self._busy(run.id) or run.status == RunStatus.WAITING_CONFIRMATION.value:
                     continue
+                if not self._leases.claim(run.id, session):
+                    continue  # its driver is alive; marking its step pending would be wrong
                 for step in run.steps:
                     if step.status == StepStatus.RUNNING.value:
                         # The action may or may not have completed; actions are idempotent.
                         service.mark_step_pending(session=session, run=run, index=step.index)
                 resumed.append(run.id)
         for run_id in resumed:
-            log.info("runbook run %s: resuming after restart", run_id)
+            log.info("runbook run %s: resuming (its driver stopped)", run_id)
             self._spawn(run_id)
         return resumed
 
@@ -201,14 +216,18 @@ class RunbookEngine:
         """Stop driving runs (shutdown); interrupted runs stay running in the DB and resume later."""
         tasks = [t for t in self._tasks.values() if not t.done()]
         for task in tasks:
-            task.cancel()
+            task.cancel()  # each releases its lease on the way out
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._leases.aclose()
 
     # --- Driving ----------------------------------------------------------------------------
 
     def _busy(self, run_id: int) -> bool:
         task = self._tasks.get(run_id)
         return task is not None and not task.done()
+
+    def _driven(self) -> list[int]:
+        return [run_id for run_id, task in self._tasks.items() if not task.done()]
 
     def _spawn(self, run_id: int) -> None:
         # At most one driver per run: a running driver picks up whatever changed on its next loop.
@@ -226,8 +245,15 @@ class RunbookEngine:
 
     async def _drive(self, run_id: int) -> None:
         try:
+            if not self._leases.claim(run_id):
+                log.info("runbook run %s: driven by another engine; leaving it", run_id)
+                return
+            # Re-claiming before each step renews the lease, and stops this loop if it went stale
+            # (the loop or the database stalled) and another engine took the run over.
             while await self._advance(run_id):
-                pass
+                if not self._leases.claim(run_id):
+                    log.warning("runbook run %s: lease lost to another engine", run_id)
+                    return
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -244,10 +270,12 @@ class RunbookEngine:
                         error="internal error in the runbook engine (see the bot log)",
                     )
             except Exception:
-                # The database itself is gone; resume_incomplete() picks the run up next start.
+                # The database itself is gone; resume_incomplete() picks the run up later.
                 log.exception("runbook run %s: could not record the engine error", run_id)
                 return
             await self._report(run_id)
+        finally:
+            self._leases.release(run_id)  # a no-op if another engine holds it
 
     async def _advance(self, run_id: int) -> bool:
         """Do one transition; False when the driver should exit (finished or waiting)."""

@@ -41,6 +41,10 @@ class RunbookRun(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The lease of the engine instance driving the run (bot/runbook/leases.py): with several
+    # processes on one database, a run is driven only by the holder of a fresh lease.
+    driver: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    driver_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     steps: Mapped[list[RunbookStep]] = relationship(
         back_populates="run",
