@@ -143,19 +143,8 @@ def claim_all(
         for s in subscribers
     ]
     claimed = set(_insert_missing(conn, rows))
-    retried = conn.execute(
-        update(_DEL)
-        .where(
-            _DEL.c.incident_id == incident_id,
-            _DEL.c.slot == slot,
-            _DEL.c.subscriber.in_(subscribers),
-            _DEL.c.state == FAILED,
-        )
-        .values(state=QUEUED, created_at=now)
-        .returning(_DEL.c.subscriber)
-    )
-    claimed.update(retried.scalars())
-    return claimed
+    facts = {"incident_id": incident_id, "slot": slot, "subscribers": subscribers, "now": now}
+    return claimed | _move(conn, **facts, source=FAILED, target=QUEUED)
 
 
 def _insert_missing(conn: Connection, rows: list[dict[str, object]]) -> list[str]:
@@ -185,15 +174,31 @@ def start_all(
     """queued -> sending, just before the posts; the subscribers this call moved (not the others')."""
     if not subscribers:
         return set()
+    facts = {"incident_id": incident_id, "slot": slot, "subscribers": subscribers, "now": now}
+    return _move(conn, **facts, source=QUEUED, target=SENDING)
+
+
+def _move(
+    conn: Connection,
+    *,
+    incident_id: int,
+    slot: str,
+    subscribers: list[str],
+    source: str,
+    target: str,
+    now: datetime,
+) -> set[str]:
+    """source -> target for these subscribers' rows of one slot (the state's time is `now`);
+    the subscribers whose row this call moved."""
     moved = conn.execute(
         update(_DEL)
         .where(
             _DEL.c.incident_id == incident_id,
             _DEL.c.slot == slot,
             _DEL.c.subscriber.in_(subscribers),
-            _DEL.c.state == QUEUED,
+            _DEL.c.state == source,
         )
-        .values(state=SENDING, created_at=now)
+        .values(state=target, created_at=now)
         .returning(_DEL.c.subscriber)
     )
     return set(moved.scalars())
