@@ -194,9 +194,14 @@ class CommanderReminders:
         return await self.db.call(fn, **kwargs)
 
     async def check(self, incident_id: int) -> ReminderView | None:
-        """Remind the commander if due (update tick, end of a snooze); the reminder posted."""
+        """Remind the commander if due (the end of a snooze); the reminder posted."""
         incident = await self._db(service.get, incident_id=incident_id)
-        if incident is None or not incident.is_open or not incident.header_ts:
+        return await self.remind_if_due(incident) if incident is not None else None
+
+    async def remind_if_due(self, incident: IncidentView) -> ReminderView | None:
+        """`check` for an incident already read (the update tick); the reminder posted."""
+        incident_id = incident.id
+        if not incident.is_open or not incident.header_ts:
             return None
         minutes = self.cadence(incident.severity)
         if minutes <= 0:

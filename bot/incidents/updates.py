@@ -181,7 +181,7 @@ class IncidentUpdates:
         sent = await self._send(incident, kind="scheduled", slot=slot)
         await self._on_timeline(incident_id, kind="scheduled", slot=slot, sent=sent)
         if self.reminders is not None:
-            await self.reminders.check(incident_id)
+            await self.reminders.remind_if_due(incident)
         return sent
 
     async def send_now(self, *, incident_id: int, event_id: int, text: str) -> int:
