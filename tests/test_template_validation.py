@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.app import BotApp
 from bot.messages import (
@@ -19,7 +21,7 @@ from bot.messages import (
 )
 from bot.messages.blocks import MAX_BLOCKS, button
 from bot.messages.check import MISSING_SAMPLE, check_template
-from bot.messages.samples import known_templates, samples_for
+from bot.messages.samples import known_templates, load_samples, samples_for
 from bot.messages.validate import validate_text
 from tests.harness import make_settings
 
@@ -246,3 +248,28 @@ def test_cli_run_exits_2_with_the_file_in_one_line(tmp_path: Path) -> None:
     assert lines == [
         f"oncall-bot: template error: {broken}/help.j2:2: unexpected '}}', expected ')'"
     ]
+
+
+# --- sample files ----------------------------------------------------------------------------------
+
+
+def test_sample_files_build_objects_enums_durations_and_long_lists(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        "- label: one\n"
+        "  context:\n"
+        "    run: !obj {id: 42, status: !enum rolled_back}\n"
+        "    quiet: !timedelta 90\n"
+        "    rows: !repeat {times: 5, items: [a, b]}\n"
+    )
+    [sample] = load_samples(path)
+    run = sample.context["run"]
+    assert run.id == 42 and run.status == "rolled_back" and run.status.value == "rolled_back"
+    assert sample.context["quiet"] == timedelta(seconds=90)
+    assert sample.context["rows"] == ["a", "b", "a", "b", "a"]
+    path.write_text("- label: no context\n")
+    with pytest.raises(ValueError, match="entry 0 needs a `label` and a `context`"):
+        load_samples(path)
+    path.write_text("- !!python/object:os.system {}\n")
+    with pytest.raises(yaml.YAMLError):
+        load_samples(path)

@@ -3,7 +3,7 @@
 A broken template (syntax error, a variable the sample does not provide, blocks Slack would
 reject) stops start-up with the file and the problem, instead of failing the first time an
 oncall engineer needs the message. Which templates to check comes from the sample data in
-`bot/messages/samples.py`, so adding a template (or an operator overriding one) needs no list
+`templates/samples/*.yaml`, so adding a template (or an operator overriding one) needs no list
 edited here.
 """
 
@@ -17,12 +17,12 @@ from pathlib import Path
 import jinja2
 
 from bot.messages.render import BUNDLED_TEMPLATES, TemplateRenderer
-from bot.messages.samples import samples_for
+from bot.messages.samples import SAMPLES_DIR, sample_file, samples_for
 from bot.messages.validate import validate_blocks, validate_text
 
 log = logging.getLogger(__name__)
 
-MISSING_SAMPLE = "no sample data; add one in bot/messages/samples.py"
+MISSING_SAMPLE = "no sample data; add templates/samples/<name>.yaml"
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def check_templates(renderer: TemplateRenderer) -> list[TemplateProblem]:
             except jinja2.TemplateSyntaxError as exc:
                 problems.append(_problem_from(exc, renderer, name))
     for name in renderer.names():
-        if samples_for(name) is None:
+        if not sample_file(name).is_file():
             if not renderer.is_bundled(name) and is_block_kit(name):
                 log.warning(
                     "%s: the bot never renders a template of this name; ignored",
@@ -141,11 +141,15 @@ def check_templates(renderer: TemplateRenderer) -> list[TemplateProblem]:
 def _fingerprint(renderer: TemplateRenderer) -> tuple[object, ...]:
     """What the check's answer depends on: every template file's name, size and change time."""
     parts: list[object] = []
-    for folder in (renderer.override_dir, BUNDLED_TEMPLATES):
+    for folder, pattern in (
+        (renderer.override_dir, "*.j2"),
+        (BUNDLED_TEMPLATES, "*.j2"),
+        (SAMPLES_DIR, "*.yaml"),
+    ):
         if folder is None or not Path(folder).is_dir():
             parts.append(None)
             continue
-        for path in sorted(Path(folder).glob("*.j2")):
+        for path in sorted(Path(folder).glob(pattern)):
             stat = path.stat()
             parts.append((str(path.resolve()), stat.st_mtime_ns, stat.st_size))
     return tuple(parts)

@@ -12,14 +12,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
 from bot.messages.blocks import MAX_FALLBACK_TEXT, Block, BlockCollector, button, clip
-
-if TYPE_CHECKING:
-    from bot.messages.check import TemplateProblem
 
 BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -107,12 +104,6 @@ class TemplateRenderer:
         if self.override_dir is not None and (self.override_dir / name).is_file():
             return self.override_dir / name
         return BUNDLED_TEMPLATES / name
-
-    def check_all(self) -> list[TemplateProblem]:
-        """Render every known template with its sample data and check it against Slack's rules."""
-        from bot.messages.check import check_templates
-
-        return check_templates(self)
 
     def render(self, name: str, **context: Any) -> Rendered:
         template = self.env.get_template(name if name.endswith(".j2") else f"{name}.j2")

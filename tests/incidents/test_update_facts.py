@@ -6,11 +6,33 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bot.incidents.models import EventView
+from bot.incidents.models import EventView, IncidentView
 from bot.incidents.update_facts import actions_taken, next_steps
-from bot.messages.samples import _incident
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _incident() -> IncidentView:
+    return IncidentView(
+        id=7,
+        number=7,
+        title="Iris classifier accuracy below floor",
+        severity="SEV2",
+        status="investigating",
+        commander="U0ONCALL",
+        group_key="model=iris_classifier",
+        channel="C0INCIDENTS",
+        header_ts="1715678400.000100",
+        created_at=T0,
+        updated_at=T0,
+        resolved_at=None,
+        model="iris_classifier",
+        production_version=2,
+        runbook_id="rollback",
+        last_alert_at=T0,
+        published_event_id=0,
+        summary="",
+    )
 
 
 def event(i: int, kind: str, text: str = "", actor: str | None = "U1") -> EventView:
