@@ -6,16 +6,17 @@ from pathlib import Path
 import pytest
 
 from bot.db import Database
-from bot.runbook import RunbookEngine, load_runbooks, parse_runbook
+from bot.runbook import RunbookEngine, load_runbook, parse_runbook
 from bot.runbook.schema import Runbook
 from tests.runbook.fakes import FakeActions, RecordingReporter, fake_actions
 
 REPO = Path(__file__).resolve().parents[2]
-# The engine tests run their own copies of the deploy/rollback runbooks (with fake actions), so
-# they keep testing the engine when the shipped runbooks change; test_bundled checks those.
-RUNBOOKS_DIR = Path(__file__).with_name("fixtures")
+# The engine runs the shipped deploy and rollback runbooks with fake actions (whose parameters
+# test_bundled holds to the real ones), so these tests follow the runbooks people read.
+SHIPPED_RUNBOOKS = [REPO / "runbooks" / "deploy.md", REPO / "runbooks" / "rollback.md"]
 
-# A small runbook for engine mechanics: a -> b -> c, outputs flowing from a to c.
+# A small runbook for engine mechanics no shipped runbook needs: a -> b -> c, a parameter, an
+# earlier step's output and the run itself flowing into c's arguments.
 ABC = """\
 ---
 id: abc
@@ -30,7 +31,7 @@ steps:
     action: serving.smoke_test
   - id: c
     action: test.echo
-    args: {value: "{{ value }}-{{ steps.a.from_version }}"}
+    args: {value: "{{ value }}-{{ steps.a.from_version }}", extra: "run-{{ run.id }}"}
 ---
 Body.
 """
@@ -48,7 +49,7 @@ def reporter() -> RecordingReporter:
 
 @pytest.fixture
 def runbooks(fakes: FakeActions) -> dict[str, Runbook]:
-    books = load_runbooks(RUNBOOKS_DIR, actions=fakes.registry)
+    books = {path.stem: load_runbook(path, actions=fakes.registry) for path in SHIPPED_RUNBOOKS}
     books["abc"] = parse_runbook(ABC, path="abc.md", actions=fakes.registry)
     return books
 

@@ -15,15 +15,18 @@ from bot.runbook import ActionContext, ActionFailed, ActionRegistry, ActionResul
 
 # name -> (params: name -> required, outputs the fake returns)
 DOMAIN_ACTIONS: dict[str, tuple[dict[str, bool], dict[str, Any]]] = {
-    "model.preflight": ({"version": True}, {"from_version": 1, "to_version": 2}),
+    "model.preflight": (
+        {"version": True, "require_gate": False},
+        {"from_version": 1, "to_version": 2},
+    ),
     "model.resolve_rollback_target": ({"version": False}, {"from_version": 2, "to_version": 1}),
     "model.set_production": ({"version": True}, {}),
-    "deploy.acquire_lock": ({"owner": True}, {"lock": "held"}),
-    "deploy.release_lock": ({"owner": True}, {}),
+    "deploy.acquire_lock": ({}, {"lock": "held"}),
+    "deploy.release_lock": ({}, {}),
     "serving.wait_for_version": ({"version": True}, {}),
     "serving.smoke_test": ({"version": False}, {"latency_ms": 12.5}),
     "deploy.record": (
-        {"from_version": False, "to_version": True, "outcome": True, "reason": False},
+        {"from_version": False, "to_version": False, "outcome": True, "reason": False},
         {},
     ),
 }

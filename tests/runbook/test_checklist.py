@@ -9,17 +9,17 @@ async def test_checklist_while_waiting(engine: RunbookEngine) -> None:
     view = build_checklist(state)
     assert view.status_label == "Waiting for confirmation"
     assert view.marker == "waiting"
-    assert [i.marker for i in view.items[:3]] == ["done", "waiting", "todo"]
-    assert view.items[1].is_current
+    assert [i.marker for i in view.items[:4]] == ["done", "done", "waiting", "todo"]
+    assert view.items[2].is_current
     assert view.rollback_items == []
     assert view.confirmation is not None
     assert view.confirmation.step_id == "confirm"
     assert view.confirmation.prompt == "Promote v2 to production (currently v1)?"
-    assert view.params == [("version", "2"), ("reason", "")]
-    assert view.progress == "1/8"
+    assert view.params == [("version", "2"), ("reason", ""), ("require_gate", "no")]
+    assert view.progress == "2/8"
     text = checklist_text(view)
     assert (
-        text.splitlines()[0] == "Deploy a validated model (run #1): Waiting for confirmation [1/8]"
+        text.splitlines()[0] == "Deploy a validated model (run #1): Waiting for confirmation [2/8]"
     )
     assert "[waiting] Confirm the deploy: Promote v2 to production (currently v1)?" in text
 
@@ -45,7 +45,7 @@ async def test_checklist_after_rollback(engine: RunbookEngine, fakes: FakeAction
         "skipped",
     ]
     assert [i.marker for i in view.rollback_items] == ["done"] * 4
-    assert view.items[1].confirmed_by == "U2"
+    assert view.items[2].confirmed_by == "U2"
     assert view.items[5].error == "bad answers"
     assert not any(i.is_current for i in view.items)
     assert all(i.duration_seconds is not None for i in view.rollback_items)

@@ -39,7 +39,7 @@ async def test_deploy_pauses_for_confirmation_then_succeeds(
         "deploy", {"version": "v2", "reason": "better recall"}, actor="U1", channel="C1"
     )
     assert started.status is RunStatus.PENDING
-    assert started.params == {"version": 2, "reason": "better recall"}
+    assert started.params == {"version": 2, "reason": "better recall", "require_gate": False}
 
     waiting = await engine.wait(started.id)
     assert waiting.status is RunStatus.WAITING_CONFIRMATION
@@ -47,7 +47,7 @@ async def test_deploy_pauses_for_confirmation_then_succeeds(
     confirm = waiting.step("confirm")
     assert confirm.status is StepStatus.WAITING_CONFIRMATION
     assert confirm.summary == "Promote v2 to production (currently v1)?"
-    assert fakes.names() == ["model.preflight"]
+    assert fakes.names() == ["deploy.acquire_lock", "model.preflight"]
 
     await engine.confirm(started.id, "confirm", "U2")
     done = await engine.wait(started.id)
@@ -55,8 +55,8 @@ async def test_deploy_pauses_for_confirmation_then_succeeds(
     assert done.status is RunStatus.SUCCEEDED
     assert done.finished_at is not None
     assert fakes.names() == [
-        "model.preflight",
         "deploy.acquire_lock",
+        "model.preflight",
         "model.set_production",
         "serving.wait_for_version",
         "serving.smoke_test",
@@ -71,11 +71,11 @@ async def test_deploy_pauses_for_confirmation_then_succeeds(
     assert record.args == {
         "from_version": 1,
         "to_version": 2,
-        "outcome": "deployed",
+        "outcome": "succeeded",
         "reason": "better recall",
     }
     lock = next(c for c in fakes.calls if c.action == "deploy.acquire_lock")
-    assert lock.args == {"owner": f"runbook-run-{started.id}"}
+    assert lock.args == {} and lock.run_id == started.id  # the lock is held by the run
     assert lock.confirmed_by is None  # ctx.confirmed_by is about the step's own confirmation
     assert done.step("confirm").outputs == {"confirmed_by": "U2"}
     assert lock.extras == {"service": "fake"}
@@ -130,7 +130,7 @@ async def test_cancel_while_waiting(engine: RunbookEngine, fakes: FakeActions) -
         await engine.confirm(waiting.id, "confirm", "U2")
     with pytest.raises(RunStateError):
         await engine.cancel(waiting.id, "U3")
-    assert fakes.names() == ["model.preflight"]
+    assert fakes.names() == ["deploy.acquire_lock", "model.preflight"]
 
 
 async def test_cancel_while_a_step_runs_stops_at_the_step_boundary(
@@ -153,6 +153,15 @@ async def test_cancel_while_a_step_runs_stops_at_the_step_boundary(
     assert fakes.count("test.echo") == 0
 
 
+async def test_arguments_see_parameters_earlier_outputs_and_the_run(
+    engine: RunbookEngine, fakes: FakeActions
+) -> None:
+    state = await engine.start("abc", {"value": "x"}, actor="U1")
+    assert (await engine.wait(state.id)).status is RunStatus.SUCCEEDED
+    echo = next(c for c in fakes.calls if c.action == "test.echo")
+    assert echo.args == {"value": "x-1", "extra": f"run-{state.id}"}
+
+
 async def test_stop_on_failure(engine: RunbookEngine, fakes: FakeActions) -> None:
     fakes.fail["model.preflight"] = "v2 did not pass validation"
     done = await start_deploy(engine)
@@ -160,7 +169,7 @@ async def test_stop_on_failure(engine: RunbookEngine, fakes: FakeActions) -> Non
     assert done.error == "Preflight checks: v2 did not pass validation"
     assert done.step("preflight").error == "v2 did not pass validation"
     assert done.step("confirm").status is StepStatus.SKIPPED
-    assert fakes.names() == ["model.preflight"]
+    assert fakes.names() == ["deploy.acquire_lock", "model.preflight"]
 
 
 async def test_continue_on_failure(engine: RunbookEngine, fakes: FakeActions) -> None:
@@ -182,9 +191,9 @@ async def test_rollback_on_failure(engine: RunbookEngine, fakes: FakeActions) ->
     assert done.status is RunStatus.ROLLED_BACK
     assert done.error == "Smoke test production: predicted setosa for a virginica"
     assert statuses(done) == {
+        "lock": "succeeded",
         "preflight": "succeeded",
         "confirm": "succeeded",
-        "lock": "succeeded",
         "promote": "succeeded",
         "wait_serving": "succeeded",
         "smoke": "failed",
@@ -198,7 +207,7 @@ async def test_rollback_on_failure(engine: RunbookEngine, fakes: FakeActions) ->
     productions = [c.args["version"] for c in fakes.calls if c.action == "model.set_production"]
     assert productions == [2, 1]  # promoted, then restored to the preflight's from_version
     record = next(c for c in fakes.calls if c.action == "deploy.record")
-    assert record.args["outcome"] == "rolled_back"
+    assert record.args["outcome"] == "reverted"
     assert record.args["reason"] == done.error
 
 
@@ -336,7 +345,7 @@ async def test_reporter_failure_does_not_break_the_run(
     assert done.status is RunStatus.SUCCEEDED
     assert done.message_ts is None
     assert len(broken.states) >= 4
-    assert fakes.calls[-1].args == {"value": "x-1"}
+    assert fakes.calls[-1].args["value"] == "x-1"
 
 
 async def test_list_runs_by_status(engine: RunbookEngine, db) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from bot.runbook import RunbookError, load_runbook, load_runbooks, runbooks_for_alert
 from bot.runbook.schema import OnFailure, ParamType
-from tests.runbook.conftest import RUNBOOKS_DIR
+from tests.runbook.conftest import SHIPPED_RUNBOOKS
 from tests.runbook.fakes import FakeActions
 
 GOOD = """\
@@ -89,15 +89,14 @@ def test_good_file_loads(tmp_path: Path, fakes: FakeActions) -> None:
     assert runbook.source == str(path)
 
 
-def test_bundled_runbooks_load(fakes: FakeActions) -> None:
-    books = load_runbooks(RUNBOOKS_DIR, actions=fakes.registry)
-    assert {"deploy", "rollback"} <= set(books)
+def test_shipped_runbooks_load(fakes: FakeActions) -> None:
+    books = {p.stem: load_runbook(p, actions=fakes.registry) for p in SHIPPED_RUNBOOKS}
     deploy = books["deploy"]
     assert deploy.parameters["version"].required
     assert [s.action for s in deploy.steps] == [
+        "deploy.acquire_lock",
         "model.preflight",
         "flow.confirm",
-        "deploy.acquire_lock",
         "model.set_production",
         "serving.wait_for_version",
         "serving.smoke_test",

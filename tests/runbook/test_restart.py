@@ -41,7 +41,7 @@ async def test_resume_a_run_interrupted_mid_step(
     assert before.names() == ["model.preflight", "serving.smoke_test"]
     # Step a is not re-run; b is (actions are idempotent); c still sees a's persisted outputs.
     assert after.names() == ["serving.smoke_test", "test.echo"]
-    assert after.calls[-1].args == {"value": "x-1"}
+    assert after.calls[-1].args["value"] == "x-1"
     # The new process keeps editing the same checklist message.
     assert all(s.message_ts == f"ts-{state.id}" for s in reporter.states)
 
@@ -69,7 +69,7 @@ async def test_resume_a_persisted_run_at_step_2(
     done = await engine.wait(run_id)
     assert done.status is RunStatus.SUCCEEDED
     assert fakes.names() == ["test.echo"]
-    assert fakes.calls[0].args == {"value": "y-7"}
+    assert fakes.calls[0].args == {"value": "y-7", "extra": f"run-{run_id}"}
 
 
 async def test_waiting_runs_stay_waiting_and_accept_the_click_after_restart(
@@ -89,7 +89,7 @@ async def test_waiting_runs_stay_waiting_and_accept_the_click_after_restart(
     await second.confirm(state.id, "confirm", "U2")
     done = await second.wait(state.id)
     assert done.status is RunStatus.SUCCEEDED
-    assert before.names() == ["model.preflight"]
+    assert before.names() == ["deploy.acquire_lock", "model.preflight"]
     assert "model.preflight" not in after.names()
     # from_version came from the preflight output persisted by the first process.
     record = next(c for c in after.calls if c.action == "deploy.record")
