@@ -51,19 +51,6 @@ def _run_async(coro: object) -> None:
         asyncio.run(coro)  # type: ignore[arg-type]
 
 
-def bootstrap_models(settings: Settings) -> str:
-    """Register v1 and v2 once and point production at v1; a re-run changes nothing."""
-    from bot.registry.bootstrap import bootstrap
-    from bot.registry.mlflow_backend import MlflowModelService
-
-    settings.oncall_data_dir.mkdir(parents=True, exist_ok=True)
-    result = bootstrap(
-        MlflowModelService.from_settings(settings), accuracy_floor=settings.accuracy_floor
-    )
-    created = ", ".join(f"v{v}" for v in result.created) or "nothing new"
-    return f"model registry ready: registered {created}; production is v{result.production}"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -112,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
 
         run_model_server(settings, port=args.port or settings.model_server_port)
     elif args.command == "bootstrap":
-        print(bootstrap_models(settings))
+        from bot.registry.bootstrap import bootstrap_from_settings
+
+        print(bootstrap_from_settings(settings).summary)
     return 0
 
 

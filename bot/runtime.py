@@ -116,11 +116,14 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
         }
     )
     # The model registry and the model server run beside the bot, as a team's would.
-    from bot.cli import bootstrap_models
     from bot.db.migrate import upgrade_to_head
+    from bot.registry.bootstrap import bootstrap_from_settings
     from bot.serving.server import build_model_app
 
-    print("oncall-bot: " + await asyncio.to_thread(bootstrap_models, local), flush=True)
+    print(
+        "oncall-bot: " + (await asyncio.to_thread(bootstrap_from_settings, local)).summary,
+        flush=True,
+    )
     upgrade_to_head(local.resolved_database_url)
     model_app = await asyncio.to_thread(build_model_app, local)
     model_server = ServerTask(

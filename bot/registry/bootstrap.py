@@ -25,6 +25,11 @@ class BootstrapResult:
     created: list[int]
     production: int | None
 
+    @property
+    def summary(self) -> str:
+        created = ", ".join(f"v{v}" for v in self.created) or "nothing new"
+        return f"model registry ready: registered {created}; production is v{self.production}"
+
 
 def bootstrap(
     service: ModelService, *, actor: str = "bootstrap", accuracy_floor: float = 0.85
@@ -91,5 +96,6 @@ def bootstrap_from_settings(settings: Any, *, actor: str = "bootstrap") -> Boots
     """`oncall-bot bootstrap`: bootstrap the MLflow registry named by Settings."""
     from bot.registry.mlflow_backend import MlflowModelService
 
+    settings.oncall_data_dir.mkdir(parents=True, exist_ok=True)
     service = MlflowModelService.from_settings(settings)
     return bootstrap(service, actor=actor, accuracy_floor=settings.accuracy_floor)
