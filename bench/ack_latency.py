@@ -1,24 +1,27 @@
-"""Ack latency of `/iris status` over HTTP: the bot against two bare Bolt apps, driven by wrk.
+"""Ack latency of `/iris` over HTTP: the bot against two bare Bolt apps, all driven by wrk.
 
     .venv/bin/python bench/ack_latency.py            # 2 s warm-up + 8 s per concurrency level
     .venv/bin/python bench/ack_latency.py --quick    # 2 s smoke run
     .venv/bin/python bench/ack_latency.py --duration 15 --concurrency 1,10,50,100
 
-Three targets are measured one after the other, each alone on the machine, with the same load
-generator and the same request mix:
+Four rows are measured one after the other in the same run, each target alone on the machine,
+with the same load generator:
 
-  bare-default   a Bolt AsyncApp whose `/iris` listener only acks (process_before_response=False:
-                 Bolt's async runner polls for the ack every 10 ms)
-  bare-pbr       the same app with process_before_response=True
-  bot            `oncall-bot serve --port P`: the real bot, which parses, checks the role, writes
-                 an audit record, answers `status` inside the ack and completes the audit record
+  bare-default  a Bolt AsyncApp whose `/iris` listener only acks (process_before_response=False:
+                Bolt's async runner polls for the ack every 10 ms)
+  bare-pbr      the same app with process_before_response=True: the baseline the bot is read
+                against (the bot runs with process_before_response=True too)
+  bot-status    `oncall-bot serve`: `/iris status` by an oncall engineer. Parsed, role checked,
+                answered inside the ack; its audit row is queued and written in a batch after it
+  bot-deny      the same process: `/iris deploy v1` by a viewer. Parsed, role checked, refused;
+                the denial's audit row is INSERTed and committed before the ack goes out
 
 The bare apps (bench/ack/bare_bolt.py) are served like the bot serves itself (Starlette + Bolt's
 Starlette adapter under uvicorn with httptools on uvloop, no access log), so the difference is the
 listener's work. Bolt's one-time `auth.test` goes to the project's Slack stand-in
-(`bot.localslack.LocalSlack`), run in a background thread of this process; `/iris status` answers
-inside the ack, so the stand-in sees nothing else. The bot gets a fresh SQLite database in a
-temporary ONCALL_DATA_DIR. Everything listens on 127.0.0.1 only.
+(`bot.localslack.LocalSlack`), run in a background thread of this process; both bot commands are
+answered inside the ack, so the stand-in sees nothing else. The bot gets a fresh SQLite database
+in a temporary ONCALL_DATA_DIR. Everything listens on 127.0.0.1 only.
 
 Load generator: Debian's `wrk` (`wrk -t1 -cN -dS --latency -s <lua>`), not a Python client, which
 would saturate before the server on a 2-core machine. It is installed with apt-get when missing.
@@ -29,13 +32,15 @@ this script pre-signs, in Python, a pool of a few hundred distinct slash-command
 its own `trigger_id`), each with its timestamp and `X-Slack-Signature`, and writes them into a
 generated Lua script whose `request()` cycles through them (one run is far shorter than 5 minutes).
 
-Before measuring, each target must answer one signed request with 200 (the bot's answer must
-contain "Oncall bot"); anything else means the signing or the set-up is wrong and the run stops.
-Each target is warmed up (`--warmup`, 2 s) before its measurements.
+Before measuring, each row's request must get 200 once (the bot's answers must contain the status
+text, or the denial); anything else means the signing or the set-up is wrong and the run stops.
+Each row is warmed up (`--warmup`, 2 s) before its measurements.
 
-Output: a table of req/s, p50 and p99 per target and concurrency, plus CPU/req (the target
-process's own user+system CPU time per request, from /proc: steadier than latency when the machine
-is shared, and the figure that bounds throughput), the goals for the bot with PASS/MISS, and the figures as JSON in bench/out/ack_latency.json. Exit status 0 when the benchmark
+Output: a table of req/s, p50 and p99 per row and concurrency, plus CPU/req (the target process's
+own user+system CPU time per request, from /proc: steadier than latency when the machine is
+shared, and the figure that bounds throughput), each bot row's p50 and CPU/req as a multiple of
+bare-pbr's at the same concurrency, the goals for the bot with PASS/MISS, and the figures as JSON
+in bench/out/ack_latency.json. Every figure comes from this run. Exit status 0 when the benchmark
 ran (even if a goal is missed: it is a measurement), 1 when it could not run, 130 on Ctrl-C.
 """
 
@@ -72,19 +77,53 @@ from bench import wrkload  # noqa: E402
 HOST = "127.0.0.1"
 SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench"
-USER_ID = "U0ONCALL"
+USER_ID = "U0ONCALL"  # in ONCALL_ENGINEERS
+VIEWER_ID = "U0VIEWER"  # in no role list: a viewer
 OUT_FILE = REPO / "bench" / "out" / "ack_latency.json"
 BARE_APP = REPO / "bench" / "ack" / "bare_bolt.py"
 
-# Goals for the bot (doing its permission check and audit write).
+# Goals for the bot's rows (targets, not measurements).
 GOAL_P50_C1_MS = 2.0
 GOAL_P99_C50_MS = 50.0
 GOAL_RPS_C50 = 1500.0
 
-# Figures measured earlier with wrk on the same kind of machine, for orientation.
-REFERENCE = {
-    "bare-default": "~12 ms p50 at c=1 (10 ms ack polling); ~1,050 req/s, p99 ~90 ms at c=50",
-    "bare-pbr": "~0.5 ms p50 at c=1; ~2,000 req/s, p99 ~40 ms at c=50",
+BASELINE = "bare-pbr"
+BOT_ROWS = ("bot-status", "bot-deny")
+ALL_ROWS = ("bare-default", "bare-pbr", *BOT_ROWS)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One measured row: which process, and the command it is sent."""
+
+    name: str
+    label: str
+    user_id: str
+    text: str
+    expect: str | None = None  # text the ack body must contain
+
+
+SCENARIOS = {
+    "bare-default": Scenario(
+        "bare-default", "bare Bolt, ack only, process_before_response=False", USER_ID, "status"
+    ),
+    "bare-pbr": Scenario(
+        "bare-pbr", "bare Bolt, ack only, process_before_response=True", USER_ID, "status"
+    ),
+    "bot-status": Scenario(
+        "bot-status",
+        "bot, /iris status by oncall: answered in the ack, audit row batched after it",
+        USER_ID,
+        "status",
+        "Oncall bot",
+    ),
+    "bot-deny": Scenario(
+        "bot-deny",
+        "bot, /iris deploy v1 by a viewer: denied, audit row committed before the ack",
+        VIEWER_ID,
+        "deploy v1",
+        "needs the oncall role",
+    ),
 }
 
 
@@ -95,7 +134,7 @@ class BenchError(Exception):
 # --- signing and the wrk script -------------------------------------------------------------
 
 
-def slash_body(trigger_id: str, *, api_url: str) -> str:
+def slash_body(trigger_id: str, *, api_url: str, scenario: Scenario) -> str:
     return urllib.parse.urlencode(
         {
             "token": "bench-verification-token",
@@ -103,12 +142,12 @@ def slash_body(trigger_id: str, *, api_url: str) -> str:
             "team_domain": "local",
             "channel_id": "C0ONCALL",
             "channel_name": "oncall",
-            "user_id": USER_ID,
-            "user_name": "bob",
+            "user_id": scenario.user_id,
+            "user_name": scenario.user_id.lower(),
             "command": "/iris",
-            "text": "status",
+            "text": scenario.text,
             "api_app_id": "A0BENCH",
-            # Stand-in URL: `/iris status` answers inside the ack, so nothing is posted here.
+            # Stand-in URL: both bot commands answer inside the ack, so nothing is posted here.
             "response_url": f"{api_url.rstrip('/').removesuffix('/api')}/response/bench",
             "trigger_id": trigger_id,
         }
@@ -120,13 +159,15 @@ def sign(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def signed_pool(size: int, *, api_url: str) -> list[tuple[str, str, str]]:
+def signed_pool(size: int, *, api_url: str, scenario: Scenario) -> list[tuple[str, str, str]]:
     """`size` distinct (timestamp, signature, body) triples, signed now."""
     timestamp = str(int(time.time()))
     salt = os.urandom(4).hex()
     pool = []
     for i in range(size):
-        body = slash_body(f"{salt}.{i:05d}.{os.urandom(6).hex()}", api_url=api_url)
+        body = slash_body(
+            f"{salt}.{i:05d}.{os.urandom(6).hex()}", api_url=api_url, scenario=scenario
+        )
         pool.append((timestamp, sign(body, timestamp), body))
     return pool
 
@@ -142,7 +183,7 @@ def write_lua(path: Path, pool: list[tuple[str, str, str]]) -> None:
         f"  {{{_lua_str(ts)}, {_lua_str(sig)}, {_lua_str(body)}}}" for ts, sig, body in pool
     )
     path.write_text(
-        "-- generated by bench/ack_latency.py: pre-signed /iris status requests\n"
+        "-- generated by bench/ack_latency.py: pre-signed /iris requests\n"
         f"local pool = {{\n{entries}\n}}\n"
         "local reqs = {}\n"
         "local n = #pool\n"
@@ -220,10 +261,10 @@ class Wrk:
         self.pool_size = pool_size
         self.proc: subprocess.Popen[str] | None = None
 
-    def run(self, url: str, *, concurrency: int, duration: float, target: str) -> WrkResult:
+    def run(self, url: str, *, concurrency: int, duration: float, scenario: Scenario) -> WrkResult:
         lua = self.workdir / "slash.lua"
         # Fresh timestamps and signatures for every run.
-        write_lua(lua, signed_pool(self.pool_size, api_url=self.api_url))
+        write_lua(lua, signed_pool(self.pool_size, api_url=self.api_url, scenario=scenario))
         cmd = [
             self.exe,
             "-t1",
@@ -246,7 +287,7 @@ class Wrk:
             self.stop()
         if self.proc.returncode != 0:
             raise BenchError(f"wrk exited with {self.proc.returncode}:\n{out}")
-        return parse_wrk(out, target=target, concurrency=concurrency, duration=duration)
+        return parse_wrk(out, target=scenario.name, concurrency=concurrency, duration=duration)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -324,7 +365,7 @@ class Target:
     cmd: list[str]
     env: dict[str, str]
     cwd: Path
-    expect: str | None = None  # text the ack body must contain
+    scenarios: list[Scenario] = field(default_factory=list)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -414,9 +455,9 @@ def http_request(
         conn.close()
 
 
-def verify(target: Target, api_url: str) -> str:
+def verify(target: Target, scenario: Scenario, api_url: str) -> str:
     """One signed request must get 200 (and the expected text); anything else stops the run."""
-    ((timestamp, signature, body),) = signed_pool(1, api_url=api_url)
+    ((timestamp, signature, body),) = signed_pool(1, api_url=api_url, scenario=scenario)
     status, text = http_request(
         target.port,
         "POST",
@@ -430,18 +471,19 @@ def verify(target: Target, api_url: str) -> str:
     )
     if status != 200:
         raise BenchError(
-            f"{target.name}: a signed /iris status request got HTTP {status} (body {text[:300]!r}). "
+            f"{scenario.name}: a signed /iris {scenario.text} request got HTTP {status} (body {text[:300]!r}). "
             "A 401 means the signature or timestamp is wrong; see the target's log:\n"
             + target.log_tail()
         )
-    if target.expect is not None and target.expect not in text:
+    if scenario.expect is not None and scenario.expect not in text:
         raise BenchError(
-            f"{target.name}: the ack does not contain {target.expect!r}: {text[:500]!r}\n{target.log_tail()}"
+            f"{scenario.name}: the ack does not contain {scenario.expect!r}: {text[:500]!r}\n{target.log_tail()}"
         )
     return text
 
 
-def make_targets(api_url: str, tmp: Path) -> list[Target]:
+def make_targets(api_url: str, tmp: Path, rows: list[str]) -> list[Target]:
+    """The processes the chosen rows need, in order; both bot rows share one bot process."""
     python = sys.executable
     venv_bin = Path(python).parent
     bot_exe = venv_bin / "oncall-bot"
@@ -473,31 +515,38 @@ def make_targets(api_url: str, tmp: Path) -> list[Target]:
     }
     targets = []
     for pbr in (False, True):
+        name = "bare-pbr" if pbr else "bare-default"
+        if name not in rows:
+            continue
         port = free_port()
         cmd = [python, str(BARE_APP), "--port", str(port)] + (
             ["--process-before-response"] if pbr else []
         )
         targets.append(
             Target(
-                name="bare-pbr" if pbr else "bare-default",
+                name=name,
                 description=f"bare Bolt AsyncApp, ack only, process_before_response={pbr}",
                 cmd=cmd,
                 env=env,
                 cwd=tmp,
+                scenarios=[SCENARIOS[name]],
                 port=port,
             )
         )
+    bot_rows = [SCENARIOS[name] for name in rows if name in BOT_ROWS]
+    if not bot_rows:
+        return targets
     port = free_port()
     targets.append(
         Target(
             name="bot",
-            description="oncall-bot serve: role check, audit write, status answered in the ack",
+            description="oncall-bot serve: parse, role check, audit, answer in the ack",
             # cwd is a scratch folder so a stray oncall.toml in the checkout cannot change settings.
             cmd=[str(bot_exe), "serve", "--port", str(port)],
             env=bot_env,
             cwd=bot_dir,
+            scenarios=bot_rows,
             port=port,
-            expect="Oncall bot",
         )
     )
     return targets
@@ -518,26 +567,44 @@ def _ms(value: float | None) -> str:
     )
 
 
-def table(results: list[WrkResult], targets: list[str], levels: list[int]) -> str:
+def _times(value: float | None, base: float | None) -> str:
+    if value is None or not base:
+        return "-"
+    return f"x{value / base:.1f}"
+
+
+def table(results: list[WrkResult], rows: list[str], levels: list[int]) -> str:
+    """Every row measured, and each row's p50 and CPU/req as a multiple of the baseline's."""
     by = {(r.target, r.concurrency): r for r in results}
-    head = f"{'target':<14}{'conc':>5}{'req/s':>11}{'p50':>12}{'p99':>12}{'CPU/req':>11}{'requests':>10}{'errors':>8}"
+    head = (
+        f"{'row':<14}{'conc':>5}{'req/s':>11}{'p50':>11}{'p99':>11}{'CPU/req':>10}"
+        f"{'requests':>10}{'errors':>7}   p50 / CPU vs {BASELINE}"
+    )
     lines = [head, "-" * len(head)]
-    for name in targets:
+    for name in rows:
         for c in levels:
             r = by.get((name, c))
             if r is None:
                 continue
+            base = by.get((BASELINE, c))
+            vs = (
+                f"{_times(r.p50_ms, base.p50_ms):>7} {_times(r.server_cpu_ms_per_req, base.server_cpu_ms_per_req):>6}"
+                if base is not None and name != BASELINE
+                else ""
+            )
             lines.append(
-                f"{name:<14}{c:>5}{r.rps:>11,.0f}{_ms(r.p50_ms):>12}{_ms(r.p99_ms):>12}"
-                f"{_ms(r.server_cpu_ms_per_req):>11}{r.requests:>10,}{r.errors:>8}"
+                f"{name:<14}{c:>5}{r.rps:>11,.0f}{_ms(r.p50_ms):>11}{_ms(r.p99_ms):>11}"
+                f"{_ms(r.server_cpu_ms_per_req):>10}{r.requests:>10,}{r.errors:>7}   {vs}"
             )
         lines.append("")
+    lines.append("rows:")
+    lines.extend(f"  {name:<13} {SCENARIOS[name].label}" for name in rows)
     return "\n".join(lines).rstrip()
 
 
-def goals(results: list[WrkResult]) -> list[dict[str, Any]]:
+def goals(results: list[WrkResult], row: str) -> list[dict[str, Any]]:
     by = {(r.target, r.concurrency): r for r in results}
-    c1, c50 = by.get(("bot", 1)), by.get(("bot", 50))
+    c1, c50 = by.get((row, 1)), by.get((row, 50))
     checks = [
         (
             "p50 at concurrency 1",
@@ -564,7 +631,16 @@ def goals(results: list[WrkResult]) -> list[dict[str, Any]]:
     out = []
     for name, goal, value, unit, ok in checks:
         verdict = "n/a" if value is None else ("PASS" if ok(value) else "MISS")
-        out.append({"goal": name, "target": goal, "value": value, "unit": unit, "verdict": verdict})
+        out.append(
+            {
+                "row": row,
+                "goal": name,
+                "target": goal,
+                "value": value,
+                "unit": unit,
+                "verdict": verdict,
+            }
+        )
     return out
 
 
@@ -575,7 +651,7 @@ def _fmt_goal(g: dict[str, Any]) -> str:
         shown = _ms(g["value"])
     else:
         shown = f"{g['value']:,.0f} req/s"
-    return f"  {g['verdict']:<5} bot {g['goal']:<30} {g['target']:<16} measured {shown}"
+    return f"  {g['verdict']:<5} {g['row']:<11} {g['goal']:<30} {g['target']:<16} measured {shown}"
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -599,9 +675,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pool", type=int, default=300, help="distinct pre-signed requests per wrk run"
     )
     parser.add_argument(
-        "--targets",
-        default="bare-default,bare-pbr,bot",
-        help="which targets, in order (default all three)",
+        "--rows",
+        default=",".join(ALL_ROWS),
+        help=f"which rows, in order (default all: {','.join(ALL_ROWS)})",
     )
     parser.add_argument(
         "--out",
@@ -618,15 +694,35 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--concurrency takes integers, e.g. 1,10,50")
     if not args.levels or min(args.levels) < 1:
         parser.error("--concurrency needs at least one level >= 1")
-    args.target_names = [t.strip() for t in args.targets.split(",") if t.strip()]
-    unknown = set(args.target_names) - {"bare-default", "bare-pbr", "bot"}
+    args.rows = [t.strip() for t in args.rows.split(",") if t.strip()]
+    unknown = set(args.rows) - set(ALL_ROWS)
     if unknown:
-        parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+        parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
     return args
 
 
 def _raise_interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def measure(
+    wrk: Wrk, target: Target, scenario: Scenario, url: str, concurrency: int, duration: float
+) -> WrkResult:
+    """One wrk run against a started target, with the target's own CPU time per request."""
+    assert target.proc is not None
+    cpu_before = process_cpu_seconds(target.proc.pid)
+    r = wrk.run(url, concurrency=concurrency, duration=duration, scenario=scenario)
+    cpu_after = process_cpu_seconds(target.proc.pid)
+    if cpu_before is not None and cpu_after is not None and r.requests:
+        r.server_cpu_ms_per_req = (cpu_after - cpu_before) * 1000 / r.requests
+    r.load_avg_1m = load_avg()
+    note = f"  ({r.non_2xx} non-2xx, {r.socket_errors} socket errors)" if r.errors else ""
+    print(
+        f"    c={concurrency:<3} {r.rps:>8,.0f} req/s  p50 {_ms(r.p50_ms):>9}  p99 {_ms(r.p99_ms):>9}"
+        f"  server CPU {_ms(r.server_cpu_ms_per_req):>9}/req{note}",
+        flush=True,
+    )
+    return r
 
 
 def run(args: argparse.Namespace) -> int:
@@ -640,11 +736,10 @@ def run(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="ack-bench-"))
     try:
         standin.start()
-        all_targets = {t.name: t for t in make_targets(standin.api_url, tmp)}
-        targets = [all_targets[name] for name in args.target_names]
+        targets = make_targets(standin.api_url, tmp, args.rows)
         wrk = Wrk(exe, tmp, standin.api_url, args.pool)
         print(
-            f"ack latency of /iris status: {', '.join(t.name for t in targets)}; concurrency "
+            f"ack latency of /iris: {', '.join(args.rows)}; concurrency "
             f"{', '.join(map(str, args.levels))}; {args.warmup:g} s warm-up, {args.duration:g} s each; "
             f"wrk -t1, {args.pool} pre-signed requests per run; {os.cpu_count()} CPUs",
             flush=True,
@@ -662,28 +757,14 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
             target.start(tmp)
-            verify(target, standin.api_url)
             url = f"{target.base}/slack/events"
-            wrk.run(
-                url, concurrency=min(10, max(args.levels)), duration=args.warmup, target=target.name
-            )
-            for c in args.levels:
-                assert target.proc is not None
-                cpu_before = process_cpu_seconds(target.proc.pid)
-                r = wrk.run(url, concurrency=c, duration=args.duration, target=target.name)
-                cpu_after = process_cpu_seconds(target.proc.pid)
-                if cpu_before is not None and cpu_after is not None and r.requests:
-                    r.server_cpu_ms_per_req = (cpu_after - cpu_before) * 1000 / r.requests
-                r.load_avg_1m = load_avg()
-                results.append(r)
-                note = (
-                    f"  ({r.non_2xx} non-2xx, {r.socket_errors} socket errors)" if r.errors else ""
-                )
-                print(
-                    f"  c={c:<3} {r.rps:>8,.0f} req/s  p50 {_ms(r.p50_ms):>9}  p99 {_ms(r.p99_ms):>9}"
-                    f"  server CPU {_ms(r.server_cpu_ms_per_req):>9}/req{note}",
-                    flush=True,
-                )
+            for scenario in target.scenarios:
+                print(f"  {scenario.name}: {scenario.label}", flush=True)
+                verify(target, scenario, standin.api_url)
+                warmup = min(10, max(args.levels))
+                wrk.run(url, concurrency=warmup, duration=args.warmup, scenario=scenario)
+                for c in args.levels:
+                    results.append(measure(wrk, target, scenario, url, c, args.duration))
             if target.proc is not None and target.proc.poll() is not None:
                 raise BenchError(f"{target.name} died during the run:\n{target.log_tail()}")
             target.stop()
@@ -693,14 +774,12 @@ def run(args: argparse.Namespace) -> int:
                     flush=True,
                 )
 
-        names = [t.name for t in targets]
-        report_goals = goals(results)
-        print("\n" + table(results, names, args.levels))
-        print("\nReference (earlier wrk runs):")
-        for name, ref in REFERENCE.items():
-            print(f"  {name:<13} {ref}")
-        if "bot" in names:
-            print("\nGoals for the bot (permission check + audit write on the ack path):")
+        report_goals = [g for row in args.rows if row in BOT_ROWS for g in goals(results, row)]
+        print("\n" + table(results, args.rows, args.levels))
+        if BASELINE not in args.rows:
+            print(f"(no {BASELINE} row in this run: nothing to compare the bot's rows with)")
+        if report_goals:
+            print("\nGoals for the bot's rows (targets, not measurements):")
             for g in report_goals:
                 print(_fmt_goal(g))
         errors = sum(r.errors for r in results)
@@ -731,12 +810,12 @@ def run(args: argparse.Namespace) -> int:
                         "python": platform.python_version(),
                         "platform": platform.platform(),
                     },
-                    "targets": {t.name: t.description for t in targets},
+                    "rows": {name: SCENARIOS[name].label for name in args.rows},
+                    "baseline": BASELINE,
                     "results": [
                         {k: v for k, v in asdict(r).items() if k != "raw"} for r in results
                     ],
-                    "goals": report_goals if "bot" in names else [],
-                    "reference": REFERENCE,
+                    "goals": report_goals,
                     "slack_api_calls": len(calls),
                 },
                 indent=2,

@@ -29,12 +29,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.data import models as _data_models  # noqa: E402,F401
 from bot.data.service import ingest_landing, training_set  # noqa: E402
-from bot.db import Base, Database  # noqa: E402
+from bot.db import Database  # noqa: E402
+from bot.db.migrate import upgrade_to_head  # noqa: E402
 from bot.registry.training import CLASSES, FEATURES, _iris_arrays  # noqa: E402
 from bot.retrain.jobs import fit_candidate  # noqa: E402
-from bot.serving import models as _serving_models  # noqa: E402,F401
 
 MB = 1024 * 1024
 
@@ -66,9 +65,10 @@ def write_csv(path: Path, rows: int, *, chunk: int = 100_000, seed: int = 7) -> 
 
 
 def fresh_db(path: Path) -> Database:
-    db = Database(f"sqlite:///{path}")
-    Base.metadata.create_all(db.engine)
-    return db
+    """A database whose tables the project's migrations created."""
+    url = f"sqlite:///{path}"
+    upgrade_to_head(url)
+    return Database(url)
 
 
 def traced(call: Callable[[], Any]) -> tuple[Any, float, float]:
