@@ -111,7 +111,7 @@ def prepare_database(data_dir: Path) -> str:
     return url
 
 
-async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
@@ -383,15 +383,14 @@ def main() -> int:
             f"{run.name:<6}{f['alerts_per_second']:>10,.0f}{f['notifications_per_second']:>10,.0f}"
             f"{f['p50_ms']:>8.1f}ms{f['p99_ms']:>8.1f}ms{cpu:>11}{f['errors']:>8}"
         )
-    ratio = figures["bare"]["alerts_per_second"] / figures["bot"]["alerts_per_second"]
+    bot_f, bare_f = figures["bot"], figures["bare"]
+    line = f"bot / bare: alerts/s x{bot_f['alerts_per_second'] / bare_f['alerts_per_second']:.2f}"
+    if bot_f["server_cpu_ms_per_alert"] and bare_f["server_cpu_ms_per_alert"]:
+        cpu = bot_f["server_cpu_ms_per_alert"] / bare_f["server_cpu_ms_per_alert"]
+        line += f", server CPU per alert x{cpu:.2f}"
     print(f"  bot   {bot.label}")
     print(f"  bare  {bare.label}")
-    print(f"the bare intake takes {ratio:.1f}x the bot's alerts/s", end="")
-    bot_cpu, bare_cpu = (figures[n]["server_cpu_ms_per_alert"] for n in ("bot", "bare"))
-    if bot_cpu and bare_cpu:
-        print(f"; the bot spends {bot_cpu / bare_cpu:.1f}x its CPU per alert")
-    else:
-        print()
+    print(line)
     opened, calls, rows = (
         bot.checks["incidents"],
         bot.checks["slack_calls"],

@@ -27,6 +27,7 @@ from typing import Any
 
 import uvicorn
 from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -61,19 +62,20 @@ def build(db: Database, token: str) -> Starlette:
     table = IncidentAlert.__table__
     expected = f"Bearer {token}".encode()
 
+    upsert = (postgresql_insert if db.is_postgres else sqlite_insert)(table)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["incident_id", "fingerprint"],
+        set_={
+            "status": upsert.excluded.status,
+            "ends_at": upsert.excluded.ends_at,
+            "last_seen": upsert.excluded.last_seen,
+        },
+    )
+
     def store(rows: list[dict[str, Any]]) -> None:
-        statement = sqlite_insert(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["incident_id", "fingerprint"],
-            set_={
-                "status": statement.excluded.status,
-                "ends_at": statement.excluded.ends_at,
-                "last_seen": statement.excluded.last_seen,
-            },
-        )
         with db.engine.begin() as conn:
             for row in rows:
-                conn.execute(statement, row)
+                conn.execute(upsert, row)
 
     async def intake(request: Request) -> Response:
         header = request.headers.get("authorization", "").encode()
