@@ -7,7 +7,7 @@ server does on a 2-core box. Scenarios: single records and batches of 100 at con
 All three are measured in the same run: (a) the production model's predict_proba called
 in-process, (b) our server (`python -m bot.serving`, what `oncall-bot serve-model` runs), (c)
 `mlflow models serve --env-manager local` on the same registry version (its scoring server needs
-fastapi and uvicorn, which are dependencies). Prints a table and the goals.
+fastapi and uvicorn, which mlflow-skinny depends on). Prints a table and the goals.
 
 Exit status 0 when everything was measured (a missed goal is a measurement, not a failure), 1
 when a server could not start or answer, 2 when wrk is missing: the comparison is never dropped.
@@ -332,9 +332,13 @@ def print_table(results: dict[str, dict[tuple[str, int], dict[str, float]]]) -> 
             print(
                 f"{target:<12} {kind:<9} {conc:>4} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['bad']:>7.0f}"
             )
+    print("in-process  the floor: predict_proba on a numpy array, no HTTP, no JSON (req/s counts")
+    print("            calls; a batch call scores 100 records)")
     print(
-        "(in-process: predict_proba on a numpy array; req/s counts calls, a batch call scores 100 records)"
+        "ours        python -m bot.serving (what `oncall-bot serve-model` runs): POST /v1/predict"
     )
+    print("mlflow      mlflow models serve --env-manager local, same version: POST /invocations")
+    print("every figure above was measured in this run")
 
 
 def print_goals(results: dict[str, dict[tuple[str, int], dict[str, float]]]) -> None:
