@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import wrkload  # noqa: E402
+from bench.lib import wrkload  # noqa: E402
 from bot.registry.training import FEATURES, GOLDEN_SAMPLES  # noqa: E402
 
 MODEL = "iris_classifier"

@@ -13,7 +13,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import wrkload
+from bench.lib import wrkload
 
 HOST = "127.0.0.1"
 SIGNING_SECRET = "bench-signing-secret"
