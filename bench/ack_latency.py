@@ -293,12 +293,12 @@ def goals(results: list[WrkResult], row: str) -> list[dict[str, Any]]:
 
 def _fmt_goal(g: dict[str, Any]) -> str:
     if g["value"] is None:
-        shown = "not measured"
+        shown = "not measured in this run (that concurrency was not run)"
     elif g["unit"] == "ms":
-        shown = _ms(g["value"])
+        shown = "measured " + _ms(g["value"])
     else:
-        shown = f"{g['value']:,.0f} req/s"
-    return f"  {g['verdict']:<5} {g['row']:<11} {g['goal']:<30} {g['target']:<16} measured {shown}"
+        shown = f"measured {g['value']:,.0f} req/s"
+    return f"  {g['verdict']:<5} {g['row']:<11} {g['goal']:<30} {g['target']:<16} {shown}"
 
 
 # --- main -------------------------------------------------------------------------------------
