@@ -286,7 +286,10 @@ def report(name: str, figures: Figures, limits: Limits, deliveries: int) -> dict
     print(f"    time            {figures.seconds:8.2f} s")
     print(f"    Slack calls     {sum(figures.calls.values()):8d}   ({calls})")
     print(f"    429 answers     {sum(figures.throttled.values()):8d}   ({throttled})")
-    print(f"    floor           {floor:8.2f} s   ({bound_by}: calls beyond one burst / rate)")
+    print(
+        f"    floor           {floor:8.2f} s   (computed from the calls above: {bound_by}'s"
+        " calls beyond one burst / its rate)"
+    )
     print(f"    of the limit    {close:8.0%}   (floor / time)")
     print(f"    delivered       {figures.delivered:8d}   of {deliveries}, lost {figures.lost}")
     return {
@@ -352,7 +355,10 @@ def main() -> int:
         full = (args.users - max(1.0, per_second["conversations.open"])) / per_second[
             "conversations.open"
         ]
-        print(f"    to deliver all  >= {full:6.1f} s   (conversations.open alone, at its rate)")
+        print(
+            f"    to deliver all  >= {full:6.1f} s   (computed, not measured: the users' "
+            "conversations.open calls beyond one burst, at its rate)"
+        )
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "fanout.json").write_text(json.dumps(result, indent=2))
