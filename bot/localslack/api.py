@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 # Importing the method modules registers their handlers in METHODS.
-from . import methods_chat, methods_conversations, methods_views_files  # noqa: F401
-from . import scopes
+from . import methods_chat, methods_conversations, methods_views_files, scopes  # noqa: F401
 from .api_errors import ApiError
 from .registry import METHODS, Params, TokenType
 

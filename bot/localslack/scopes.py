@@ -63,6 +63,7 @@ def _list(slack: LocalSlack, params: Params) -> tuple[str, ...]:
     kinds = {"public_channel": "channel", "private_channel": "group", "im": "im", "mpim": "mpim"}
     return tuple(f"{_PREFIX[kinds[t]]}:read" for t in types if t in kinds)
 
+
 # Scopes that must all be granted for a call. Methods not listed need none beyond a bot token
 # (auth.test, chat.getPermalink, views.*).
 RULES: dict[str, Rule] = {

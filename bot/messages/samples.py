@@ -665,7 +665,18 @@ def _incident_show() -> list[Sample]:
         Sample("open", {"slash": SLASH, "incident": _incident()}),
         Sample("resolved", {"slash": SLASH, "incident": _incident("resolved")}),
         Sample("long timeline", {"slash": SLASH, "incident": _incident(events=1500)}),
+        Sample("undelivered update", {"slash": SLASH, "incident": _undelivered()}),
     ]
+
+
+def _undelivered() -> IncidentView:
+    incident = _incident()
+    failed = [
+        _event(90, "update_undelivered", {"subscriber": "U0VIEWER", "slot": "resolved", "error": e})
+        for e in ("conversations.history: missing_scope (needs im:history)", "", "<&>" * 100)
+    ]
+    failed.append(_event(91, "update_undelivered", {"subscriber": "C0STAKE"}))
+    return replace(incident, events=[*incident.events, *failed])
 
 
 @sample("incident_timeline")
@@ -692,6 +703,12 @@ def _incident_timeline() -> list[Sample]:
         ("pinned", {}, "the deploy at 09:02 <is> the cause"),
         ("update_sent", {"kind": "scheduled", "slot": "every30m@x#1", "recipients": 3}, None),
         ("update_sent", {"kind": "resolved", "slot": "resolved", "recipients": 1}, None),
+        (
+            "update_undelivered",
+            {"subscriber": "U0VIEWER", "slot": "resolved", "error": "missing_scope <x>"},
+            None,
+        ),
+        ("update_undelivered", {"subscriber": "C0STAKE", "slot": "update#3", "error": ""}, None),
         ("run_started", {"run_id": 42, "linked": True}, "Roll back"),
         ("run_step", {"run_id": 42, "outcome": "failed", "detail": LONG_TEXT}, "Smoke test"),
         ("run_finished", {"run_id": 42, "status": "rolled_back", "error": "smoke"}, "Deploy"),

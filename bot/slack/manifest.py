@@ -145,7 +145,9 @@ def events_url(base: str) -> str:
         raise ManifestError(f"--url must be the bot's public https:// address, not {base!r}")
     if parts.query or parts.fragment:
         raise ManifestError(f"--url takes a base address without ?query or #fragment: {base!r}")
-    return f"{urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip('/'), '', ''))}/slack/events"
+    return (
+        f"{urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip('/'), '', ''))}/slack/events"
+    )
 
 
 def build_manifest(options: ManifestOptions) -> dict[str, Any]:
