@@ -1,4 +1,4 @@
-"""`oncall-bot`: run, serve, serve-model, bootstrap, migrate."""
+"""`oncall-bot`: run, serve, serve-model, bootstrap, migrate, manifest."""
 
 from __future__ import annotations
 
@@ -29,7 +29,22 @@ def _parser() -> argparse.ArgumentParser:
         "bootstrap", help="train and register v1 and v2, point production at v1 (idempotent)"
     )
     sub.add_parser("migrate", help="apply database migrations")
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
+    where = manifest.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="HTTP mode: the bot's public base URL (https://...)")
+    where.add_argument("--socket", action="store_true", help="Socket Mode: no request URLs")
     return parser
+
+
+def print_manifest(settings: Settings, *, url: str | None) -> int:
+    from bot.slack.manifest import ManifestError, ManifestOptions, manifest_yaml
+
+    try:
+        print(manifest_yaml(ManifestOptions(slash_command=settings.slash_command, url=url)), end="")
+    except ManifestError as exc:
+        print(f"oncall-bot: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -64,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"oncall-bot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if args.command == "manifest":
+        return print_manifest(settings, url=None if args.socket else args.url)
     if args.command in ("run", "serve"):
         # Checked before anything starts (model server, registry), so a broken template is
         # one line on stderr; BotApp.build checks again, which costs nothing once it passed.

@@ -29,6 +29,7 @@ ALLOWED_CYCLES: dict[tuple[str, ...], str] = {
         "bot.localslack.methods_conversations",
         "bot.localslack.methods_views_files",
         "bot.localslack.registry",
+        "bot.localslack.scopes",
         "bot.localslack.slack",
     ): "the stand-in's method modules and the server object that holds them import each other",
 }

@@ -14,6 +14,10 @@ is simply posted. A `sending` row may or may not have been posted, and only Slac
 looked up in the recipient's conversation by the message metadata every post carries, and
 re-posted only if the message is not there. So after a restart no update is lost and none is sent
 twice.
+When Slack refuses the lookup for good (a scope the app lacks, a conversation gone or closed to the
+bot), waiting would leave the row `sending` forever and re-posting might send it twice: the row
+ends `failed` with Slack's reason, never posted again, and the incident's timeline says so
+(`update_undelivered`, shown by `/iris incident show`).
 """
 
 from __future__ import annotations
@@ -47,6 +51,19 @@ class UncertainDelivery(Exception):
     the message before posting it again."""
 
 
+class LookupRefused(Exception):
+    """Slack refused to search the conversation, and asking again will not change that (missing
+    scope, channel gone, not in channel): whether the post landed cannot be known."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# The timeline event of a delivery whose outcome could not be known (see LookupRefused).
+UNDELIVERED_EVENT = "update_undelivered"
+
+
 class UpdateNotifier(Protocol):
     """The chat side: one rendered update to one subscriber (a DM for users)."""
 
@@ -66,7 +83,8 @@ class UpdateNotifier(Protocol):
 
     async def find(self, subscriber: Subscriber, *, delivery: Delivery, since: datetime) -> bool:
         """Whether the subscriber's conversation holds the message of `delivery`, posted at or
-        after `since` (the time its row went to `sending`)."""
+        after `since` (the time its row went to `sending`); LookupRefused when Slack will not
+        let it be searched."""
         ...
 
 
@@ -218,7 +236,7 @@ class UpdateDelivery:
     # --- recovery ------------------------------------------------------------------------------
     async def recover(self, *, wait_for_fresh: bool = False) -> int:
         """Settle the deliveries that a stopped or crashed sender left `queued` or `sending`; how
-        many were settled (found in Slack, or posted now).
+        many were settled (found in Slack, posted now, or failed because Slack refused the lookup).
 
         A `sending` row may have been posted: the recipient's conversation is searched for the
         message's metadata; found -> `sent`, not found -> posted now. A `queued` row never was.
@@ -261,7 +279,8 @@ class UpdateDelivery:
         sending = [r for r in rows if r.state == SENDING]
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def look(row: Unfinished) -> bool | None:
+        async def look(row: Unfinished) -> bool | str | None:
+            """Found, not found, Slack's reason for refusing the lookup, or None: unknown."""
             async with gate:
                 try:
                     return await self.notifier.find(
@@ -269,15 +288,17 @@ class UpdateDelivery:
                         delivery=row.delivery,
                         since=row.since,
                     )
+                except LookupRefused as exc:
+                    log.warning("delivery %s cannot be looked up: %s", row.delivery, exc.reason)
+                    return exc.reason
                 except Exception as exc:  # unknown: the row stays for the next pass
                     log.warning("delivery %s not looked up: %s", row.delivery, exc)
                     return None
 
-        seen = await asyncio.gather(*(look(r) for r in sending))
-        found = [(r.delivery, r.since) for r, hit in zip(sending, seen, strict=True) if hit]
-        missing = [
-            (r.delivery, r.since) for r, hit in zip(sending, seen, strict=True) if hit is False
-        ]
+        seen = list(zip(sending, await asyncio.gather(*(look(r) for r in sending)), strict=True))
+        found = [(r.delivery, r.since) for r, hit in seen if hit is True]
+        missing = [(r.delivery, r.since) for r, hit in seen if hit is False]
+        refused = [(r.delivery, r.since, hit) for r, hit in seen if isinstance(hit, str)]
         requeued: set[Delivery] = set()
         if found or missing:
             requeued = set(
@@ -285,12 +306,15 @@ class UpdateDelivery:
             )
         if found:
             log.info("%d update deliveries were posted before a crash: marked sent", len(found))
+        failed = (
+            await self._db(_fail_unknowable, failed=refused, now=self.clock()) if refused else 0
+        )
         resend: dict[tuple[int, str], list[Subscriber]] = {}
         for r in rows:
             if r.state == QUEUED or r.delivery in requeued:
                 key = (r.delivery.incident_id, r.delivery.slot)
                 resend.setdefault(key, []).append(_subscriber(r))
-        settled = len(found)
+        settled = len(found) + failed
         for (incident_id, slot), targets in resend.items():
             incident = await self._db(service.get, incident_id=incident_id)
             if incident is None:
@@ -298,6 +322,27 @@ class UpdateDelivery:
             update = await self.compose(incident, slot)
             settled += await self._fan_out(incident, slot, targets, update)
         return settled
+
+
+def _fail_unknowable(
+    conn: Any, *, failed: list[tuple[Delivery, datetime, str]], now: datetime
+) -> int:
+    """The refused rows -> failed, each with a line on its incident's timeline; how many."""
+    reasons = {d: reason for d, _, reason in failed}
+    moved = subscriptions.fail_unknowable(conn, failed=failed, now=now)
+    for delivery in moved:
+        service.add_event(
+            conn,
+            incident_id=delivery.incident_id,
+            kind=UNDELIVERED_EVENT,
+            now=now,
+            data={
+                "subscriber": delivery.subscriber,
+                "slot": delivery.slot,
+                "error": reasons[delivery],
+            },
+        )
+    return len(moved)
 
 
 def _subscriber(row: Unfinished) -> Subscriber:

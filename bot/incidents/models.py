@@ -236,6 +236,9 @@ class IncidentUpdateDelivery(Base):
     state: Mapped[str] = mapped_column(String(8))  # queued | sending | sent | failed
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Why a `failed` row failed, when the post's outcome could not be known (its lookup was
+    # refused): such a row is never posted again. None: the post failed for sure.
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class IncidentReminder(Base):

@@ -37,7 +37,7 @@ SNOOZE = timedelta(minutes=30)
 # Job runs drift by seconds; a reminder due "one interval" after an update must not miss its tick.
 TOLERANCE = timedelta(minutes=1)
 # What does not count as "done since the last update" in the prefilled draft.
-_NOT_NEWS = frozenset({"update", "update_sent", "diagnosis"})
+_NOT_NEWS = frozenset({"update", "update_sent", "update_undelivered", "diagnosis"})
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ when the row entered its current state.
 A crash leaves `queued` rows (never posted: the recovery sends them) or `sending` rows (maybe
 posted: the recovery looks for the message in the conversation first; see
 `UpdateDelivery.recover` in bot/incidents/delivery.py). A post that failed for sure is `failed`
-and may be claimed again.
+and may be claimed again; a `sending` row whose lookup Slack refused for good (missing scope,
+conversation gone) is `failed` with that `error` and is never claimed again, since its post may
+have landed.
 """
 
 from __future__ import annotations
@@ -190,17 +192,15 @@ def _move(
 ) -> set[str]:
     """source -> target for these subscribers' rows of one slot (the state's time is `now`);
     the subscribers whose row this call moved."""
-    moved = conn.execute(
-        update(_DEL)
-        .where(
-            _DEL.c.incident_id == incident_id,
-            _DEL.c.slot == slot,
-            _DEL.c.subscriber.in_(subscribers),
-            _DEL.c.state == source,
-        )
-        .values(state=target, created_at=now)
-        .returning(_DEL.c.subscriber)
+    query = update(_DEL).where(
+        _DEL.c.incident_id == incident_id,
+        _DEL.c.slot == slot,
+        _DEL.c.subscriber.in_(subscribers),
+        _DEL.c.state == source,
     )
+    if source == FAILED:  # one whose post may have landed (its error says why) stays failed
+        query = query.where(_DEL.c.error.is_(None))
+    moved = conn.execute(query.values(state=target, created_at=now).returning(_DEL.c.subscriber))
     return set(moved.scalars())
 
 
@@ -301,6 +301,24 @@ def settle(
         if moved.rowcount and values["state"] == QUEUED:
             requeued.append(delivery)
     return requeued
+
+
+def fail_unknowable(
+    conn: Connection, *, failed: list[tuple[Delivery, datetime, str]], now: datetime
+) -> list[Delivery]:
+    """`sending` rows whose lookup Slack refused for good (missing scope, conversation gone):
+    -> failed with that error, each only if still as seen; the ones this call moved. Their
+    post may have landed, so no later claim posts them again."""
+    moved_rows = []
+    for delivery, since, error in failed:
+        moved = conn.execute(
+            update(_DEL)
+            .where(_is(delivery), _DEL.c.state == SENDING, _DEL.c.created_at == since)
+            .values(state=FAILED, created_at=now, error=error[:200])
+        )
+        if moved.rowcount:
+            moved_rows.append(delivery)
+    return moved_rows
 
 
 def _is(delivery: Delivery) -> ColumnElement[bool]:

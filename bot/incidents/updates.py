@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_DONE_LINES = 10
 # Timeline lines an update does not report as "done since the last update".
-NOT_NEWS = frozenset({"update", "update_sent"})
+NOT_NEWS = frozenset({"update", "update_sent", "update_undelivered"})
 
 
 class UpdateSchedule(Protocol):

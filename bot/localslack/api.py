@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 # Importing the method modules registers their handlers in METHODS.
-from . import methods_chat, methods_conversations, methods_views_files  # noqa: F401
+from . import methods_chat, methods_conversations, methods_views_files, scopes  # noqa: F401
 from .api_errors import ApiError
 from .registry import METHODS, Params, TokenType
 
@@ -80,8 +80,11 @@ class WebApi:
             spec = METHODS.get(name)
             if spec is None:
                 raise ApiError("unknown_method", status=404, req_method=name)
-            if self._token_type(request, params) != spec.token:
+            token = self._token_type(request, params)
+            if token != spec.token:
                 raise ApiError("not_allowed_token_type")
+            if token == "bot":
+                scopes.check(self.slack, name, Params(params), self.slack.bot_scopes)
             self.slack.faults.check(name)
             self.slack.limiter.check(name)
             result = await spec.handler(self.slack, Params(params))

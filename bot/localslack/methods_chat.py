@@ -8,14 +8,17 @@ from .api_errors import ApiError
 from .blocks import validate_content
 from .models import BOT_USER_ID, TEAM_ID, Channel
 from .registry import Params, method
+from .scopes import may_post_unjoined
 
 if TYPE_CHECKING:
     from .slack import LocalSlack
 
 
-def _postable(slack: LocalSlack, params: Params) -> Channel:
+def _postable(slack: LocalSlack, params: Params, *, public_scope: bool = False) -> Channel:
     channel = slack.workspace.channel(params.req("channel", "channel_not_found"))
-    if BOT_USER_ID not in channel.members:
+    if BOT_USER_ID not in channel.members and not (
+        public_scope and may_post_unjoined(slack, channel)
+    ):
         # Slack refuses posts to channels the bot was never added to.
         raise ApiError("not_in_channel")
     return channel
@@ -47,7 +50,7 @@ def _metadata(params: Params) -> dict[str, Any] | None:
 
 @method("chat.postMessage")
 async def post_message(slack: LocalSlack, params: Params) -> dict[str, Any]:
-    channel = _postable(slack, params)
+    channel = _postable(slack, params, public_scope=True)
     text, blocks, attachments = _content(slack, params)
     ws = slack.workspace
     message = ws.new_message(

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from aiohttp import web
+
+from bot.slack.manifest import bot_scopes as manifest_scopes
 
 from . import actions, observe
 from .api import ApiCall, WebApi
@@ -37,10 +39,15 @@ class LocalSlack:
         ack_timeout: float = 3.0,
         trigger_ttl: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
+        bot_scopes: Iterable[str] | None = None,
     ) -> None:
-        """`request_url` set: deliver over signed HTTP to it; None: deliver over Socket Mode."""
+        """`request_url` set: deliver over signed HTTP to it; None: deliver over Socket Mode.
+
+        `bot_scopes`: what the workspace granted the bot token; by default what the app manifest
+        asks for, so every run checks the manifest. Change the set to take a scope away."""
         self.bot_token = bot_token
         self.app_token = app_token
+        self.bot_scopes: set[str] = set(manifest_scopes() if bot_scopes is None else bot_scopes)
         self.workspace = Workspace()
         self.interactions = Interactions(self.workspace, clock=clock, trigger_ttl=trigger_ttl)
         self.socket = SocketHub()

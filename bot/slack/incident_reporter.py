@@ -17,7 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.incidents.delivery import UncertainDelivery
+from bot.incidents.delivery import LookupRefused, UncertainDelivery
 from bot.incidents.header_facts import HeaderFacts
 from bot.incidents.models import EventView, IncidentView
 from bot.incidents.subscriptions import Delivery, Subscriber
@@ -33,6 +33,10 @@ RATE_LIMIT_PATIENCE = 60.0
 # The recovery reads history from this long before a row went to `sending` (clock skew).
 LOOKBACK = timedelta(minutes=5)
 HISTORY_PAGES = 10
+# Slack errors (HTTP 200) that say "try again later", not "you may not".
+_TRANSIENT = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 
 
 def _minutes(value: float) -> str:
@@ -208,6 +212,15 @@ class SlackUpdateNotifier:
                 raise UncertainDelivery(repr(exc)) from exc
 
     async def find(self, subscriber: Subscriber, *, delivery: Delivery, since: datetime) -> bool:
+        try:
+            return await self._find(subscriber, delivery=delivery, since=since)
+        except SlackApiError as exc:
+            refused = _refusal(exc)
+            if refused is None:
+                raise
+            raise LookupRefused(refused) from exc
+
+    async def _find(self, subscriber: Subscriber, *, delivery: Delivery, since: datetime) -> bool:
         channel = subscriber.id
         if subscriber.kind == "user":
             if subscriber.id not in self._dms:
@@ -228,6 +241,18 @@ class SlackUpdateNotifier:
             if cursor is None:
                 return False
         raise RuntimeError(f"more than {HISTORY_PAGES} pages of history in {channel}")
+
+
+def _refusal(exc: SlackApiError) -> str | None:
+    """Slack's answer as a reason when asking again cannot help (missing_scope,
+    channel_not_found, not_in_channel, ...); None for what may pass (rate limits, 5xx)."""
+    response = exc.response
+    error = str(response.get("error") or "")
+    if response.status_code != 200 or not error or error in _TRANSIENT:
+        return None
+    method = str(response.api_url).rstrip("/").rsplit("/", 1)[-1]
+    needed = response.get("needed")
+    return f"{method}: {error}" + (f" (needs {needed})" if needed else "")
 
 
 def _payload(metadata: Any) -> tuple[str, ...] | None:

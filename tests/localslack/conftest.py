@@ -9,14 +9,15 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.localslack import LocalSlack
+from bot.localslack.scopes import EVERY_SCOPE
 
 from .helpers import Receiver
 
 
 @pytest.fixture
 async def slack() -> AsyncIterator[LocalSlack]:
-    """Socket Mode delivery (no request_url), short ack timeout."""
-    stand_in = LocalSlack(ack_timeout=1.0)
+    """Socket Mode delivery (no request_url), short ack timeout, every scope granted."""
+    stand_in = LocalSlack(ack_timeout=1.0, bot_scopes=EVERY_SCOPE)
     await stand_in.start()
     yield stand_in
     await stand_in.stop()
@@ -38,7 +39,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 @pytest.fixture
 async def http_slack(receiver: Receiver) -> AsyncIterator[LocalSlack]:
     """HTTP delivery to the receiver."""
-    stand_in = LocalSlack(request_url=receiver.url, ack_timeout=1.0)
+    stand_in = LocalSlack(request_url=receiver.url, ack_timeout=1.0, bot_scopes=EVERY_SCOPE)
     await stand_in.start()
     yield stand_in
     await stand_in.stop()
