@@ -43,7 +43,7 @@ RUNNING: dict[str, IncidentUpdates] = {}
 def bot_key(database_url: str) -> str:
     """The key stored jobs find this bot under: the database, not its credentials."""
     try:
-        where = make_url(database_url).set(password=None).render_as_string(hide_password=False)
+        where = make_url(database_url)._replace(password=None).render_as_string(hide_password=False)
     except Exception:  # not a URL SQLAlchemy reads; never store it as it is
         where = database_url
     return "db-" + hashlib.sha256(where.encode()).hexdigest()[:24]
