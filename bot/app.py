@@ -26,7 +26,7 @@ from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import register_deploy_actions
 from bot.deploy.probe import ModelServerClient
 from bot.incidents.runbook_link import IncidentRunbookReporter
-from bot.incidents.scheduled import RUNNING
+from bot.incidents.scheduled import RUNNING, bot_key, rekey_stored_jobs
 from bot.leader import LeaderElection, leader_lock
 from bot.messages import TemplateRenderer, require_valid_templates
 from bot.metrics import BotMetrics
@@ -141,19 +141,21 @@ class BotApp:
         schedule_retrain_jobs(self.services)
         schedule_monitor_jobs(self.services)
         url = settings.resolved_database_url
+        key = bot_key(url)
+        rekey_stored_jobs(scheduler, key)
         updates = self.services.incidents.updates if self.services.incidents is not None else None
 
         def elected() -> None:
-            # Stored update jobs find this bot under its database URL (bot/incidents/scheduled.py);
+            # Stored update jobs find this bot under its database's key (bot/incidents/scheduled.py);
             # only the leader registers, so a standby in the same process never shadows it.
             if updates is not None:
-                RUNNING[url] = updates
+                RUNNING[key] = updates
             if self.started:  # a takeover: finish what the old leader left behind
                 self.services.tasks.spawn(self._take_over(), name="leader takeover")
 
         def deposed() -> None:
-            if updates is not None and RUNNING.get(url) is updates:
-                del RUNNING[url]
+            if updates is not None and RUNNING.get(key) is updates:
+                del RUNNING[key]
 
         self.election = scheduler_election(
             scheduler,

@@ -66,16 +66,27 @@ def _run_async(coro: object) -> None:
         asyncio.run(coro)  # type: ignore[arg-type]
 
 
+def _http_settings(settings: Settings) -> Settings:
+    """`serve` is HTTP mode whatever else is set: it needs the bot token and the signing secret
+    (every request to /slack/events is verified with it), and ignores an app token."""
+    if settings.slack_app_token and not settings.slack_signing_secret:
+        raise SettingsError(
+            "SLACK_SIGNING_SECRET: missing; `serve` takes Slack requests over HTTP and must "
+            "verify them (with only SLACK_APP_TOKEN, use `oncall-bot run` for Socket Mode)"
+        )
+    if not (settings.slack_bot_token and settings.slack_signing_secret):
+        raise SettingsError(
+            "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET: both are needed for `serve` (HTTP mode)"
+        )
+    return settings.model_copy(update={"slack_app_token": None})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        if args.command == "serve" and not (
-            settings.slack_bot_token and settings.slack_signing_secret
-        ):
-            raise SettingsError(
-                "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET: both are needed for `serve` (HTTP mode)"
-            )
+        if args.command == "serve":
+            settings = _http_settings(settings)
     except SettingsError as exc:
         print(f"oncall-bot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -314,6 +314,19 @@ class Settings(BaseSettings):
             raise ValueError("must be sqlite:///path or postgresql+psycopg://user@host/db")
         return value
 
+    @model_validator(mode="after")
+    def _webhook_basic_auth_pair(self) -> Settings:
+        # Half a pair would leave the alert webhook open to a blank password (or unusable).
+        user, password = bool(self.alert_webhook_user), bool(self.alert_webhook_password)
+        if user != password:
+            have, missing = (
+                ("ALERT_WEBHOOK_USER", "ALERT_WEBHOOK_PASSWORD")
+                if user
+                else ("ALERT_WEBHOOK_PASSWORD", "ALERT_WEBHOOK_USER")
+            )
+            raise ValueError(f"{missing}: missing; {have} is set, and basic auth needs both")
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -357,7 +370,10 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]) or "settings"
+        if not first["loc"]:  # a rule across settings: its message names them (no values)
+            message = str(first.get("ctx", {}).get("error") or first["msg"])
+            raise SettingsError(message) from None
+        name = ".".join(str(p) for p in first["loc"])
         raise SettingsError(
             f"{name.upper()}: {first['msg']} (got {first.get('input')!r})"
         ) from None

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import secrets
 import signal
 import sys
 
@@ -92,29 +93,44 @@ async def _until_serving(url: str, timeout: float = 30.0) -> None:
         await client.aclose()
 
 
+LOCAL_BOT_TOKEN = "xoxb-local"
+
+
+def local_workspace_settings(settings: Settings, *, api_url: str, signing_secret: str) -> Settings:
+    """The bot's settings in the local workspace: the stand-in's Web API and signing secret.
+
+    The stand-in signs what it posts to /slack/events and the bot verifies it, as with Slack;
+    the secret is new for every run, so nobody else who reaches the port can sign.
+    """
+    return settings.model_copy(
+        update={
+            "slack_api_url": api_url,
+            "slack_bot_token": LOCAL_BOT_TOKEN,
+            "slack_signing_secret": signing_secret,
+            # Events come over HTTP from the stand-in, so no Socket Mode whatever is set.
+            "slack_app_token": None,
+            # The seeded users get roles, so every command can be tried.
+            "oncall_admins": settings.oncall_admins or frozenset({"U0ADMIN"}),
+            "oncall_engineers": settings.oncall_engineers or frozenset({"U0ONCALL"}),
+        }
+    )
+
+
 async def run_local(settings: Settings, *, shell: bool = True) -> None:
     """The local workspace: the Slack stand-in and the bot over real HTTP, plus a terminal shell."""
     from bot.localslack import LocalSlack
     from bot.localslack.shell import run_shell
 
     bot_url = f"http://{settings.host}:{settings.port}/slack/events"
+    secret = secrets.token_hex(16)
     slack = LocalSlack(
-        bot_token="xoxb-local",
+        bot_token=LOCAL_BOT_TOKEN,
         app_token="xapp-local",
-        signing_secret="local-signing-secret",
+        signing_secret=secret,
         request_url=bot_url,
     )
     await slack.start(host=settings.host, port=settings.local_slack_port)
-    # In the local workspace the seeded users get roles, so every command can be tried.
-    local = settings.model_copy(
-        update={
-            "slack_api_url": slack.api_url,
-            "slack_bot_token": "xoxb-local",
-            "slack_signing_secret": "local-signing-secret",
-            "oncall_admins": settings.oncall_admins or frozenset({"U0ADMIN"}),
-            "oncall_engineers": settings.oncall_engineers or frozenset({"U0ONCALL"}),
-        }
-    )
+    local = local_workspace_settings(settings, api_url=slack.api_url, signing_secret=secret)
     # The model registry and the model server run beside the bot, as a team's would.
     from bot.db.migrate import upgrade_to_head
     from bot.registry.bootstrap import bootstrap_from_settings

@@ -77,22 +77,35 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 async def start_harness(
-    tmp_path: Path, *, mode: Literal["http", "socket"] = "http", **overrides: Any
+    tmp_path: Path, *, mode: Literal["http", "socket", "local"] = "http", **overrides: Any
 ) -> BotHarness:
+    """The bot in `mode`; "local" is wired as `oncall-bot run` wires the local workspace."""
+    from bot.runtime import LOCAL_BOT_TOKEN, local_workspace_settings
+
     slack = LocalSlack(
-        bot_token=BOT_TOKEN, app_token=APP_TOKEN, signing_secret=SIGNING_SECRET, request_url=None
+        bot_token=LOCAL_BOT_TOKEN if mode == "local" else BOT_TOKEN,
+        app_token=APP_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        request_url=None,
     )
     await slack.start(host="127.0.0.1", port=0)
     extra: dict[str, Any] = {"slack_api_url": slack.api_url}
     if mode == "socket":
         extra["slack_app_token"] = APP_TOKEN
     settings = make_settings(tmp_path, **extra, **overrides)
+    if mode == "local":
+        bare = settings.model_copy(update={"slack_bot_token": None, "slack_signing_secret": None})
+        settings = local_workspace_settings(
+            bare, api_url=slack.api_url, signing_secret=SIGNING_SECRET
+        )
     app = BotApp.build(settings)
+    if mode == "local":
+        app.services.mode = "local"
     await app.start()
     server = ServerTask(app.web, host="127.0.0.1", port=0)
     await server.start()
     harness = BotHarness(slack=slack, app=app, settings=settings, server=server)
-    if mode == "http":
+    if mode in ("http", "local"):
         slack.request_url = f"{harness.url}/slack/events"
     else:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

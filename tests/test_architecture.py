@@ -57,6 +57,7 @@ ADAPTERS = (
     "bot.cli",
     "bot.servers",
     "bot.web",  # the bot's Starlette app
+    "bot.request_body",  # bounded reading of HTTP request bodies, shared by every route
     "bot.scheduling",  # the APScheduler adapter
     "bot.serving.app",  # the model server's own Starlette front
 )

@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot.app import BotApp
-from bot.incidents.scheduled import RUNNING, job_id
+from bot.incidents.scheduled import RUNNING, bot_key, job_id
 from bot.leader import SCHEDULER_LOCK, LeaderElection, LeaderLock, leader_lock, lock_key
 from bot.localslack import LocalSlack
 from bot.servers import ServerTask
@@ -316,7 +316,7 @@ async def test_two_bots_one_runs_the_scheduler_and_the_standby_takes_over(
     two_bots: TwoBots, db_url: str
 ) -> None:
     leader, standby = two_bots.bots
-    url = leader.settings.resolved_database_url
+    url = bot_key(leader.settings.resolved_database_url)
     assert (state(leader), state(standby)) == (STATE_RUNNING, STATE_PAUSED)
     assert RUNNING[url] is leader.app.services.incidents.updates  # type: ignore[union-attr]
     assert (await health(leader))["leader"] is True

@@ -132,3 +132,29 @@ def test_malformed_toml_is_a_configuration_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "oncall.toml" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"ALERT_WEBHOOK_USER": "am"}, "ALERT_WEBHOOK_PASSWORD"),
+        ({"ALERT_WEBHOOK_PASSWORD": "pw"}, "ALERT_WEBHOOK_USER"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}, "SLACK_SIGNING_SECRET"),
+    ],
+)
+def test_half_configured_credentials_stop_serve_with_one_line(
+    tmp_path: Path, extra: dict[str, str], named: str
+) -> None:
+    env = {k: v for k, v in CLEAN_ENV.items() if not k.startswith("ALERT_")} | extra
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0], result.stderr
+    assert "pw" not in lines[0].replace("PASSWORD", "")  # no value is echoed

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from bot.data.feedback import FeedbackItem, record_feedback_many
 from bot.data.validation import FEATURES, LABEL_KEYS
 from bot.db import Database
+from bot.request_body import BodyTooLarge, read_body
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,11 @@ def feedback_route(db: Database) -> Route:
 
     async def feedback(request: Request) -> JSONResponse:
         try:
-            items = parse_feedback(await request.body())
+            items = parse_feedback(await read_body(request, limit=MAX_BODY_BYTES))
+        except BodyTooLarge as exc:
+            return JSONResponse(
+                {"error": "invalid feedback", "field": "body", "problem": str(exc)}, 413
+            )
         except ShapeError as exc:
             return JSONResponse(
                 {"error": "invalid feedback", "field": exc.field, "problem": exc.problem}, 422

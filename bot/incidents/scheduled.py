@@ -6,12 +6,13 @@ more than 15 minutes late, bot/scheduling.py): stakeholders hear at once that up
 the ledger keeps that run from repeating a slot already sent.
 
 A stored job must name a module-level function and picklable arguments, so the job is
-`send_due_updates(incident_id, bot)` where `bot` is the key (the database URL) under which the
-running bot registered its `IncidentUpdates` in `RUNNING` (the leader, bot/app.py; removed when
-it stops leading). Why not an attribute on the scheduler: a job function gets no handle on the
-scheduler that runs it, so some lookup by a picklable key is needed either way, and the database
-URL is the one key that stays right across restarts and stays distinct between bots in one test
-process.
+`send_due_updates(incident_id, bot)` where `bot` is the key (`bot_key`: a digest of the database
+URL without its password) under which the running bot registered its `IncidentUpdates` in
+`RUNNING` (the leader, bot/app.py; removed when it stops leading). Why not an attribute on the
+scheduler: a job function gets no handle on the scheduler that runs it, so some lookup by a
+picklable key is needed either way. The key stays right across restarts and distinct between
+bots in one test process, and it is no secret: the job store is a table anyone with read access
+to the database can unpickle, so it must not hold the URL (and its password) or any token.
 
 A snoozed commander reminder has a one-shot job, `incident-reminder-<id>`, found the same way.
 """
@@ -19,6 +20,7 @@ A snoozed commander reminder has a one-shot job, `incident-reminder-<id>`, found
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -35,6 +38,31 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUNNING: dict[str, IncidentUpdates] = {}
+
+
+def bot_key(database_url: str) -> str:
+    """The key stored jobs find this bot under: the database, not its credentials."""
+    try:
+        where = make_url(database_url)._replace(password=None).render_as_string(hide_password=False)
+    except Exception:  # not a URL SQLAlchemy reads; never store it as it is
+        where = database_url
+    return "db-" + hashlib.sha256(where.encode()).hexdigest()[:24]
+
+
+def rekey_stored_jobs(scheduler: BaseScheduler, key: str) -> int:
+    """Give stored update and reminder jobs `key` as their bot; the jobs that changed.
+
+    Jobs stored by an earlier version carry the database URL itself (password included): this
+    replaces it, so the secret leaves the job store and the jobs find the running bot again.
+    """
+    changed = 0
+    for job in scheduler.get_jobs():
+        if job.func not in (send_due_updates, remind_after_snooze) or len(job.args) != 2:
+            continue
+        if job.args[1] != key:
+            scheduler.modify_job(job.id, args=[job.args[0], key])
+            changed += 1
+    return changed
 
 
 def job_id(incident_id: int) -> str:

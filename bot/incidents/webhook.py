@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from bot.incidents.intake import AlertIntake, IntakeUnavailable
 from bot.incidents.payload import PayloadError
+from bot.request_body import BodyTooLarge, read_body
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +79,12 @@ def alertmanager_route(intake: AlertIntake, auth: WebhookAuth) -> Route:
         problem = auth.check(request.headers.get("authorization"))
         if problem is not None:
             return _error(401, problem, **{"WWW-Authenticate": 'Bearer realm="alerts"'})
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
         try:
-            body = bytearray()
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    return _error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-            result = await intake.deliver_json(bytes(body))
+            body = await read_body(request, limit=MAX_BODY_BYTES)
+        except BodyTooLarge as exc:
+            return _error(413, str(exc))
+        try:
+            result = await intake.deliver_json(body)
         except PayloadError as exc:
             return _error(400, str(exc))
         except IntakeUnavailable as exc:

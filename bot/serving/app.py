@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.registry.service import ModelService
 from bot.registry.training import GOLDEN_SAMPLES
+from bot.request_body import BodyTooLarge, read_body
 from bot.serving.metrics import ServerMetrics
 from bot.serving.recorder import PredictionRecorder
 from bot.serving.validation import InputError, RecordValidator
@@ -161,17 +162,16 @@ def create_model_app(
             metrics.error("predict", "not_ready")
             metrics.observe("predict", 503, perf() - start)
             return _json({"error": "model not loaded", "problem": holder.reason}, 503)
-        body = await request.body()
         try:
-            if len(body) > MAX_BODY_BYTES:
-                raise InputError(
-                    "body", f"body too large: {len(body)} bytes, at most {MAX_BODY_BYTES}"
-                )
-            rows, _ = served.validator.parse(body)
+            rows, _ = served.validator.parse(await read_body(request, limit=MAX_BODY_BYTES))
         except InputError as exc:
             metrics.error("predict", "invalid_input")
             metrics.observe("predict", 422, perf() - start)
             return _json(exc.as_dict(), 422)
+        except BodyTooLarge as exc:
+            metrics.error("predict", "too_large")
+            metrics.observe("predict", 413, perf() - start)
+            return _json({"error": "invalid input", "field": "body", "problem": str(exc)}, 413)
         try:
             proba = served.model.predict_proba(np.array(rows, dtype=np.float64))
         except (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -13,6 +14,7 @@ from bot.commands.registry import CommandRegistry
 from bot.services import Services
 from bot.slack.commands import CommandRunner, register_command_listener
 from bot.slack.interactions import InteractionRegistry, register_interaction_listener
+from bot.slack.response_url import ResponseUrlPolicy
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +31,18 @@ def build_bolt_app(
     settings = services.settings
     app = AsyncApp(
         client=client,
-        signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
+        # Without a signing secret (Socket Mode), a random one that nobody can sign with: a
+        # known placeholder would be a secret anyone could read here.
+        signing_secret=settings.slack_signing_secret or secrets.token_hex(32),
         # Respond the moment the listener returns: our listeners ack first and hand slow work
         # to background tasks, so there is no need for Bolt's 10 ms ack polling.
         process_before_response=True,
-        # Socket Mode has no signatures to verify; HTTP mode always verifies.
-        request_verification_enabled=services.mode != "socket",
+        # Every mode verifies: Bolt itself skips the check for Socket Mode envelopes, which
+        # arrive over the app token's WebSocket, never over HTTP.
+        request_verification_enabled=True,
         logger=logging.getLogger("slack_bolt"),
     )
+    app.middleware(ResponseUrlPolicy.from_settings(settings).middleware())
     dispatcher = Dispatcher(
         registry=commands,
         roles=services.roles,

@@ -16,7 +16,7 @@ from bot.incidents.flows import IncidentFlows
 from bot.incidents.intake import AlertIntake
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.reminders import CommanderReminders
-from bot.incidents.scheduled import SchedulerSnoozeClock, SchedulerUpdateClock
+from bot.incidents.scheduled import SchedulerSnoozeClock, SchedulerUpdateClock, bot_key
 from bot.incidents.updates import IncidentUpdates
 from bot.incidents.webhook import WebhookAuth, alertmanager_route
 from bot.runbook.loader import runbooks_for_alert
@@ -100,7 +100,9 @@ def build_incidents(services: Services, client: AsyncWebClient) -> IncidentParts
         db=services.db,
         notifier=SlackUpdateNotifier(client, services.renderer, slash=settings.slash_command),
         # The persistent (default) job store; the key finds this bot again from a stored job.
-        schedule=SchedulerUpdateClock(services.scheduler, bot=settings.resolved_database_url),
+        schedule=SchedulerUpdateClock(
+            services.scheduler, bot=bot_key(settings.resolved_database_url)
+        ),
         cadence=cadence,
         stakeholder_channel=settings.stakeholder_channel or None,
         clock=flows.clock,
@@ -115,7 +117,9 @@ def build_incidents(services: Services, client: AsyncWebClient) -> IncidentParts
             slash=settings.slash_command,
             cadence=flows.updates.minutes_for,
         ),
-        snoozes=SchedulerSnoozeClock(services.scheduler, bot=settings.resolved_database_url),
+        snoozes=SchedulerSnoozeClock(
+            services.scheduler, bot=bot_key(settings.resolved_database_url)
+        ),
         cadence=flows.updates.minutes_for,
         clock=flows.clock,
     )
