@@ -805,16 +805,51 @@ def _monitor_report() -> list[Sample]:
 
 @sample("promote_refused")
 def _promote_refused() -> list[Sample]:
+    base = {"slash": SLASH, "version": "v3"}
+    return [Sample(kind, {**base, "kind": kind}) for kind in ("discard_production", "other")]
+
+
+@sample("production_refused")
+def _production_refused() -> list[Sample]:
     base = {
         "slash": SLASH,
         "version": "v3",
         "status": "rejected",
         "reasons": "accuracy 80% below production 96%",
-        "admin": False,
+        "discarded_by": "U0ONCALL",
+        "action": "deploy",
         "role": "oncall",
+        "admin": False,
     }
-    kinds = ["not_passed", "force_needs_admin", "discard_production", "other"]
-    return [Sample(kind, {**base, "kind": kind}) for kind in kinds]
+    kinds = [
+        "gate_rejected",
+        "discarded",
+        "validation_failed",
+        "not_passed",
+        "never_validated",
+        "force_needs_admin",
+        "force_needs_reason",
+        "other",
+    ]
+    samples = [Sample(kind, {**base, "kind": kind}) for kind in kinds]
+    samples.append(Sample("admin", {**base, "kind": "gate_rejected", "admin": True}))
+    samples.append(
+        Sample("long reasons", {**base, "kind": "gate_rejected", "reasons": LONG_TEXT[:2500]})
+    )
+    return samples
+
+
+@sample("preflight_refused")
+def _preflight_refused() -> list[Sample]:
+    facts = {
+        "slash": SLASH,
+        "version": "v3",
+        "stored_accuracy": 0.977778,
+        "measured_accuracy": 0.311111,
+        "difference": 0.666667,
+        "tolerance": 0.01,
+    }
+    return [Sample(k, {**facts, "kind": k}) for k in ("holdout_disagrees", "other")]
 
 
 @sample("registry_unavailable")
