@@ -19,6 +19,7 @@ from bot.deploy.policy import GateFacts, ProductionAction, decide
 from bot.deploy.preflight import HoldoutAgreement
 from bot.runbook import RunStatus
 from tests.harness import ADMIN, BOT_TOKEN, ONCALL, ModelBotHarness, start_model_harness
+from tests.incidents.helpers import prepare, settle
 from tests.test_deploy_e2e import confirm_card, production, register_model, wait_run
 
 WAY_OUT = "promote v2 --force --reason"
@@ -248,6 +249,24 @@ async def test_promote_button_of_a_rejected_version(bot: ModelBotHarness) -> Non
     refused = await bot.slack.wait_for_text("has not passed the retrain gate", user=ONCALL)
     assert WAY_OUT in refused.plain()
     assert production(bot) == 1
+
+
+async def test_incident_rollback_button_to_a_discarded_version(bot: ModelBotHarness) -> None:
+    prepare(bot)
+    await bot.command("deploy v2")
+    card = await confirm_card(bot, "Promote v2 to production")
+    await bot.slack.wait_for_text("done", thread_ts=card.ts, timeout=20)
+    discard(bot, 1)  # the version the rollback would go back to
+    await bot.command("incident declare sev2 Accuracy dropped after the v2 deploy")
+    await bot.slack.wait_for_text("You are the commander", user=ONCALL)
+    await settle(bot)
+    header = bot.slack.messages("incidents")[-1]
+    await bot.slack.click(ONCALL, header, "incident.rollback")
+    refused = await bot.slack.wait_for(
+        lambda m: "v1 was discarded by" in m.plain() and m.thread_ts == header.ts, timeout=15
+    )
+    assert "promote v1 --force --reason" in refused.plain()
+    assert production(bot) == 2
 
 
 # --- preflight measures instead of trusting the stored figures ----------------------------------
