@@ -273,6 +273,8 @@ def build_engine(services: Services, client: AsyncWebClient) -> RunbookEngine:
         "models": services.models,
         "model_server": services.model_server,
         "settings": settings,
+        "roles": services.roles,
+        "renderer": services.renderer,
         "process_pool": lambda: process_pool(services),
         "retrain_reports": SlackRetrainReporter(
             client, services.renderer, slash=settings.slash_command

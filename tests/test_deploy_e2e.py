@@ -170,13 +170,36 @@ async def test_rollback_without_history_says_so(bot: ModelBotHarness) -> None:
     await bot.slack.wait_for_text("nothing before v1", user=ONCALL)
 
 
+def register_golden_breaker(bot: ModelBotHarness) -> int:
+    """Register a v3 honest about its holdout figures that still gets one golden sample wrong.
+
+    A 3-nearest-neighbour model (distance-weighted) with two mislabelled copies of one golden
+    sample: on the holdout it scores what v1 scores, so preflight lets it through, but it
+    predicts that sample's exact features as the wrong class, so only the smoke test catches it.
+    """
+    split = training.holdout_split()
+    golden = training.GOLDEN_SAMPLES[1]
+    row = np.array([list(golden.features.values())])
+    X = np.vstack([split.X_train, row, row])
+    y = np.concatenate([split.y_train, ["versicolor", "versicolor"]])
+    params = training.validate_params("knn", {"n_neighbors": 3, "weights": "distance"})
+    model = training.train("knn", params, X, y)
+    metrics = training.evaluate(
+        model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
+    )
+    mv = bot.app.services.models.register(  # type: ignore[union-attr]
+        model, estimator="knn", params=params, metrics=metrics, trained_by="test"
+    )
+    return mv.version
+
+
 async def test_failed_smoke_test_rolls_back_automatically(bot: ModelBotHarness) -> None:
-    # A version whose recorded metrics look fine but whose artifact predicts nonsense.
-    liar = register_model(bot, shuffled_labels=True, claim_good_metrics=True)
-    await bot.command(f"deploy v{liar}")
-    card = await confirm_card(bot, f"Promote v{liar} to production")
+    # A version whose holdout figures are true but whose artifact fails a golden sample.
+    breaker = register_golden_breaker(bot)
+    await bot.command(f"deploy v{breaker}")
+    card = await confirm_card(bot, f"Promote v{breaker} to production")
     report = await bot.slack.wait_for_text("rolled back", thread_ts=card.ts, timeout=25)
-    assert "smoke test failed" in report.plain()
+    assert "smoke test failed" in report.plain() and "golden samples wrong" in report.plain()
     assert production(bot) == 1 and await served_version(bot) == 1
     with bot.app.services.db.session() as session:
         outcomes = [h.outcome for h in deploy_service.history(session)]

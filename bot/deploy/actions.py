@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.access.roles import RolePolicy
 from bot.deploy import service
-from bot.deploy.preflight import run_checks
+from bot.deploy.guard import check_production_change, record_override
+from bot.deploy.policy import Decision, ProductionAction
+from bot.deploy.preflight import PreflightReport, holdout_agreement, run_checks
 from bot.deploy.probe import ModelServerClient
 from bot.registry.errors import RegistryError, UnknownVersion
 from bot.registry.service import ModelService
@@ -21,6 +24,45 @@ from bot.runbook import ActionContext, ActionFailed, ActionRegistry, ActionResul
 def _deps(ctx: ActionContext) -> tuple[Any, ModelService, ModelServerClient, Any]:
     extras = ctx.extras
     return extras["db"], extras["models"], extras["model_server"], extras["settings"]
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in {"true", "1", "yes", "on"}
+
+
+def _refusal(ctx: ActionContext, template: str, **facts: Any) -> ActionFailed:
+    """A step failure whose words come from a template, like the command's own refusals."""
+    settings = ctx.extras["settings"]
+    text = ctx.extras["renderer"].render(template, slash=settings.slash_command, **facts).text
+    return ActionFailed(text)
+
+
+async def _authorize(
+    ctx: ActionContext, version: int, action: ProductionAction, *, force: bool = False
+) -> Decision:
+    """The production policy for this run's actor; a refusal fails the step with its template."""
+    db, models, _, _ = _deps(ctx)
+    roles: RolePolicy = ctx.extras["roles"]
+    try:
+        decision = await asyncio.to_thread(
+            check_production_change,
+            models,
+            db,
+            version=version,
+            action=action,
+            role=roles.role_of(ctx.actor),
+            force=force,
+            reason=str(ctx.params.get("reason") or ""),
+        )
+    except UnknownVersion as exc:
+        raise ActionFailed(str(exc)) from None
+    if not decision.allowed:
+        raise _refusal(ctx, decision.template, kind=decision.kind, **decision.facts)
+    return decision
+
+
+def _deploy_action(require_gate: Any) -> ProductionAction:
+    return ProductionAction.PROMOTE if _truthy(require_gate) else ProductionAction.DEPLOY
 
 
 def _version(value: Any) -> int:
@@ -66,18 +108,40 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
     async def preflight(
         ctx: ActionContext, version: Any, require_gate: Any = False
     ) -> ActionResult:
-        _, models, _, settings = _deps(ctx)
+        db, models, _, settings = _deps(ctx)
+        number = _version(version)
+        force = _truthy(ctx.params.get("force"))
+        decision = await _authorize(ctx, number, _deploy_action(require_gate), force=force)
+        # Evaluating Iris on the holdout takes milliseconds: a thread is enough, and the step
+        # runs long after the Slack ack anyway.
         report = await asyncio.to_thread(
-            _preflight,
-            models,
-            _version(version),
-            settings.accuracy_floor,
-            settings.accuracy_tolerance,
-            bool(require_gate),
+            _preflight, models, number, settings.accuracy_floor, settings.accuracy_tolerance
         )
-        outputs = report.as_dict()
+        disagreement = next((c for c in report.failures if c.name == "holdout_agrees"), None)
+        # Without a stored figure there is nothing to disagree with; the floor check says so.
+        if disagreement is not None and report.holdout.get("difference") is not None:
+            raise _refusal(
+                ctx,
+                "preflight_refused",
+                kind="holdout_disagrees",
+                version=f"v{number}",
+                **report.holdout,
+            )
         if not report.passed:
             raise ActionFailed("preflight failed: " + "; ".join(c.detail for c in report.failures))
+        if decision.overridden is not None:
+            await asyncio.to_thread(
+                record_override,
+                models,
+                db,
+                decision=decision,
+                version=number,
+                actor=ctx.actor,
+                reason=str(ctx.params.get("reason") or ""),
+                run_id=ctx.run_id,
+                channel=ctx.channel,
+            )
+        outputs = {**report.as_dict(), "forced_over": decision.overridden}
         summary = "; ".join(c.detail for c in report.checks)
         return ActionResult(summary=summary, outputs=outputs)
 
@@ -102,6 +166,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
             target = _version(version)
         if target == current:
             raise ActionFailed(f"v{target} is already in production")
+        await _authorize(ctx, target, ProductionAction.ROLLBACK)
         try:
             await asyncio.to_thread(models.load, target)
         except UnknownVersion as exc:
@@ -115,12 +180,21 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
 
     @actions.action(
         "model.set_production",
-        params={"version": True},
+        params={"version": True, "policy": False},
         description="Point the production alias at a version",
     )
-    async def set_production(ctx: ActionContext, version: Any) -> ActionResult:
+    async def set_production(ctx: ActionContext, version: Any, policy: Any = None) -> ActionResult:
         _, models, _, _ = _deps(ctx)
         target = _version(version)
+        if policy not in (None, ""):
+            # Asked again at the moment the alias moves: the version may have been discarded
+            # while the run waited for its confirmation. Restore steps pass no policy: they put
+            # back what was live when the run began.
+            try:
+                action = ProductionAction(str(policy))
+            except ValueError:
+                raise ActionFailed(f"unknown production policy {policy!r}") from None
+            await _authorize(ctx, target, action, force=_truthy(ctx.params.get("force")))
         previous = await asyncio.to_thread(models.set_production, target)
         return ActionResult(
             summary=f"production → v{target}", outputs={"previous": previous, "version": target}
@@ -202,8 +276,8 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
 
 
 def _preflight(
-    models: ModelService, version: int, floor: float, tolerance: float, require_gate: bool
-) -> Any:
+    models: ModelService, version: int, floor: float, tolerance: float
+) -> PreflightReport:
     try:
         candidate = models.describe(version)
     except UnknownVersion as exc:
@@ -211,10 +285,14 @@ def _preflight(
     current = models.production_version()
     production = models.describe(current) if current is not None else None
     load_error = None
+    measured = None
     try:
         models.load(version)
+        measured = holdout_agreement(candidate, models.evaluate(version))
     except RegistryError as exc:
         load_error = str(exc)
+    except ValueError as exc:  # loads, but cannot predict the holdout's features
+        load_error = f"cannot predict the holdout: {exc}"
     candidate_sig = models.input_signature(version) if load_error is None else None
     production_sig = models.input_signature(current) if current is not None else None
     return run_checks(
@@ -225,5 +303,5 @@ def _preflight(
         production_signature=production_sig,
         floor=floor,
         tolerance=tolerance,
-        require_gate=require_gate,
+        measured=measured,
     )

@@ -2,10 +2,46 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.registry.schemas import InputSignature, ModelVersion
+from bot.registry.schemas import Evaluation, InputSignature, ModelVersion
+
+# How far a version's stored holdout accuracy may be from what its artifact measures on the same
+# fixed holdout now. Evaluation is deterministic and the tags keep 6 digits, so an honest version
+# agrees almost exactly; 0.01 is below one Iris holdout row (1/45 = 0.022), so any larger gap
+# means the stored figures do not belong to this artifact (tampered, or copied from another run).
+HOLDOUT_AGREEMENT_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class HoldoutAgreement:
+    """The stored holdout accuracy beside the one measured now."""
+
+    stored: float | None
+    measured: float
+    tolerance: float = HOLDOUT_AGREEMENT_TOLERANCE
+
+    @property
+    def difference(self) -> float | None:
+        return None if self.stored is None else abs(self.stored - self.measured)
+
+    @property
+    def ok(self) -> bool:
+        return self.difference is not None and self.difference <= self.tolerance + 1e-12
+
+    def as_facts(self) -> dict[str, Any]:
+        return {
+            "stored_accuracy": self.stored,
+            "measured_accuracy": self.measured,
+            "difference": self.difference,
+            "tolerance": self.tolerance,
+        }
+
+
+def holdout_agreement(candidate: ModelVersion, measured: Evaluation) -> HoldoutAgreement:
+    """Compare the candidate's stored holdout accuracy with a fresh evaluation."""
+    return HoldoutAgreement(stored=candidate.accuracy, measured=measured.accuracy)
 
 
 @dataclass(frozen=True)
@@ -20,6 +56,8 @@ class PreflightReport:
     version: int
     from_version: int | None
     checks: list[Check]
+    # Stored and measured holdout accuracy (HoldoutAgreement.as_facts), when it was measured.
+    holdout: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -35,6 +73,7 @@ class PreflightReport:
             "from_version": self.from_version,
             "passed": self.passed,
             "checks": [asdict(c) for c in self.checks],
+            "holdout": dict(self.holdout),
         }
 
 
@@ -51,9 +90,13 @@ def run_checks(
     production_signature: InputSignature | None,
     floor: float,
     tolerance: float,
-    require_gate: bool = False,
+    measured: HoldoutAgreement | None = None,
 ) -> PreflightReport:
-    """Every check, each with a sentence a person can act on. `loads` is None or the load error."""
+    """Every check, each with a sentence a person can act on. `loads` is None or the load error.
+
+    `measured` is the candidate re-evaluated on the holdout; the gate itself is the production
+    policy's business (bot.deploy.policy), not a preflight check.
+    """
     checks = [
         Check(
             "loads",
@@ -61,6 +104,19 @@ def run_checks(
             "the model artifact loads" if loads is None else f"cannot load: {loads}",
         )
     ]
+    if measured is not None:
+        checks.append(
+            Check(
+                "holdout_agrees",
+                measured.ok,
+                f"measured holdout accuracy {measured.measured:.3f} "
+                + (
+                    "matches the stored figure"
+                    if measured.ok
+                    else f"disagrees with the stored {measured.stored}"
+                ),
+            )
+        )
     if candidate_signature is not None and production_signature is not None:
         same = _signature_key(candidate_signature) == _signature_key(production_signature)
         checks.append(
@@ -100,13 +156,9 @@ def run_checks(
                     ),
                 )
             )
-    if require_gate:
-        status = candidate.validation_status
-        checks.append(
-            Check("validation_gate", status == "passed", f"validation status is {status}")
-        )
     return PreflightReport(
         version=candidate.version,
         from_version=production.version if production is not None else None,
         checks=checks,
+        holdout=measured.as_facts() if measured is not None else {},
     )

@@ -173,3 +173,13 @@ def previous_production(session: Session, *, current: int | None) -> int | None:
     )
     row = rows.first()
     return row.from_version if row is not None else None
+
+
+def was_in_production(session: Session, *, version: int) -> bool:
+    """Whether a recorded deploy or rollback ever made `version` the production version."""
+    rows = session.scalars(
+        select(DeployRecord.id)
+        .where(DeployRecord.outcome == "succeeded", DeployRecord.to_version == version)
+        .limit(1)
+    )
+    return rows.first() is not None

@@ -30,6 +30,14 @@ T_CODE_VERSION = "code_version"
 T_VALIDATION = "validation_status"
 T_FEATURES = "features"
 T_CLASSES = "classes"
+# Free tags that record how a version fared on its way to production (set by the bot, not at
+# registration): why the gate or a person rejected it, who discarded it, who overrode the policy.
+T_VALIDATION_REASONS = "validation_reasons"
+T_DISCARDED_BY = "discarded_by"
+T_DEPLOYED_AT = "deployed_at"
+T_FORCED_BY = "forced_by"
+T_FORCE_REASON = "force_reason"
+T_FORCED_OVER = "forced_over"
 RESERVED_TAGS = frozenset(
     {T_ESTIMATOR, T_PARAMS, T_ACCURACY, T_MACRO_F1, T_CONFUSION, T_HOLDOUT_VERSION, T_HOLDOUT_N}
     | {T_DATA_HASH, T_TRAINED_BY, T_TRAINED_AT, T_CODE_VERSION, T_FEATURES, T_CLASSES}

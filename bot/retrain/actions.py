@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.registry.errors import RegistryError
+from bot.registry.mlflow_tags import T_VALIDATION_REASONS
 from bot.registry.schemas import Evaluation, ModelVersion
 from bot.registry.service import ModelService
 from bot.retrain import jobs
@@ -28,7 +29,7 @@ from bot.runbook import ActionContext, ActionFailed, ActionRegistry, ActionResul
 log = logging.getLogger(__name__)
 
 RUN_TAG = "retrain_run"
-REASONS_TAG = "validation_reasons"
+REASONS_TAG = T_VALIDATION_REASONS
 
 
 def _deps(ctx: ActionContext) -> tuple[Any, ModelService, Any]:

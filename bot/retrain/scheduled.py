@@ -16,6 +16,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.access.roles import Role
 from bot.retrain.actions import landing_dir, landing_files_since, production_facts, trained_at
 from bot.retrain.options import ALL_SOURCES
 from bot.runbook import RunState, RunStatus
@@ -134,6 +135,8 @@ async def auto_promote(services: Services, retrain_run_id: int, timeout: float =
             ctx,
             version_text=str(version),
             actor=SCHEDULER_ACTOR,
+            # The standing AUTO_PROMOTE setting acts for the oncall rotation; it never forces.
+            role=Role.ONCALL,
             channel=services.settings.oncall_channel,
             reason=f"auto-promote after scheduled retrain run #{retrain_run_id}",
             require_gate=True,

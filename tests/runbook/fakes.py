@@ -20,7 +20,7 @@ DOMAIN_ACTIONS: dict[str, tuple[dict[str, bool], dict[str, Any]]] = {
         {"from_version": 1, "to_version": 2},
     ),
     "model.resolve_rollback_target": ({"version": False}, {"from_version": 2, "to_version": 1}),
-    "model.set_production": ({"version": True}, {}),
+    "model.set_production": ({"version": True, "policy": False}, {}),
     "deploy.acquire_lock": ({}, {"lock": "held"}),
     "deploy.release_lock": ({}, {}),
     "serving.wait_for_version": ({"version": True}, {}),

@@ -39,7 +39,12 @@ async def test_deploy_pauses_for_confirmation_then_succeeds(
         "deploy", {"version": "v2", "reason": "better recall"}, actor="U1", channel="C1"
     )
     assert started.status is RunStatus.PENDING
-    assert started.params == {"version": 2, "reason": "better recall", "require_gate": False}
+    assert started.params == {
+        "version": 2,
+        "reason": "better recall",
+        "require_gate": False,
+        "force": False,
+    }
 
     waiting = await engine.wait(started.id)
     assert waiting.status is RunStatus.WAITING_CONFIRMATION
@@ -96,7 +101,7 @@ async def test_deploy_pauses_for_confirmation_then_succeeds(
     ("params", "message"),
     [
         ({}, "missing required parameter `version`"),
-        ({"version": "2", "force": "yes"}, "unknown parameter `force`"),
+        ({"version": "2", "colour": "blue"}, "unknown parameter `colour`"),
         ({"version": "latest"}, "`version` must be a model version"),
     ],
 )

@@ -260,13 +260,14 @@ def register(
                 ctx,
                 version_text=None,
                 actor=click.user_id,
+                role=click.role,
                 channel=channel,
                 reason=f"{incident.ref}: {incident.title}",
                 thread_ts=thread,
             )
         except DeployRefused as exc:
             refusal = kit.renderer.render(
-                "deploy_refused", slash=click.slash, kind=exc.kind, **exc.facts
+                exc.template, slash=click.slash, kind=exc.kind, **exc.facts
             )
             await click.reply.post(channel, refusal, thread_ts=thread)
             return None

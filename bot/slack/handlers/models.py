@@ -72,6 +72,7 @@ def register(
                 deploy_ctx(),
                 version_text=ctx.args.positionals[0],
                 actor=ctx.user_id,
+                role=ctx.role,
                 channel=ctx.channel_id,
                 reason=ctx.args.option("reason", "") or "",
             )
@@ -100,6 +101,7 @@ def register(
                 deploy_ctx(),
                 version_text=ctx.args.positionals[0] if ctx.args.positionals else None,
                 actor=ctx.user_id,
+                role=ctx.role,
                 channel=ctx.channel_id,
                 reason=ctx.args.option("reason", "") or "",
             )
@@ -114,6 +116,6 @@ async def _start(starting) -> RunState:  # type: ignore[no-untyped-def]
     except UnknownVersion as exc:
         raise UserError("unknown_version", wanted=exc.text, available=exc.available) from None
     except DeployRefused as exc:
-        raise UserError("deploy_refused", result="refused", kind=exc.kind, **exc.facts) from None
+        raise UserError(exc.template, result="refused", kind=exc.kind, **exc.facts) from None
     except RegistryError as exc:
         raise UserError("registry_unavailable", problem=str(exc)) from None

@@ -13,6 +13,8 @@ from bot.commands.registry import CommandRegistry
 from bot.deploy.flows import DeployContext, start_deploy
 from bot.messages import Rendered, TemplateRenderer
 from bot.registry.errors import RegistryError, UnknownVersion
+from bot.registry.mlflow_tags import T_DISCARDED_BY
+from bot.registry.service import parse_version_text
 from bot.retrain.actions import (
     REASONS_TAG,
     landing_dir,
@@ -57,45 +59,23 @@ async def promote(
 ) -> RunState:
     """Start the deploy runbook for a gated candidate; UserError when it may not be promoted."""
     assert services.engine is not None and services.models is not None
-    models = services.models
-    if force and not role.allows(Role.ADMIN):
-        raise UserError(
-            "promote_refused", result="denied", kind="force_needs_admin", role=role.value
-        )
-    if force and not reason.strip():
-        raise UserError(
-            "usage_error",
-            problem='--force needs a reason: --force --reason "why this version must go out"',
-            suggestion=None,
-            command=None,
-        )
-    try:
-        number = await asyncio.to_thread(models.resolve, version_text)
-        version = await asyncio.to_thread(models.describe, number)
-    except UnknownVersion as exc:
-        raise UserError("unknown_version", wanted=exc.text, available=exc.available) from None
-    except RegistryError as exc:
-        raise UserError("registry_unavailable", problem=str(exc)) from None
-    if not force and version.validation_status != "passed":
-        raise UserError(
-            "promote_refused",
-            result="refused",
-            kind="not_passed",
-            version=version.label,
-            status=version.validation_status,
-            reasons=version.tags.get(REASONS_TAG, ""),
-            admin=role.allows(Role.ADMIN),
-        )
-    ctx = DeployContext(engine=services.engine, models=models, db=services.db)
+    ctx = DeployContext(engine=services.engine, models=services.models, db=services.db)
+    number = parse_version_text(version_text, model_name=services.settings.model_name)
+    label = f"v{number}" if number is not None else version_text
+    # An override must carry the admin's own words, so only a plain promotion gets a default.
+    why = reason.strip() or ("" if force else f"promote {label} (passed the retrain gate)")
+    # The production policy decides (gate passed, or an admin's --force with a reason).
     return await _start(
         start_deploy(
             ctx,
-            version_text=str(number),
+            version_text=version_text,
             actor=actor,
+            role=role,
             channel=channel,
-            reason=reason.strip() or f"promote {version.label} (passed the retrain gate)",
+            reason=why,
             thread_ts=thread_ts,
-            require_gate=not force,
+            require_gate=True,
+            force=force,
         )
     )
 
@@ -261,7 +241,11 @@ def register(
             await asyncio.to_thread(
                 models().set_tags,
                 number,
-                {"validation_status": "rejected", REASONS_TAG: reason},
+                {
+                    "validation_status": "rejected",
+                    REASONS_TAG: reason,
+                    T_DISCARDED_BY: click.user_id,
+                },
             )
         except UnknownVersion as exc:
             raise UserError("unknown_version", wanted=exc.text, available=exc.available) from None
