@@ -28,11 +28,6 @@ def runbook_mismatch(run: RunbookRun, runbook: Runbook | None) -> str | None:
     return None
 
 
-def in_rollback(run: RunbookRun) -> bool:
-    """Whether the run's current step is a rollback step."""
-    return run.steps[run.current_step].phase == StepPhase.ROLLBACK.value
-
-
 def finish_cancelled(session: Any, run: RunbookRun) -> None:
     """End the run as cancelled: the waiting or running step cancelled, the rest skipped."""
     for step in run.steps:
