@@ -162,9 +162,7 @@ class RunbookEngine:
                 # Re-checked inside the transaction: the authorize callback may have awaited.
                 check_confirmable(service.to_state(run), step_id)
                 index = next(s.index for s in run.steps if s.step_id == step_id)
-                confirmed = service.confirm_step(
-                    session=session, run=run, index=index, user=user
-                )
+                confirmed = service.confirm_step(session=session, run=run, index=index, user=user)
             if not confirmed:
                 # Another process confirmed (or cancelled) it since we read it: say which.
                 check_confirmable(self.get(run_id), step_id)

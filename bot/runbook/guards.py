@@ -13,7 +13,7 @@ from typing import Any
 from bot.runbook import service
 from bot.runbook.errors import AlreadyConfirmedError, RunStateError
 from bot.runbook.models import RunbookRun
-from bot.runbook.schema import Runbook, RunState, RunStatus, StepPhase, StepStatus
+from bot.runbook.schema import Runbook, RunState, RunStatus, StepStatus
 
 Authorize = Callable[[RunState, str], bool | Awaitable[bool]]
 
