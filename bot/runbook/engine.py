@@ -94,6 +94,11 @@ class RunbookEngine:
         self._leases = leases.DriverLeases(db, heartbeat=heartbeat, driven=self._driven)
 
     @property
+    def driver(self) -> str:
+        """This engine's driver id, as stored on the runs it drives."""
+        return self._leases.driver
+
+    @property
     def stale_after(self) -> float:
         """Seconds without a heartbeat after which another engine may take a run over."""
         return self._leases.stale_after.total_seconds()
