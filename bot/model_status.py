@@ -97,6 +97,10 @@ class ModelStatusCache:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="model-status")
 
     async def stop(self) -> None:
+        if self._probe is not None and not self._probe.done():
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
