@@ -177,8 +177,11 @@ class BotApp:
         running, and stakeholder updates a crashed sender left unfinished.
 
         Only the leader does this. A run another live process drives is skipped (its lease is
-        fresh, bot/runbook/leases.py); while this process leads, it looks again every time a
-        lease could have gone stale, for runs whose driver died after the takeover.
+        fresh, bot/runbook/leases.py). A run whose driver is a dead process of this machine (the
+        crashed bot this one replaces, say) is resumed now, not once its lease goes stale: the
+        driver id names its process, and the kernel says it is gone (bot/runbook/process.py).
+        While this process leads, it looks again every time a lease could have gone stale, for
+        runs whose driver died after the takeover or ran on another machine.
         """
         engine = self.services.engine
         assert engine is not None

@@ -1,7 +1,10 @@
 """A cached picture of the model in production, refreshed in the background.
 
-`/iris status` answers inside the Slack ack, so it must not wait on MLflow or the model server;
-it reads this cache, which a background loop refreshes every few seconds.
+`/iris status` answers inside the Slack ack, so it must not wait on MLflow; it reads this cache,
+which a background loop refreshes. The model server's health is the exception: a cached "healthy"
+would hide a server that just died, so when the cached health is older than `fresh_for` seconds,
+`current()` asks the server again with a short deadline (a dead server refuses the connection at
+once; a hung one is "not answering" after `probe_timeout`), well inside Slack's 3 s.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.deploy.probe import ModelServerClient, ServerHealth
 from bot.registry.service import ModelService
@@ -28,13 +31,46 @@ class ModelStatus:
 
 class ModelStatusCache:
     def __init__(
-        self, *, models: ModelService, server: ModelServerClient, interval: float = 15.0
+        self,
+        *,
+        models: ModelService,
+        server: ModelServerClient,
+        interval: float = 15.0,
+        fresh_for: float = 3.0,
+        probe_timeout: float = 1.0,
     ) -> None:
         self.models = models
         self.server = server
         self.interval = interval
+        self.fresh_for = fresh_for
+        self.probe_timeout = probe_timeout
         self.status = ModelStatus()
         self._task: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
+
+    async def current(self) -> ModelStatus:
+        """The status, with the server's health probed now if the cached one is not fresh."""
+        health = self.status.server
+        if health is not None and time.time() - health.checked_at < self.fresh_for:
+            return self.status
+        # One probe at a time, shared by every status request that arrives meanwhile; shielded
+        # so a request that gives up does not cancel it for the others.
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(
+                self._probe_server(), name="model-server-probe"
+            )
+        await asyncio.shield(self._probe)
+        return self.status
+
+    async def _probe_server(self) -> None:
+        try:
+            async with asyncio.timeout(self.probe_timeout):
+                health = await self.server.health()
+        except TimeoutError:
+            health = ServerHealth(
+                reachable=False, error=f"no answer within {self.probe_timeout:g}s"
+            )
+        self.status = replace(self.status, server=health)
 
     async def refresh(self) -> ModelStatus:
         try:
@@ -61,6 +97,10 @@ class ModelStatusCache:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="model-status")
 
     async def stop(self) -> None:
+        if self._probe is not None and not self._probe.done():
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -70,16 +110,20 @@ class ModelStatusCache:
     def section(self, model_name: str) -> dict[str, object]:
         """The lines `/iris status` shows about the model."""
         s = self.status
-        if s.refreshed_at is None:
+        server = s.server
+        if s.refreshed_at is None and server is None:
             return {"title": "Model", "lines": ["checking the registry and the model server…"]}
-        production = f"v{s.production}" if s.production is not None else "none"
-        lines = [f"`{model_name}` production: *{production}*"]
+        lines = []
+        if s.refreshed_at is None:
+            lines.append(f"`{model_name}` production: checking the registry…")
+        else:
+            production = f"v{s.production}" if s.production is not None else "none"
+            lines.append(f"`{model_name}` production: *{production}*")
         if s.registry_error:
             lines.append(f":x: registry: {s.registry_error}")
-        server = s.server
         if server is None or not server.reachable:
             lines.append(
-                f":x: model server unreachable ({server.error if server else 'not checked'})"
+                f":x: model server not answering ({server.error if server else 'not checked'})"
             )
         elif server.version is None:
             lines.append(

@@ -12,6 +12,7 @@ import pytest
 
 from bot.db import Database
 from bot.db.migrate import upgrade_to_head
+from tests.crash import Zygote
 from tests.harness import BotHarness, start_harness
 
 PG_ADMIN_DSN = os.environ.get("ONCALL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -77,3 +78,11 @@ async def socket_bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
         yield harness
     finally:
         await harness.stop()
+
+
+@pytest.fixture(scope="session")
+def zygote() -> Iterator[Zygote]:
+    """Forks bots and model servers for tests that kill them (tests/crash.py)."""
+    parent = Zygote()
+    yield parent
+    parent.close()

@@ -8,7 +8,8 @@ longer waiting (`AlreadyConfirmedError`) instead of running it twice.
 
 Crash safety: a step is marked running before its action is called and finished (with the advance
 to the next step) in one transaction after it. `resume_incomplete()` re-runs a step left running,
-so actions must be idempotent. Runs waiting for a confirmation stay waiting.
+so actions must be idempotent. Runs waiting for a confirmation stay waiting; a confirmed one is
+running again in the same transaction that records the click, so it resumes like any other.
 
 Permissions stay outside: `confirm()` and `cancel()` take an optional `authorize(state, user)`
 callback (sync or async) that is called under the run's lock with the current state; the Slack
@@ -37,6 +38,7 @@ from bot.runbook.errors import (
     ConfirmDeniedError,
     RunbookInputError,
     RunNotFoundError,
+    RunStateError,
 )
 from bot.runbook.execution import call_action, template_context
 from bot.runbook.guards import (
@@ -45,7 +47,6 @@ from bot.runbook.guards import (
     check_cancellable,
     check_confirmable,
     finish_cancelled,
-    in_rollback,
     runbook_mismatch,
 )
 from bot.runbook.models import RunbookRun
@@ -91,6 +92,11 @@ class RunbookEngine:
         # Serialises reporter calls per run so the last chat.update shows the last state.
         self._report_locks: dict[int, asyncio.Lock] = {}
         self._leases = leases.DriverLeases(db, heartbeat=heartbeat, driven=self._driven)
+
+    @property
+    def driver(self) -> str:
+        """This engine's driver id, as stored on the runs it drives."""
+        return self._leases.driver
 
     @property
     def stale_after(self) -> float:
@@ -145,7 +151,12 @@ class RunbookEngine:
     async def confirm(
         self, run_id: int, step_id: str, user: str, *, authorize: Authorize | None = None
     ) -> RunState:
-        """Confirm the waiting step `step_id` as `user`; the run continues in the background."""
+        """Confirm the waiting step `step_id` as `user`; the run continues in the background.
+
+        Database writes only, no network: when this returns, the confirmation is committed, so
+        a caller may await it before acknowledging the click, and a crash right after cannot
+        lose it (`resume_incomplete()` continues a confirmed run nobody drives).
+        """
         async with self._lock(run_id):
             state = self.get(run_id)
             check_confirmable(state, step_id)
@@ -156,9 +167,11 @@ class RunbookEngine:
                 # Re-checked inside the transaction: the authorize callback may have awaited.
                 check_confirmable(service.to_state(run), step_id)
                 index = next(s.index for s in run.steps if s.step_id == step_id)
-                service.mark_step_confirmed(session=session, run=run, index=index, user=user)
-                status = RunStatus.ROLLING_BACK if in_rollback(run) else RunStatus.RUNNING
-                service.set_run_status(session=session, run=run, status=status)
+                confirmed = service.confirm_step(session=session, run=run, index=index, user=user)
+            if not confirmed:
+                # Another process confirmed (or cancelled) it since we read it: say which.
+                check_confirmable(self.get(run_id), step_id)
+                raise RunStateError(f"run #{run_id} is no longer waiting for a confirmation")
             log.info("runbook run %s: %s confirmed by %s", run_id, step_id, user)
             self._spawn(run_id)
         return self.get(run_id)

@@ -13,7 +13,7 @@ from typing import Any
 from bot.runbook import service
 from bot.runbook.errors import AlreadyConfirmedError, RunStateError
 from bot.runbook.models import RunbookRun
-from bot.runbook.schema import Runbook, RunState, RunStatus, StepPhase, StepStatus
+from bot.runbook.schema import Runbook, RunState, RunStatus, StepStatus
 
 Authorize = Callable[[RunState, str], bool | Awaitable[bool]]
 
@@ -26,11 +26,6 @@ def runbook_mismatch(run: RunbookRun, runbook: Runbook | None) -> str | None:
     if [s.step_id for s in run.steps] != [s.id for s in runbook.all_steps()]:
         return f"runbook '{run.runbook_id}' changed since this run started; start a new run"
     return None
-
-
-def in_rollback(run: RunbookRun) -> bool:
-    """Whether the run's current step is a rollback step."""
-    return run.steps[run.current_step].phase == StepPhase.ROLLBACK.value
 
 
 def finish_cancelled(session: Any, run: RunbookRun) -> None:

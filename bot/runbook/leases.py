@@ -3,8 +3,15 @@
 Several bot processes may share one database. The engine that drives a run holds its lease
 (`runbook_runs.driver`, `driver_seen_at`) and renews it every heartbeat; another engine may take
 the run over only when the lease is free (released when the drive loop stopped) or stale (its
-holder stopped renewing: the process died). Claiming is one conditional UPDATE, so of two
-engines claiming at once exactly one wins, on SQLite and PostgreSQL alike.
+holder stopped renewing: the process died) or its holder is known to be dead. Claiming is one
+conditional UPDATE, so of two engines claiming at once exactly one wins, on SQLite and PostgreSQL
+alike.
+
+Knowing a holder is dead, without waiting for its lease to go stale: the driver id names the
+process (`process.py`), and a process on the same machine asks the kernel whether that process
+still runs. A crashed bot restarted on its host (or a standby beside it) therefore resumes the
+dead bot's runs at once instead of answering "lock held" for half a minute. A holder on another
+machine cannot be checked that way; its lease is taken over once stale, as before.
 
 The functions never commit (the caller's session or connection is the transaction);
 `DriverLeases` is one engine's use of them, with the heartbeat task.
@@ -16,13 +23,13 @@ import asyncio
 import logging
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
-from uuid import uuid4
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.db import Database, utcnow
+from bot.runbook import process
 from bot.runbook.models import RunbookRun
 
 log = logging.getLogger(__name__)
@@ -35,19 +42,23 @@ def claim(
     driver: str,
     now: datetime,
     stale_after: timedelta,
+    dead_driver: str | None = None,
 ) -> bool:
-    """Take the lease of a run if it is free, ours or stale; True when this driver holds it."""
+    """Take the lease of a run if it is free, ours, stale or held by `dead_driver` (a holder
+    known to be dead); True when this driver holds it."""
+    takeable = [
+        RunbookRun.driver.is_(None),
+        RunbookRun.driver == driver,
+        RunbookRun.driver_seen_at.is_(None),
+        RunbookRun.driver_seen_at < now - stale_after,
+    ]
+    if dead_driver is not None:
+        # Only while the dead holder still holds it: a live engine that took the run over in
+        # the meantime keeps it.
+        takeable.append(RunbookRun.driver == dead_driver)
     query = (
         update(RunbookRun)
-        .where(
-            RunbookRun.id == run_id,
-            or_(
-                RunbookRun.driver.is_(None),
-                RunbookRun.driver == driver,
-                RunbookRun.driver_seen_at.is_(None),
-                RunbookRun.driver_seen_at < now - stale_after,
-            ),
-        )
+        .where(RunbookRun.id == run_id, or_(*takeable))
         .values(driver=driver, driver_seen_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -88,7 +99,7 @@ class DriverLeases:
     def __init__(
         self, db: Database, *, heartbeat: float, driven: Callable[[], Collection[int]]
     ) -> None:
-        self.driver = uuid4().hex[:12]
+        self.driver = process.driver_id()
         self.stale_after = timedelta(seconds=3 * heartbeat)
         self._db = db
         self._interval = heartbeat
@@ -105,6 +116,18 @@ class DriverLeases:
         ok = claim(
             conn=conn, run_id=run_id, driver=self.driver, now=now, stale_after=self.stale_after
         )
+        if not ok:
+            holder = conn.execute(select(RunbookRun.driver).where(RunbookRun.id == run_id)).scalar()
+            if holder is not None and process.is_dead(holder):
+                log.info("runbook run %s: its driver %s is gone; taking it over", run_id, holder)
+                ok = claim(
+                    conn=conn,
+                    run_id=run_id,
+                    driver=self.driver,
+                    now=now,
+                    stale_after=self.stale_after,
+                    dead_driver=holder,
+                )
         if ok and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._beat(), name=f"runbook-leases-{self.driver}")
         return ok

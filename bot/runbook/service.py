@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
@@ -150,11 +150,35 @@ def mark_step_waiting(*, session: Session, run: RunbookRun, index: int, prompt: 
     step.summary = prompt
 
 
-def mark_step_confirmed(*, session: Session, run: RunbookRun, index: int, user: str) -> None:
-    """Record who confirmed; the step goes back to pending so the engine runs it."""
+def confirm_step(*, session: Session, run: RunbookRun, index: int, user: str) -> bool:
+    """Record who confirmed and let the run go on, if the step still waits; False if it does not.
+
+    One conditional UPDATE per row, so of two confirmations racing across processes exactly one
+    lands; the caller's transaction makes the click durable before Slack is told "ok".
+    """
     step = _step(run, index)
-    step.confirmed_by = user
-    step.status = StepStatus.PENDING.value
+    confirmed = session.execute(
+        update(RunbookStep)
+        .where(
+            RunbookStep.id == step.id,
+            RunbookStep.status == StepStatus.WAITING_CONFIRMATION.value,
+            RunbookStep.confirmed_by.is_(None),
+        )
+        .values(status=StepStatus.PENDING.value, confirmed_by=user)
+        .execution_options(synchronize_session=False)
+    )
+    if confirmed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    status = RunStatus.ROLLING_BACK if step.phase == StepPhase.ROLLBACK.value else RunStatus.RUNNING
+    session.execute(
+        update(RunbookRun)
+        .where(RunbookRun.id == run.id, RunbookRun.status == RunStatus.WAITING_CONFIRMATION.value)
+        .values(status=status.value, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(step)  # the ORM copies are stale now; reload them if read again
+    session.expire(run)
+    return True
 
 
 def mark_step_running(*, session: Session, run: RunbookRun, index: int) -> None:

@@ -4,6 +4,10 @@ The role is checked on the clicking user of the signed payload, not on whoever p
 message, so a confirmation card shared in a channel cannot be confirmed by a viewer. Clicks are
 acked at once; the handler runs after the ack. A modal's submission is checked before the ack
 (so that a mistake shows in the modal) and handled after it.
+
+A durable button (a runbook's Confirm) is the exception: its handler only writes to the database
+(a few milliseconds) and is awaited before the ack, with its audit row, so that once Slack has
+shown the click as accepted, a crash of the bot cannot lose it. Its answer still goes after.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ class ActionSpec:
     role: Role
     handler: InteractionHandler
     summary: str
+    # The handler records the click in the database and does no network I/O: it runs before the
+    # ack (see the module docstring).
+    durable: bool = False
 
 
 @dataclass
@@ -108,12 +115,12 @@ class InteractionRegistry:
         return register
 
     def action(
-        self, action_id: str, *, role: Role, summary: str
+        self, action_id: str, *, role: Role, summary: str, durable: bool = False
     ) -> Callable[[InteractionHandler], InteractionHandler]:
         def register(handler: InteractionHandler) -> InteractionHandler:
             if action_id in self.actions:
                 raise ValueError(f"button action {action_id!r} is registered twice")
-            self.actions[action_id] = ActionSpec(action_id, role, handler, summary)
+            self.actions[action_id] = ActionSpec(action_id, role, handler, summary, durable)
             return handler
 
         return register
@@ -127,13 +134,23 @@ def register_interaction_listener(
 
     @app.action(re.compile(r".+"))
     async def on_action(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
         try:
             interaction = _interaction(body, client)
         except (KeyError, IndexError, TypeError):
+            await ack()
             log.warning("ignoring a malformed block_actions payload")
             return
-        services.tasks.spawn(_run(interaction), name=f"action {interaction.action_id}")
+        spec = registry.actions.get(interaction.action_id)
+        if spec is None or not spec.durable:
+            await ack()
+            services.tasks.spawn(_run(interaction), name=f"action {interaction.action_id}")
+            return
+        answer = await _button_outcome(interaction)  # committed before Slack hears "ok"
+        await ack()
+        if answer is not None:
+            services.tasks.spawn(
+                interaction.reply.respond(answer), name=f"answer {interaction.action_id}"
+            )
 
     def _interaction(body: dict[str, Any], client: AsyncWebClient) -> Interaction:
         action = body["actions"][0]
@@ -162,8 +179,13 @@ def register_interaction_listener(
         )
 
     async def _run(interaction: Interaction) -> None:
+        answer = await _button_outcome(interaction)
+        if answer is not None:
+            await interaction.reply.respond(answer)
+
+    async def _button_outcome(interaction: Interaction) -> Rendered | None:
         spec = registry.actions.get(interaction.action_id)
-        await _handled(
+        return await _outcome(
             what=f"button {interaction.action_id}",
             spec=spec,
             role=interaction.role,
@@ -171,7 +193,6 @@ def register_interaction_listener(
             user=interaction.user_id,
             arguments=interaction.value,
             channel=interaction.channel_id,
-            reply=interaction.reply,
         )
 
     @app.view(re.compile(r".+"))
@@ -219,7 +240,7 @@ def register_interaction_listener(
 
     async def _run_view(submission: Submission) -> None:
         spec = registry.views.get(submission.callback_id)
-        await _handled(
+        answer = await _outcome(
             what=f"modal {submission.callback_id}",
             spec=spec,
             role=submission.role,
@@ -227,10 +248,11 @@ def register_interaction_listener(
             user=submission.user_id,
             arguments=json.dumps(submission.metadata, sort_keys=True),
             channel=submission.reply.channel_id,
-            reply=submission.reply,
         )
+        if answer is not None:
+            await submission.reply.respond(answer)
 
-    async def _handled(
+    async def _outcome(
         *,
         what: str,
         spec: ActionSpec | ViewSpec | None,
@@ -239,9 +261,8 @@ def register_interaction_listener(
         user: str,
         arguments: str,
         channel: str,
-        reply: SlackReplier,
-    ) -> None:
-        """Role check, the handler, its answer to the person, a metric and an audit record."""
+    ) -> Rendered | None:
+        """Role check, the handler, a metric and an audit record; the answer for the person."""
         result = "ok"
         answer: Rendered | None = None
         if spec is None:
@@ -283,5 +304,4 @@ def register_interaction_listener(
                 )
         except Exception:
             log.exception("could not audit %s", what)
-        if answer is not None:
-            await reply.respond(answer)
+        return answer

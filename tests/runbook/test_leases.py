@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import update
 
 from bot.db import Database
-from bot.runbook import RunbookEngine, RunStatus, leases
+from bot.runbook import RunbookEngine, RunStatus, leases, process
 from bot.runbook import service as runs
 from bot.runbook.models import RunbookRun
 from bot.runbook.schema import Runbook
@@ -17,6 +22,7 @@ from tests.runbook.fakes import fake_actions
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 STALE = timedelta(seconds=30)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def lease(db: Database, run_id: int) -> tuple[str | None, datetime | None]:
@@ -125,3 +131,60 @@ async def test_runs_waiting_for_a_click_are_released(
     state = await engine.start("deploy", {"version": "2"}, actor="U1")
     assert (await engine.wait(state.id, timeout=5)).status is RunStatus.WAITING_CONFIRMATION
     assert lease(db, state.id) == (None, None)
+
+
+# --- a driver known to be dead --------------------------------------------------------------
+
+HOLDER = """
+import time
+from bot.runbook.process import driver_id
+print(driver_id(), flush=True)
+time.sleep(120)
+"""
+
+
+def test_driver_ids_tell_a_dead_process_of_this_machine() -> None:
+    mine = process.driver_id()
+    token, machine, pid, started = mine.split("-")
+    assert int(pid) == os.getpid() and machine == process.machine()
+    assert not process.is_dead(mine)
+    assert process.is_dead(f"x-{machine}-{pid}-{int(started) + 1}")  # the pid was reused
+    assert not process.is_dead(f"x-0123456789-{pid}-{started}")  # another machine: unknown
+    assert not process.is_dead("a1b2c3d4e5f6")  # an id that names no process
+    assert not process.is_dead(f"x-{machine}-notapid-{started}")
+
+
+async def test_a_run_whose_driver_process_was_killed_is_resumed_at_once(
+    make_engine: Callable[..., RunbookEngine], db: Database, runbooks: dict[str, Runbook]
+) -> None:
+    run_id = new_run(db, runbooks)
+    with db.session() as session:
+        run = runs.get_run(session=session, run_id=run_id)
+        assert run is not None
+        runs.set_run_status(session=session, run=run, status=RunStatus.RUNNING)
+        runs.mark_step_running(session=session, run=run, index=0)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    try:
+        assert holder.stdout is not None
+        driver = (await asyncio.wait_for(asyncio.to_thread(holder.stdout.readline), 60)).strip()
+        with db.connection() as conn:
+            assert leases.claim(
+                conn=conn, run_id=run_id, driver=driver, now=datetime.now(UTC), stale_after=STALE
+            )
+        fakes = fake_actions()
+        engine = make_engine(actions=fakes.registry)
+        assert await engine.resume_incomplete() == []  # its driver lives: hands off
+
+        holder.send_signal(signal.SIGKILL)  # the lease stays fresh, its holder is gone
+        await asyncio.to_thread(holder.wait, 10)
+        assert await engine.resume_incomplete() == [run_id]
+        done = await engine.wait(run_id, timeout=5)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert done.status is RunStatus.SUCCEEDED
+    assert fakes.names() == ["model.preflight", "serving.smoke_test", "test.echo"]
+    assert lease(db, run_id) == (None, None)

@@ -64,6 +64,10 @@ def register(
         summary="Bot health: version, mode, uptime, database, scheduler, model",
     )
     async def status_command(ctx: CommandContext) -> Rendered:
+        model_status = services.extras.get("model_status")
+        if model_status is not None:
+            # Within a second when the server answers or refuses; `probe_timeout` when it hangs.
+            await model_status.current()
         now = time.monotonic()
         if last["message"] is None or now - float(last["at"]) >= 1.0:  # type: ignore[arg-type]
             last["message"] = renderer.render("status", slash=ctx.slash, **status_facts(services))

@@ -88,7 +88,11 @@ def register(
     def authorize(state: RunState, user: str) -> bool:
         return services.roles.allows(user, Role.ONCALL)
 
-    @interactions.action("runbook.confirm", role=Role.ONCALL, summary="Confirm a runbook step")
+    # Durable: the confirmation is committed before the click is acked (engine.confirm writes to
+    # the database only), so a crash right after the ack cannot lose it.
+    @interactions.action(
+        "runbook.confirm", role=Role.ONCALL, summary="Confirm a runbook step", durable=True
+    )
     async def on_confirm(click: Interaction) -> Rendered | None:
         run_id, _, step_id = click.value.partition(":")
         try:
