@@ -15,7 +15,12 @@ async def test_checklist_while_waiting(engine: RunbookEngine) -> None:
     assert view.confirmation is not None
     assert view.confirmation.step_id == "confirm"
     assert view.confirmation.prompt == "Promote v2 to production (currently v1)?"
-    assert view.params == [("version", "2"), ("reason", ""), ("require_gate", "no"), ("force", "no")]
+    assert view.params == [
+        ("version", "2"),
+        ("reason", ""),
+        ("require_gate", "no"),
+        ("force", "no"),
+    ]
     assert view.progress == "2/8"
     text = checklist_text(view)
     assert (
