@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .api_errors import ApiError
 from .blocks import validate_content
+from .methods import Params, method
 from .models import BOT_USER_ID, TEAM_ID, Channel
-from .registry import Params, method
-
-if TYPE_CHECKING:
-    from .slack import LocalSlack
+from .server import SlackServer
 
 
-def _postable(slack: LocalSlack, params: Params) -> Channel:
+def _postable(slack: SlackServer, params: Params) -> Channel:
     channel = slack.workspace.channel(params.req("channel", "channel_not_found"))
     if BOT_USER_ID not in channel.members:
         # Slack refuses posts to channels the bot was never added to.
@@ -21,7 +19,7 @@ def _postable(slack: LocalSlack, params: Params) -> Channel:
     return channel
 
 
-def _content(slack: LocalSlack, params: Params) -> tuple[str, list[Any], list[Any]]:
+def _content(slack: SlackServer, params: Params) -> tuple[str, list[Any], list[Any]]:
     return validate_content(
         params.values.get("text"),
         params.structured("blocks", error="invalid_blocks"),
@@ -46,7 +44,7 @@ def _metadata(params: Params) -> dict[str, Any] | None:
 
 
 @method("chat.postMessage")
-async def post_message(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def post_message(slack: SlackServer, params: Params) -> dict[str, Any]:
     channel = _postable(slack, params)
     text, blocks, attachments = _content(slack, params)
     ws = slack.workspace
@@ -66,7 +64,7 @@ async def post_message(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("chat.update")
-async def update(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def update(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     message = ws.find_message(channel.id, params.req("ts", "message_not_found"))
@@ -82,7 +80,7 @@ async def update(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("chat.postEphemeral")
-async def post_ephemeral(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def post_ephemeral(slack: SlackServer, params: Params) -> dict[str, Any]:
     channel = _postable(slack, params)
     ws = slack.workspace
     user = params.req("user", "user_not_found")
@@ -106,7 +104,7 @@ async def post_ephemeral(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("chat.delete")
-async def delete(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def delete(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     message = ws.find_message(channel.id, params.req("ts", "message_not_found"))
@@ -120,7 +118,7 @@ async def delete(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("chat.getPermalink")
-async def get_permalink(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def get_permalink(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     ts = params.req("message_ts", "message_not_found")
@@ -134,7 +132,7 @@ async def get_permalink(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("reactions.add")
-async def reactions_add(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def reactions_add(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     message = ws.find_message(channel.id, params.req("timestamp", "message_not_found"))
@@ -150,7 +148,7 @@ async def reactions_add(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("reactions.remove")
-async def reactions_remove(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def reactions_remove(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     message = ws.find_message(channel.id, params.req("timestamp", "message_not_found"))
@@ -168,7 +166,7 @@ async def reactions_remove(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("auth.test")
-async def auth_test(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def auth_test(slack: SlackServer, params: Params) -> dict[str, Any]:
     return {
         "url": f"{slack.base_url}/",
         "team": "Local Workspace",
