@@ -15,9 +15,6 @@ from tests.import_graph import Package, cycles
 # Each entry is one strongly connected component of today's import graph (imports inside functions
 # and under TYPE_CHECKING included), as its sorted module names.
 ALLOWED_CYCLES: dict[tuple[str, ...], str] = {
-    ("bot.commands.context", "bot.commands.registry"): (
-        "Command names its handler's CommandContext type and the context carries its Command"
-    ),
     ("bot.incidents.flows", "bot.incidents.lifecycle"): (
         "the flows mixin and the lifecycle service call each other; splitting alerts, incidents "
         "and updates into their own packages removes it"
