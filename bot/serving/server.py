@@ -7,6 +7,9 @@ import importlib.util
 import logging
 from typing import Any
 
+from bot.data.feedback_route import feedback_route
+from bot.db import Database
+from bot.registry.mlflow_backend import MlflowModelService
 from bot.serving.app import create_model_app
 from bot.serving.recorder import PredictionRecorder
 
@@ -22,10 +25,6 @@ def loop_implementation() -> str:
 
 def build_model_app(settings: Any, *, record: bool = True, freeze_gc: bool = False) -> Any:
     """The app wired to the MLflow registry and the bot database from Settings."""
-    from bot.data.feedback_route import feedback_route
-    from bot.db import Database
-    from bot.registry.mlflow_backend import MlflowModelService
-
     service = MlflowModelService.from_settings(settings)
     service.connect()  # pay MLflow's store initialisation before accepting traffic
     database = Database(settings.resolved_database_url)
