@@ -7,6 +7,8 @@ import importlib.util
 import logging
 from typing import Any
 
+import uvicorn
+
 from bot.data.feedback_route import feedback_route
 from bot.db import Database
 from bot.registry.mlflow_backend import MlflowModelService
@@ -41,8 +43,6 @@ def build_model_app(settings: Any, *, record: bool = True, freeze_gc: bool = Fal
 
 def run_model_server(settings: Any, port: int | None = None, *, record: bool = True) -> None:
     """Serve until interrupted: one uvicorn worker, no access log."""
-    import uvicorn
-
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
