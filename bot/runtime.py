@@ -12,7 +12,13 @@ import sys
 
 from bot.app import BotApp
 from bot.config import Settings
+from bot.db.migrate import upgrade_to_head
+from bot.deploy.probe import ModelServerClient
+from bot.localslack import LocalSlack
+from bot.localslack.shell import run_shell
+from bot.registry.bootstrap import bootstrap_from_settings
 from bot.servers import ServerTask
+from bot.serving.server import build_model_app
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,7 @@ async def serve_http(settings: Settings, *, port: int | None = None) -> None:
 
 async def serve_socket(settings: Settings) -> None:
     """Socket Mode: events arrive over a WebSocket; /healthz and /metrics still served on PORT."""
+    # Only Socket Mode needs the websocket client stack; HTTP and local runs never load it.
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     app = BotApp.build(settings)
@@ -80,8 +87,6 @@ async def serve_socket(settings: Settings) -> None:
 
 async def _until_serving(url: str, timeout: float = 30.0) -> None:
     """Wait (bounded) until the model server loaded production, so the first status is true."""
-    from bot.deploy.probe import ModelServerClient
-
     client = ModelServerClient(url)
     try:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -118,9 +123,6 @@ def local_workspace_settings(settings: Settings, *, api_url: str, signing_secret
 
 async def run_local(settings: Settings, *, shell: bool = True) -> None:
     """The local workspace: the Slack stand-in and the bot over real HTTP, plus a terminal shell."""
-    from bot.localslack import LocalSlack
-    from bot.localslack.shell import run_shell
-
     bot_url = f"http://{settings.host}:{settings.port}/slack/events"
     secret = secrets.token_hex(16)
     slack = LocalSlack(
@@ -132,10 +134,6 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
     await slack.start(host=settings.host, port=settings.local_slack_port)
     local = local_workspace_settings(settings, api_url=slack.api_url, signing_secret=secret)
     # The model registry and the model server run beside the bot, as a team's would.
-    from bot.db.migrate import upgrade_to_head
-    from bot.registry.bootstrap import bootstrap_from_settings
-    from bot.serving.server import build_model_app
-
     print(
         "oncall-bot: " + (await asyncio.to_thread(bootstrap_from_settings, local)).summary,
         flush=True,

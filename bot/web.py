@@ -18,7 +18,6 @@ from starlette.routing import BaseRoute, Route
 
 import bot
 from bot.db import utcnow
-from bot.incidents.postmortem import template_env
 from bot.incidents.status import StatusPage, gather, model_part
 from bot.request_body import BodyTooLarge, read_body
 from bot.scheduling import scheduler_health
@@ -108,8 +107,6 @@ def build_web_app(
         services.metrics.background.set(len(services.tasks))
         return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    pages = template_env(services.settings.templates_dir, html=True)
-
     async def status_page() -> StatusPage:
         model_status = services.extras.get("model_status")
         model = model_part(services.settings.model_name, getattr(model_status, "status", None))
@@ -118,7 +115,7 @@ def build_web_app(
     async def status_html(_: Request) -> Response:
         try:
             page = await status_page()
-            return HTMLResponse(pages.get_template("status_page.html.j2").render(page=page))
+            return HTMLResponse(services.renderer.render_document("status_page.html.j2", page=page))
         except Exception:
             log.exception("status page failed")
             return HTMLResponse("<!doctype html><title>status</title><p>Status unavailable.</p>")

@@ -1,16 +1,16 @@
-"""What a command handler receives, and the errors it may raise to answer a user."""
+"""A command as declared (`Command`), what its handler receives (`CommandContext`), and the errors
+it may raise to answer a user. The two types name each other, so they live in one module.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from bot.access.roles import Role
 from bot.commands.parser import ParsedArgs
-
-if TYPE_CHECKING:
-    from bot.commands.registry import Command
-    from bot.messages import Rendered
+from bot.messages import Rendered
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,30 @@ class UserError(Exception):
         self.template = template
         self.result = result
         self.context = context
+
+
+Handler = Callable[["CommandContext"], Awaitable["Rendered | None"]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand path (`("deploy",)`, `("runbook", "run")`) and how to run it."""
+
+    path: tuple[str, ...]
+    usage: str
+    summary: str
+    role: Role
+    handler: Handler
+    # Options that take a value (`--reason "..."`); every other `--x` is a boolean flag.
+    value_options: frozenset[str] = frozenset()
+    # Quick commands answer inside the ack; others ack at once and report back later.
+    answers_in_ack: bool = True
+    details: str = ""
+    examples: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.path)
 
 
 @dataclass

@@ -7,38 +7,14 @@ command cannot exist without documentation or without a declared role.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.access.roles import Role
+from bot.commands.context import Command, Handler
 
-if TYPE_CHECKING:
-    from bot.commands.context import CommandContext
-    from bot.messages import Rendered
-
-Handler = Callable[["CommandContext"], Awaitable["Rendered | None"]]
-
-
-@dataclass(frozen=True)
-class Command:
-    """One subcommand path (`("deploy",)`, `("runbook", "run")`) and how to run it."""
-
-    path: tuple[str, ...]
-    usage: str
-    summary: str
-    role: Role
-    handler: Handler
-    # Options that take a value (`--reason "..."`); every other `--x` is a boolean flag.
-    value_options: frozenset[str] = frozenset()
-    # Quick commands answer inside the ack; others ack at once and report back later.
-    answers_in_ack: bool = True
-    details: str = ""
-    examples: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return " ".join(self.path)
+__all__ = ["Command", "CommandRegistry", "Handler"]
 
 
 @dataclass

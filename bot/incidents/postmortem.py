@@ -1,9 +1,4 @@
-"""Postmortem drafts (Markdown) and the stakeholder status page, rendered as text by Jinja2.
-
-These are not Block Kit messages, so they do not go through `bot.messages`: a separate Jinja2
-environment reads the same template folders (an operator's `TEMPLATES_DIR` first), plain for
-Markdown and autoescaped for HTML.
-"""
+"""Postmortem drafts: the facts an incident leaves behind, rendered as Markdown by `bot.messages`."""
 
 from __future__ import annotations
 
@@ -15,52 +10,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from bot.db import Database
 from bot.deploy.flows import deploy_history
 from bot.deploy.models import DeployEntry
 from bot.incidents.apply import aware
 from bot.incidents.models import IncidentView
+from bot.messages import TemplateRenderer
 from bot.registry.service import ModelService
 
 log = logging.getLogger(__name__)
 
-BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 RUN_KINDS = ("run_step", "run_finished", "run_started")
-
-
-def template_env(override_dir: Path | None, *, html: bool) -> jinja2.Environment:
-    """Jinja2 over the operator's folder then the bundled one; autoescaped for HTML."""
-    loaders: list[jinja2.BaseLoader] = []
-    if override_dir is not None:
-        loaders.append(jinja2.FileSystemLoader(str(override_dir)))
-    loaders.append(jinja2.FileSystemLoader(str(BUNDLED_TEMPLATES)))
-    env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        autoescape=html,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.ChainableUndefined,
-    )
-    env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M:%S UTC") if v else "—"
-    env.filters["duration"] = duration
-    return env
-
-
-def duration(seconds: float | None) -> str:
-    """3725 → '1h 2m'."""
-    if seconds is None:
-        return "—"
-    minutes = int(max(0.0, seconds) // 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
 
 
 @dataclass(frozen=True)
@@ -92,13 +52,13 @@ class PostmortemWriter:
         *,
         db: Database,
         folder: Path,
-        templates_dir: Path | None,
+        renderer: TemplateRenderer,
         models: Callable[[], ModelService | None],
         monitor_snapshot: Callable[[], Any],
     ) -> None:
         self.db = db
         self.folder = folder
-        self.env = template_env(templates_dir, html=False)
+        self.renderer = renderer
         self.models = models
         self.monitor_snapshot = monitor_snapshot
 
@@ -108,7 +68,7 @@ class PostmortemWriter:
     async def write(self, incident: IncidentView, now: datetime) -> tuple[Path, str]:
         """Render the draft for `incident` and store it; (path, markdown)."""
         facts = await asyncio.to_thread(self._facts, incident, now)
-        text = self.env.get_template("postmortem.md.j2").render(facts=facts, i=incident)
+        text = self.renderer.render_document("postmortem.md.j2", facts=facts, i=incident)
         target = self.path(incident)
 
         def store() -> None:

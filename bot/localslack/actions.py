@@ -7,18 +7,16 @@ ephemeral (or, with response_type=in_channel, a channel message); a view_submiss
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import payloads, render
 from .api_errors import ApiError
 from .blocks import validate_blocks
 from .models import BOT_USER_ID, AckResult, Channel, Message, View
-
-if TYPE_CHECKING:
-    from .slack import LocalSlack
+from .server import SlackServer
 
 
-def _dm_or_channel(slack: LocalSlack, user_id: str, channel: str) -> Channel:
+def _dm_or_channel(slack: SlackServer, user_id: str, channel: str) -> Channel:
     """A channel reference from a person's point of view: the bot's name means "DM the bot"."""
     ws = slack.workspace
     if channel.lstrip("@") in (BOT_USER_ID, ws.users[BOT_USER_ID].name):
@@ -31,7 +29,7 @@ def _dm_or_channel(slack: LocalSlack, user_id: str, channel: str) -> Channel:
     return found
 
 
-async def slash(slack: LocalSlack, user: str, channel: str, text: str, command: str) -> AckResult:
+async def slash(slack: SlackServer, user: str, channel: str, text: str, command: str) -> AckResult:
     ws = slack.workspace
     person = ws.user(user)
     where = _dm_or_channel(slack, person.id, channel)
@@ -79,7 +77,7 @@ def _pick_button(
 
 
 async def click(
-    slack: LocalSlack,
+    slack: SlackServer,
     user: str,
     message_or_ts: Message | str,
     action_id: str | None,
@@ -110,7 +108,7 @@ async def click(
 
 
 async def send_message(
-    slack: LocalSlack, user: str, channel: str, text: str, thread_ts: str | None
+    slack: SlackServer, user: str, channel: str, text: str, thread_ts: str | None
 ) -> AckResult:
     ws = slack.workspace
     person = ws.user(user)
@@ -131,7 +129,9 @@ async def send_message(
     return result
 
 
-async def add_reaction(slack: LocalSlack, user: str, channel: str, ts: str, name: str) -> AckResult:
+async def add_reaction(
+    slack: SlackServer, user: str, channel: str, ts: str, name: str
+) -> AckResult:
     ws = slack.workspace
     person = ws.user(user)
     where = _dm_or_channel(slack, person.id, channel)
@@ -152,7 +152,7 @@ async def add_reaction(slack: LocalSlack, user: str, channel: str, ts: str, name
 
 
 async def submit_view(
-    slack: LocalSlack, user: str, view_id: str, values: dict[str, Any]
+    slack: SlackServer, user: str, view_id: str, values: dict[str, Any]
 ) -> AckResult:
     ws = slack.workspace
     person = ws.user(user)
@@ -174,7 +174,7 @@ async def submit_view(
     return result
 
 
-def _apply_response_action(slack: LocalSlack, view: View, body: dict[str, Any]) -> None:
+def _apply_response_action(slack: SlackServer, view: View, body: dict[str, Any]) -> None:
     ws = slack.workspace
     action = body.get("response_action")
     if action == "errors":

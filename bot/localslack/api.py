@@ -10,17 +10,15 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 # Importing the method modules registers their handlers in METHODS.
 from . import methods_chat, methods_conversations, methods_views_files, scopes  # noqa: F401
 from .api_errors import ApiError
-from .registry import METHODS, Params, TokenType
-
-if TYPE_CHECKING:
-    from .slack import LocalSlack
+from .methods import METHODS, Params, TokenType
+from .server import SlackServer
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +54,7 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
 
 
 class WebApi:
-    def __init__(self, slack: LocalSlack) -> None:
+    def __init__(self, slack: SlackServer) -> None:
         self.slack = slack
         self.log: list[ApiCall] = []
 

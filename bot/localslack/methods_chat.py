@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .api_errors import ApiError
 from .blocks import validate_content
+from .methods import Params, method
 from .models import BOT_USER_ID, TEAM_ID, Channel
-from .registry import Params, method
 from .scopes import may_post_unjoined
-
-if TYPE_CHECKING:
-    from .slack import LocalSlack
+from .server import SlackServer
 
 
-def _postable(slack: LocalSlack, params: Params, *, public_scope: bool = False) -> Channel:
+def _postable(slack: SlackServer, params: Params, *, public_scope: bool = False) -> Channel:
     channel = slack.workspace.channel(params.req("channel", "channel_not_found"))
     if BOT_USER_ID not in channel.members and not (
         public_scope and may_post_unjoined(slack, channel)
@@ -24,7 +22,7 @@ def _postable(slack: LocalSlack, params: Params, *, public_scope: bool = False) 
     return channel
 
 
-def _content(slack: LocalSlack, params: Params) -> tuple[str, list[Any], list[Any]]:
+def _content(slack: SlackServer, params: Params) -> tuple[str, list[Any], list[Any]]:
     return validate_content(
         params.values.get("text"),
         params.structured("blocks", error="invalid_blocks"),
@@ -49,7 +47,7 @@ def _metadata(params: Params) -> dict[str, Any] | None:
 
 
 @method("chat.postMessage")
-async def post_message(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def post_message(slack: SlackServer, params: Params) -> dict[str, Any]:
     channel = _postable(slack, params, public_scope=True)
     text, blocks, attachments = _content(slack, params)
     ws = slack.workspace
@@ -69,7 +67,7 @@ async def post_message(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("chat.update")
-async def update(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def update(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     message = ws.find_message(channel.id, params.req("ts", "message_not_found"))
@@ -85,7 +83,7 @@ async def update(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("chat.postEphemeral")
-async def post_ephemeral(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def post_ephemeral(slack: SlackServer, params: Params) -> dict[str, Any]:
     channel = _postable(slack, params)
     ws = slack.workspace
     user = params.req("user", "user_not_found")
@@ -109,7 +107,7 @@ async def post_ephemeral(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("chat.delete")
-async def delete(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def delete(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     message = ws.find_message(channel.id, params.req("ts", "message_not_found"))
@@ -123,7 +121,7 @@ async def delete(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("chat.getPermalink")
-async def get_permalink(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def get_permalink(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     ts = params.req("message_ts", "message_not_found")
@@ -137,7 +135,7 @@ async def get_permalink(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("reactions.add")
-async def reactions_add(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def reactions_add(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     message = ws.find_message(channel.id, params.req("timestamp", "message_not_found"))
@@ -153,7 +151,7 @@ async def reactions_add(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("reactions.remove")
-async def reactions_remove(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def reactions_remove(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     message = ws.find_message(channel.id, params.req("timestamp", "message_not_found"))
@@ -171,7 +169,7 @@ async def reactions_remove(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("auth.test")
-async def auth_test(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def auth_test(slack: SlackServer, params: Params) -> dict[str, Any]:
     return {
         "url": f"{slack.base_url}/",
         "team": "Local Workspace",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .api_errors import ApiError
+from .methods import Params, method
 from .models import BOT_USER_ID, TEAM_ID, Message
-from .registry import Params, method
-
-if TYPE_CHECKING:
-    from .slack import LocalSlack
+from .server import SlackServer
 
 
 def _page(items: list[Any], params: Params, default_limit: int = 100) -> tuple[list[Any], str]:
@@ -26,7 +24,7 @@ def _page(items: list[Any], params: Params, default_limit: int = 100) -> tuple[l
 
 
 @method("conversations.open")
-async def conversations_open(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def conversations_open(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     if "channel" in params:
         channel = ws.channel(params.req("channel"))
@@ -41,13 +39,13 @@ async def conversations_open(slack: LocalSlack, params: Params) -> dict[str, Any
 
 
 @method("conversations.info")
-async def conversations_info(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def conversations_info(slack: SlackServer, params: Params) -> dict[str, Any]:
     channel = slack.workspace.channel(params.req("channel", "channel_not_found"))
     return {"channel": channel.to_api()}
 
 
 @method("conversations.list")
-async def conversations_list(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def conversations_list(slack: SlackServer, params: Params) -> dict[str, Any]:
     wanted = set(params.csv("types") or ["public_channel"])
     channels = []
     for channel in slack.workspace.channels.values():
@@ -61,7 +59,7 @@ async def conversations_list(slack: LocalSlack, params: Params) -> dict[str, Any
 
 
 @method("conversations.join")
-async def conversations_join(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def conversations_join(slack: SlackServer, params: Params) -> dict[str, Any]:
     channel = slack.workspace.channel(params.req("channel", "channel_not_found"))
     if channel.is_im or channel.is_mpim:
         raise ApiError("method_not_supported_for_channel_type")
@@ -73,7 +71,7 @@ async def conversations_join(slack: LocalSlack, params: Params) -> dict[str, Any
 
 
 @method("conversations.members")
-async def conversations_members(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def conversations_members(slack: SlackServer, params: Params) -> dict[str, Any]:
     channel = slack.workspace.channel(params.req("channel", "channel_not_found"))
     page, cursor = _page(sorted(channel.members), params)
     return {"members": page, "response_metadata": {"next_cursor": cursor}}
@@ -88,7 +86,7 @@ def _in_window(message: Message, params: Params) -> bool:
 
 
 @method("conversations.history")
-async def conversations_history(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def conversations_history(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     # Newest first, as Slack returns it.
@@ -124,7 +122,7 @@ def _api(message: Message, metadata: bool) -> dict[str, Any]:
 
 
 @method("conversations.replies")
-async def conversations_replies(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def conversations_replies(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     channel = ws.channel(params.req("channel", "channel_not_found"))
     parent = ws.find_message(channel.id, params.req("ts", "thread_not_found"))
@@ -146,7 +144,7 @@ async def conversations_replies(slack: LocalSlack, params: Params) -> dict[str, 
 
 
 @method("users.info")
-async def users_info(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def users_info(slack: SlackServer, params: Params) -> dict[str, Any]:
     user = slack.workspace.users.get(params.req("user", "user_not_found"))
     if user is None:
         raise ApiError("user_not_found")
@@ -154,7 +152,7 @@ async def users_info(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("users.list")
-async def users_list(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def users_list(slack: SlackServer, params: Params) -> dict[str, Any]:
     members = [u.to_api(TEAM_ID) for u in slack.workspace.users.values()]
     page, cursor = _page(members, params)
     return {"members": page, "response_metadata": {"next_cursor": cursor}}

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from .api_errors import ApiError
 from .blocks import validate_blocks
+from .methods import Params, method
 from .models import BOT_USER_ID, StoredFile, View
-from .registry import Params, method
-
-if TYPE_CHECKING:
-    from .slack import LocalSlack
+from .server import SlackServer
 
 
-def _checked_view(slack: LocalSlack, params: Params, *, kind: str | None = None) -> dict[str, Any]:
+def _checked_view(slack: SlackServer, params: Params, *, kind: str | None = None) -> dict[str, Any]:
     view = params.structured("view", error="invalid_arguments")
     if not isinstance(view, dict):
         raise ApiError("invalid_arguments", errors=["view must be an object [json-pointer:/view]"])
@@ -40,7 +38,7 @@ def _checked_view(slack: LocalSlack, params: Params, *, kind: str | None = None)
 
 
 @method("views.open")
-async def views_open(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def views_open(slack: SlackServer, params: Params) -> dict[str, Any]:
     user = slack.interactions.use_trigger(params.opt("trigger_id"))
     view = _checked_view(slack, params, kind="modal")
     ws = slack.workspace
@@ -53,7 +51,7 @@ async def views_open(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("views.push")
-async def views_push(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def views_push(slack: SlackServer, params: Params) -> dict[str, Any]:
     user = slack.interactions.use_trigger(params.opt("trigger_id"))
     view = _checked_view(slack, params, kind="modal")
     ws = slack.workspace
@@ -66,7 +64,7 @@ async def views_push(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("views.update")
-async def views_update(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def views_update(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     view_id, external_id = params.opt("view_id"), params.opt("external_id")
     if not view_id and not external_id:
@@ -94,7 +92,7 @@ async def views_update(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("views.publish")
-async def views_publish(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def views_publish(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     user = params.req("user_id", "invalid_arguments")
     if user not in ws.users:
@@ -110,7 +108,7 @@ async def views_publish(slack: LocalSlack, params: Params) -> dict[str, Any]:
 
 
 @method("files.getUploadURLExternal")
-async def files_get_upload_url(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def files_get_upload_url(slack: SlackServer, params: Params) -> dict[str, Any]:
     filename = params.req("filename", "invalid_arguments")
     length = params.integer("length", -1)
     if length < 0:
@@ -121,7 +119,7 @@ async def files_get_upload_url(slack: LocalSlack, params: Params) -> dict[str, A
     return {"upload_url": f"{slack.base_url}/upload/{stored.id}", "file_id": stored.id}
 
 
-async def handle_upload(slack: LocalSlack, request: web.Request) -> web.Response:
+async def handle_upload(slack: SlackServer, request: web.Request) -> web.Response:
     """POST /upload/{file_id}: step 2 of files_upload_v2, the raw bytes (Slack answers "OK")."""
     stored = slack.workspace.files.get(request.match_info["file_id"])
     if stored is None:
@@ -131,7 +129,7 @@ async def handle_upload(slack: LocalSlack, request: web.Request) -> web.Response
     return web.Response(text=f"OK - {len(data)}")
 
 
-async def handle_download(slack: LocalSlack, request: web.Request) -> web.Response:
+async def handle_download(slack: SlackServer, request: web.Request) -> web.Response:
     stored = slack.workspace.files.get(request.match_info["file_id"])
     if stored is None or stored.content is None:
         return web.Response(status=404, text="file_not_found")
@@ -139,7 +137,7 @@ async def handle_download(slack: LocalSlack, request: web.Request) -> web.Respon
 
 
 @method("files.completeUploadExternal")
-async def files_complete_upload(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def files_complete_upload(slack: SlackServer, params: Params) -> dict[str, Any]:
     ws = slack.workspace
     entries = params.structured("files", error="invalid_arguments")
     if not isinstance(entries, list) or not entries:
@@ -171,5 +169,5 @@ async def files_complete_upload(slack: LocalSlack, params: Params) -> dict[str, 
 
 
 @method("apps.connections.open", token="app")
-async def connections_open(slack: LocalSlack, params: Params) -> dict[str, Any]:
+async def connections_open(slack: SlackServer, params: Params) -> dict[str, Any]:
     return {"url": slack.socket.issue_url(slack.base_url)}

@@ -10,22 +10,19 @@ DM needs `im:history`, a private channel `groups:history`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from .api_errors import ApiError
+from .methods import Params
 from .models import BOT_USER_ID, Channel
-from .registry import Params
+from .server import SlackServer
 
-if TYPE_CHECKING:
-    from .slack import LocalSlack
-
-Rule = Callable[["LocalSlack", Params], tuple[str, ...]]
+Rule = Callable[[SlackServer, Params], tuple[str, ...]]
 
 # What a conversation of each kind is called in scope names.
 _PREFIX = {"channel": "channels", "group": "groups", "im": "im", "mpim": "mpim"}
 
 
-def _conversation(slack: LocalSlack, params: Params, name: str = "channel") -> str | None:
+def _conversation(slack: SlackServer, params: Params, name: str = "channel") -> str | None:
     """The kind of conversation (channel, group, im, mpim) a call is about; None if unknown
     (the method itself then answers channel_not_found)."""
     ref = params.opt(name)
@@ -41,7 +38,7 @@ def _conversation(slack: LocalSlack, params: Params, name: str = "channel") -> s
 
 
 def _per_conversation(suffix: str, param: str = "channel") -> Rule:
-    def rule(slack: LocalSlack, params: Params) -> tuple[str, ...]:
+    def rule(slack: SlackServer, params: Params) -> tuple[str, ...]:
         kind = _conversation(slack, params, param)
         return (f"{_PREFIX[kind]}:{suffix}",) if kind else ()
 
@@ -52,13 +49,13 @@ def _fixed(*scopes: str) -> Rule:
     return lambda slack, params: scopes
 
 
-def _open(slack: LocalSlack, params: Params) -> tuple[str, ...]:
+def _open(slack: SlackServer, params: Params) -> tuple[str, ...]:
     if "channel" in params:  # resuming a known conversation
         return ()
     return ("mpim:write",) if len(params.csv("users")) > 1 else ("im:write",)
 
 
-def _list(slack: LocalSlack, params: Params) -> tuple[str, ...]:
+def _list(slack: SlackServer, params: Params) -> tuple[str, ...]:
     types = params.csv("types") or ["public_channel"]
     kinds = {"public_channel": "channel", "private_channel": "group", "im": "im", "mpim": "mpim"}
     return tuple(f"{_PREFIX[kinds[t]]}:read" for t in types if t in kinds)
@@ -97,7 +94,7 @@ EVERY_SCOPE = frozenset(
 )
 
 
-def check(slack: LocalSlack, method: str, params: Params, granted: set[str]) -> None:
+def check(slack: SlackServer, method: str, params: Params, granted: set[str]) -> None:
     """Raise missing_scope when `method` on these arguments needs a scope not in `granted`."""
     rule = RULES.get(method)
     if rule is None:
@@ -107,7 +104,7 @@ def check(slack: LocalSlack, method: str, params: Params, granted: set[str]) -> 
             raise ApiError("missing_scope", needed=scope, provided=",".join(sorted(granted)))
 
 
-def may_post_unjoined(slack: LocalSlack, channel: Channel) -> bool:
+def may_post_unjoined(slack: SlackServer, channel: Channel) -> bool:
     """chat:write.public lets a bot post in a public channel it was never added to."""
     public = not (channel.is_private or channel.is_im or channel.is_mpim)
     return public and "chat:write.public" in slack.bot_scopes

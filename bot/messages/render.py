@@ -8,17 +8,14 @@ bundled ones, name by name.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
+from bot.messages.blocks import MAX_FALLBACK_TEXT, Block, BlockCollector, clip
+from bot.messages.environment import BUNDLED_TEMPLATES, template_environment
 
-from bot.messages.blocks import MAX_FALLBACK_TEXT, Block, BlockCollector, button, clip
-
-BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+__all__ = ["BUNDLED_TEMPLATES", "Rendered", "TemplateRenderer"]
 
 
 @dataclass(frozen=True)
@@ -32,61 +29,12 @@ class Rendered:
         return {"text": self.text, "blocks": self.blocks}
 
 
-def _ago(value: datetime | None, now: datetime | None = None) -> str:
-    """'3m ago' style age of a timestamp."""
-    if value is None:
-        return "never"
-    now = now or datetime.now(value.tzinfo)
-    seconds = int((now - value).total_seconds())
-    return _duration(seconds) + " ago"
-
-
-def _duration(seconds: float | int | None) -> str:
-    if seconds is None:
-        return "n/a"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60}s" if seconds < 600 else f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
-    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
-
-
-def escape_mrkdwn(value: object) -> str:
-    """Escape the three characters Slack's mrkdwn treats as markup, for text people typed."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{value * 100:.{digits}f}%"
-
-
 class TemplateRenderer:
     """Loads templates once; each render gets a fresh block collector."""
 
     def __init__(self, override_dir: Path | None = None) -> None:
         self.override_dir = override_dir
-        loaders: list[jinja2.BaseLoader] = []
-        if override_dir is not None:
-            loaders.append(jinja2.FileSystemLoader(str(override_dir)))
-        loaders.append(jinja2.FileSystemLoader(str(BUNDLED_TEMPLATES)))
-        self.env = jinja2.Environment(
-            loader=jinja2.ChoiceLoader(loaders),
-            extensions=["jinja2.ext.do"],
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,  # Slack mrkdwn, not HTML
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=False,
-            # Templates are read once; an operator restarts the bot after restyling.
-            auto_reload=False,
-        )
-        self.env.filters.update(
-            esc=escape_mrkdwn, ago=_ago, duration=_duration, pct=_pct, clip=clip, tojson=json.dumps
-        )
-        self.env.globals.update(button=button)
+        self.env = template_environment(override_dir)
 
     def names(self) -> list[str]:
         """Message templates: not the `_` macro libraries, nothing in a folder (like samples/)."""
@@ -119,3 +67,8 @@ class TemplateRenderer:
         }
         text = template.render(**builders, **context).strip()
         return Rendered(text=clip(text, MAX_FALLBACK_TEXT) or " ", blocks=collector.finish())
+
+    def render_document(self, name: str, **context: Any) -> str:
+        """A Markdown or HTML document (the postmortem draft, the status page), not a message."""
+        text = self.env.get_template(name).render(**context)
+        return text if text.endswith("\n") else text + "\n"

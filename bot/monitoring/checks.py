@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.data.models import Sample
 from bot.db import Database
 from bot.monitoring.drift import (
     DriftReport,
@@ -67,8 +68,6 @@ def check_accuracy(
     holdout_accuracy: float | None,
 ) -> AccuracyResult:
     """Join feedback given by prediction id to the served prediction and compare the labels."""
-    from bot.data.models import Sample
-
     samples, served = Sample.__table__, ServedPrediction.__table__
     query = (
         select(samples.c.label, served.c.predicted_class)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.registry import training
+from bot.registry.mlflow_backend import MlflowModelService
 from bot.registry.schemas import ModelVersion
 from bot.registry.service import ModelService
 
@@ -94,8 +95,6 @@ def _register_one(
 
 def bootstrap_from_settings(settings: Any, *, actor: str = "bootstrap") -> BootstrapResult:
     """`oncall-bot bootstrap`: bootstrap the MLflow registry named by Settings."""
-    from bot.registry.mlflow_backend import MlflowModelService
-
     settings.oncall_data_dir.mkdir(parents=True, exist_ok=True)
     service = MlflowModelService.from_settings(settings)
     return bootstrap(service, actor=actor, accuracy_floor=settings.accuracy_floor)

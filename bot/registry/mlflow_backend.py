@@ -233,6 +233,7 @@ class MlflowModelService:
             return model
 
     def _load_artifact(self, uri: str, version: int) -> Any:
+        # mlflow and skops take seconds to import; a bot that only reads the registry skips them.
         import mlflow.artifacts
         import skops.io
         import yaml
@@ -320,7 +321,7 @@ class MlflowModelService:
         training_data_hash: str | None = None,
     ) -> ModelVersion:
         """Log the model with skops to a new run + logged model and register it as a new version."""
-        import skops.io
+        import skops.io  # seconds to import; only registering a model needs it
 
         extra = set(skops.io.get_untrusted_types(data=skops.io.dumps(model))) - set(
             SKOPS_TRUSTED_TYPES
@@ -356,6 +357,7 @@ class MlflowModelService:
         metrics: Evaluation,
         tags: dict[str, str],
     ) -> Any:
+        # mlflow's sklearn flavour and model types pull in scikit-learn: seconds, for training only.
         import mlflow.sklearn
         import sklearn
         import skops

@@ -28,7 +28,7 @@ HOLDOUT_SEED = 20240917
 # --- data -----------------------------------------------------------------------------------------
 def iris_base_frame() -> Any:
     """The bundled Iris data as a DataFrame: the four FEATURES plus `species` (class names)."""
-    import pandas as pd
+    import pandas as pd  # seconds to import, and only this helper needs it
 
     X, y = _iris_arrays()
     frame = pd.DataFrame(X, columns=FEATURES)
@@ -38,6 +38,7 @@ def iris_base_frame() -> Any:
 
 @cache
 def _iris_arrays() -> tuple[np.ndarray, np.ndarray]:
+    # scikit-learn takes seconds to import; only training and evaluation need it.
     from sklearn.datasets import load_iris
 
     bunch = load_iris()
@@ -165,6 +166,7 @@ class EstimatorSpec:
         return {k: p.default for k, p in self.params.items()}
 
 
+# Each estimator imports its own scikit-learn module, so a bot that never trains loads none.
 def _logistic_regression(p: dict[str, Any]) -> Any:
     from sklearn.linear_model import LogisticRegression
 
@@ -350,6 +352,7 @@ def train(estimator_name: str, params: dict[str, Any] | None, X: Any, y: Any) ->
 
 def evaluate(model: Any, X: Any, y: Any, *, holdout_version: str | None = None) -> Evaluation:
     """Accuracy, macro-F1, per-class recall and confusion matrix of `model` on X, y."""
+    # scikit-learn takes seconds to import; see _iris_arrays.
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
 
     X = np.asarray(X, dtype=np.float64)

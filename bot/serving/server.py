@@ -7,6 +7,11 @@ import importlib.util
 import logging
 from typing import Any
 
+import uvicorn
+
+from bot.data.feedback_route import feedback_route
+from bot.db import Database
+from bot.registry.mlflow_backend import MlflowModelService
 from bot.serving.app import create_model_app
 from bot.serving.recorder import PredictionRecorder
 
@@ -22,10 +27,6 @@ def loop_implementation() -> str:
 
 def build_model_app(settings: Any, *, record: bool = True, freeze_gc: bool = False) -> Any:
     """The app wired to the MLflow registry and the bot database from Settings."""
-    from bot.data.feedback_route import feedback_route
-    from bot.db import Database
-    from bot.registry.mlflow_backend import MlflowModelService
-
     service = MlflowModelService.from_settings(settings)
     service.connect()  # pay MLflow's store initialisation before accepting traffic
     database = Database(settings.resolved_database_url)
@@ -42,8 +43,6 @@ def build_model_app(settings: Any, *, record: bool = True, freeze_gc: bool = Fal
 
 def run_model_server(settings: Any, port: int | None = None, *, record: bool = True) -> None:
     """Serve until interrupted: one uvicorn worker, no access log."""
-    import uvicorn
-
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

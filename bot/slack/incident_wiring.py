@@ -75,7 +75,7 @@ def build_incidents(services: Services, client: AsyncWebClient) -> IncidentParts
     postmortems = PostmortemWriter(
         db=services.db,
         folder=settings.oncall_data_dir / "postmortems",
-        templates_dir=settings.templates_dir,
+        renderer=services.renderer,
         # Through the incident flows, so that a test (or a bot without a registry) can detach it.
         models=lambda: flows.models,
         monitor_snapshot=monitor_snapshot,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -10,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.access.roles import Role
 from bot.commands.context import CommandContext, UserError
 from bot.commands.registry import CommandRegistry
+from bot.data.service import dataset_summary, ingest_landing, rows_since
 from bot.deploy.flows import DeployContext, start_deploy
 from bot.messages import Rendered, TemplateRenderer
 from bot.registry.errors import RegistryError, UnknownVersion
@@ -109,8 +111,6 @@ def register(
         ),
     )
     async def retrain_command(ctx: CommandContext) -> Rendered:
-        from bot.data.service import rows_since
-
         current = await production()
         try:
             options = parse_retrain_options(
@@ -187,8 +187,6 @@ def register(
         summary="The training data: rows by source and class, what is new, what was quarantined",
     )
     async def data_command(ctx: CommandContext) -> Rendered:
-        from bot.data.service import dataset_summary
-
         current = await production()
         since = trained_at(current)
         summary = await asyncio.to_thread(dataset_summary, services.db, since=since)
@@ -207,8 +205,6 @@ def register(
         role=Role.ONCALL,
     )
     async def data_ingest_command(ctx: CommandContext) -> Rendered:
-        from bot.data.service import ingest_landing
-
         folder = landing_dir(settings)
         folder.mkdir(parents=True, exist_ok=True)
         report = await asyncio.to_thread(ingest_landing, services.db, landing_dir=folder)
@@ -268,6 +264,4 @@ def register(
 
 
 def _json(params: dict[str, Any]) -> str:
-    import json
-
     return json.dumps(params, sort_keys=True)

@@ -1,4 +1,4 @@
-"""Web API method registry and argument parsing shared by the method modules.
+"""The Web API method table (`METHODS`, filled by the `@method` decorator) and argument parsing.
 
 Slack accepts the same arguments as JSON or as form fields, where structured values
 (`blocks`, `view`, `files`...) arrive JSON-encoded inside a string; `Params` hides that
@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .api_errors import ApiError
-
-if TYPE_CHECKING:
-    from .slack import LocalSlack
+from .server import SlackServer
 
 TokenType = Literal["bot", "app"]
-Handler = Callable[["LocalSlack", "Params"], Awaitable[dict[str, Any]]]
+Handler = Callable[[SlackServer, "Params"], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
