@@ -26,7 +26,6 @@ from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import register_deploy_actions
 from bot.deploy.probe import ModelServerClient
 from bot.incidents.runbook_link import IncidentRunbookReporter
-from bot.incidents.scheduled import RUNNING
 from bot.leader import LeaderElection, leader_lock
 from bot.messages import TemplateRenderer, require_valid_templates
 from bot.metrics import BotMetrics
@@ -48,6 +47,7 @@ from bot.slack.incident_wiring import build_incidents
 from bot.slack.interactions import InteractionRegistry
 from bot.slack.runbook_reporter import SlackRunbookReporter
 from bot.tasks import BackgroundTasks
+from bot.updates.scheduled import RUNNING
 from bot.web import build_web_app
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class BotApp:
         updates = self.services.incidents.updates if self.services.incidents is not None else None
 
         def elected() -> None:
-            # Stored update jobs find this bot under its database URL (bot/incidents/scheduled.py);
+            # Stored update jobs find this bot under its database URL (bot/updates/scheduled.py);
             # only the leader registers, so a standby in the same process never shadows it.
             if updates is not None:
                 RUNNING[url] = updates

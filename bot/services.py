@@ -18,10 +18,10 @@ from bot.metrics import BotMetrics
 from bot.tasks import BackgroundTasks
 
 if TYPE_CHECKING:
+    from bot.alerts.intake import AlertSink
     from bot.deploy.probe import ModelServerClient
     from bot.incidents.diagnosis import DiagnosisProvider
     from bot.incidents.flows import IncidentFlows
-    from bot.incidents.intake import AlertSink
     from bot.monitoring import MonitoringService
     from bot.registry.service import ModelService
     from bot.runbook import RunbookEngine

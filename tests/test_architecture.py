@@ -63,8 +63,8 @@ ADAPTERS = (
 DOMAIN_EXCEPTIONS: dict[str, str] = {
     "bot.config": "apscheduler: a cron setting is checked with APScheduler's own parser",
     "bot.data.feedback_route": "starlette: the feedback HTTP route sits beside the data domain",
-    "bot.incidents.webhook": "starlette: the alert webhook route sits beside the incidents domain",
-    "bot.incidents.scheduled": "apscheduler: update and reminder jobs add their own triggers",
+    "bot.alerts.webhook": "starlette: the alert webhook route sits beside the alerts domain",
+    "bot.updates.scheduled": "apscheduler: update and reminder jobs add their own triggers",
     "bot.monitoring.scheduled": "apscheduler: monitoring jobs add their own triggers",
     "bot.retrain.scheduled": "apscheduler: retrain jobs add their own triggers",
 }

@@ -24,10 +24,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot.app import BotApp
-from bot.incidents.scheduled import RUNNING, job_id
 from bot.leader import SCHEDULER_LOCK, LeaderElection, LeaderLock, leader_lock, lock_key
 from bot.localslack import LocalSlack
 from bot.servers import ServerTask
+from bot.updates.scheduled import RUNNING, job_id
 from tests.harness import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, BotHarness, make_settings
 from tests.incidents.test_lifecycle import declare
 

@@ -25,8 +25,8 @@ from bot.incidents.header_facts import HeaderFacts, current_facts, look_up_openi
 from bot.incidents.lifecycle import LifecycleCommands
 from bot.incidents.models import EventView, IncidentView
 from bot.incidents.postmortem import PostmortemWriter
-from bot.incidents.updates import IncidentUpdates
 from bot.registry.service import ModelService
+from bot.updates.flows import IncidentUpdates
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -25,7 +25,7 @@ from bot.incidents.models import IncidentView
 from bot.registry.service import ModelService
 
 if TYPE_CHECKING:
-    from bot.incidents.updates import IncidentUpdates
+    from bot.updates.flows import IncidentUpdates
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from bot.incidents.models import IncidentView
 
 if TYPE_CHECKING:
     from bot.incidents.flows import IncidentReporter
-    from bot.incidents.updates import IncidentUpdates
+    from bot.updates.flows import IncidentUpdates
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

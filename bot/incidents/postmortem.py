@@ -20,8 +20,7 @@ import jinja2
 from bot.db import Database
 from bot.deploy.flows import deploy_history
 from bot.deploy.models import DeployEntry
-from bot.incidents.apply import aware
-from bot.incidents.models import IncidentView
+from bot.incidents.models import IncidentView, aware
 from bot.registry.service import ModelService
 
 log = logging.getLogger(__name__)

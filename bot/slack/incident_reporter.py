@@ -17,13 +17,13 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.incidents.delivery import UncertainDelivery
 from bot.incidents.header_facts import HeaderFacts
 from bot.incidents.models import EventView, IncidentView
-from bot.incidents.subscriptions import Delivery, Subscriber
-from bot.incidents.update_facts import actions_taken, next_steps
 from bot.messages import Rendered, TemplateRenderer
 from bot.slack.client import retry_handlers
+from bot.updates.delivery import UncertainDelivery
+from bot.updates.facts import actions_taken, next_steps
+from bot.updates.subscriptions import Delivery, Subscriber
 
 # The metadata event of a stakeholder update (the payload names its ledger row).
 UPDATE_EVENT = "incident_update"

@@ -11,18 +11,18 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import BaseRoute
 
+from bot.alerts.intake import AlertIntake
+from bot.alerts.webhook import WebhookAuth, alertmanager_route
 from bot.incidents.diagnosis import DiagnosisProvider
 from bot.incidents.flows import IncidentFlows
-from bot.incidents.intake import AlertIntake
 from bot.incidents.postmortem import PostmortemWriter
-from bot.incidents.reminders import CommanderReminders
-from bot.incidents.scheduled import SchedulerSnoozeClock, SchedulerUpdateClock
-from bot.incidents.updates import IncidentUpdates
-from bot.incidents.webhook import WebhookAuth, alertmanager_route
 from bot.runbook.loader import runbooks_for_alert
 from bot.services import Services
 from bot.slack.incident_reporter import SlackIncidentReporter, SlackUpdateNotifier
 from bot.slack.reminder_poster import SlackReminderPoster
+from bot.updates.flows import IncidentUpdates
+from bot.updates.reminders import CommanderReminders
+from bot.updates.scheduled import SchedulerSnoozeClock, SchedulerUpdateClock
 
 
 @dataclass

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
+from bot.alerts.apply import apply_notification
+from bot.alerts.intake import AlertIntake
+from bot.alerts.payload import parse_payload
 from bot.db import Database
 from bot.incidents import service
-from bot.incidents.apply import apply_notification
 from bot.incidents.flows import IncidentFlows
 from bot.incidents.header_facts import HeaderFacts
-from bot.incidents.intake import AlertIntake
 from bot.incidents.models import EventView, IncidentView
-from bot.incidents.payload import parse_payload
 from tests.incidents.helpers import T0, alert, notification, resolved
 
 

@@ -11,8 +11,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.incidents.models import EventView, IncidentView
-from bot.incidents.reminders import ReminderView, due_slot
 from bot.localslack.models import Message
+from bot.updates.reminders import ReminderView, due_slot
 from tests.harness import ONCALL, VIEWER, BotHarness
 from tests.incidents.helpers import JobRuns, clock_at, settle, wait_until
 from tests.incidents.test_lifecycle import declare

@@ -4,8 +4,8 @@ This module decides who gets an update (subscriptions, STAKEHOLDER_CHANNEL), whe
 clock: a timer per open incident, restarted by a human update, stopped by the resolution) and what
 it says (what was done since the last update, when the next is due); each update sent is written
 on the incident's timeline. The clock itself (APScheduler, persistent job store) is in
-`bot.incidents.scheduled`; this module only needs the small `UpdateSchedule` protocol. Getting an
-update to its audience exactly once, crash or not, is `bot.incidents.delivery`'s part.
+`bot.updates.scheduled`; this module only needs the small `UpdateSchedule` protocol. Getting an
+update to its audience exactly once, crash or not, is `bot.updates.delivery`'s part.
 """
 
 from __future__ import annotations
@@ -19,18 +19,18 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import Database, utcnow
-from bot.incidents import service, subscriptions
-from bot.incidents.apply import aware
-from bot.incidents.delivery import (
+from bot.incidents import service
+from bot.incidents.models import IncidentView, aware
+from bot.updates import subscriptions
+from bot.updates.delivery import (
     CONCURRENCY,
     RECOVERY_GRACE,
     SlotUpdate,
     UpdateDelivery,
     UpdateNotifier,
 )
-from bot.incidents.models import IncidentView
-from bot.incidents.reminders import CommanderReminders
-from bot.incidents.subscriptions import Subscriber
+from bot.updates.reminders import CommanderReminders
+from bot.updates.subscriptions import Subscriber
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
-    from bot.incidents.updates import IncidentUpdates
+    from bot.updates.flows import IncidentUpdates
 
 log = logging.getLogger(__name__)
 
