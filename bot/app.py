@@ -110,6 +110,7 @@ class BotApp:
         services.engine = build_engine(services, client)
         incidents = build_incidents(services, client)
         services.alert_sink, services.incidents = incidents.intake, incidents.flows
+        services.updates = incidents.updates
         model_status = ModelStatusCache(models=services.models, server=services.model_server)
         services.extras["status_providers"] = [lambda: model_status.section(settings.model_name)]
         services.extras["model_status"] = model_status  # the stakeholder page (GET /status)
@@ -141,7 +142,7 @@ class BotApp:
         schedule_retrain_jobs(self.services)
         schedule_monitor_jobs(self.services)
         url = settings.resolved_database_url
-        updates = self.services.incidents.updates if self.services.incidents is not None else None
+        updates = self.services.updates
 
         def elected() -> None:
             # Stored update jobs find this bot under its database URL (bot/updates/scheduled.py);
@@ -197,7 +198,7 @@ class BotApp:
 
         if self._resumer is None or self._resumer.done():
             self._resumer = self.services.tasks.spawn(resume_while_leading(), name="runbook-resume")
-        updates = self.services.incidents.updates if self.services.incidents else None
+        updates = self.services.updates
         if updates is not None and self._recovery is None:
             # In the background: it goes at Slack's pace and may wait out the grace period.
             self._recovery = self.services.tasks.spawn(
@@ -217,9 +218,13 @@ class BotApp:
         if self._recovery is not None:
             self._recovery.cancel()  # safe: its rows stay for the next pass
         await self.services.tasks.drain()
+        if self.services.updates is not None:  # its updates land on the timelines, then close
+            await self.services.updates.idle(timeout=5.0)
         if self.services.incidents is not None:
             await self.services.incidents.aclose()
             self.services.alert_sink.close()  # type: ignore[union-attr]
+        if self.services.updates is not None:
+            await self.services.updates.aclose()
         if self.services.model_server is not None:
             await self.services.model_server.aclose()
         if self.services.monitoring is not None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.monitoring import MonitoringService
     from bot.registry.service import ModelService
     from bot.runbook import RunbookEngine
+    from bot.updates.flows import IncidentUpdates
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Services:
     # Alert intake (Alertmanager webhook and the bot's own monitors), incidents, diagnosis.
     alert_sink: AlertSink | None = None
     incidents: IncidentFlows | None = None
+    updates: IncidentUpdates | None = None  # stakeholder updates, following the incidents
     diagnosis: DiagnosisProvider | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
     # Domain services added by later layers (model service, runbook engine, ...), by name.

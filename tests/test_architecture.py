@@ -18,10 +18,6 @@ ALLOWED_CYCLES: dict[tuple[str, ...], str] = {
     ("bot.commands.context", "bot.commands.registry"): (
         "Command names its handler's CommandContext type and the context carries its Command"
     ),
-    ("bot.incidents.flows", "bot.incidents.lifecycle"): (
-        "the flows mixin and the lifecycle service call each other; splitting alerts, incidents "
-        "and updates into their own packages removes it"
-    ),
     (
         "bot.localslack.actions",
         "bot.localslack.api",

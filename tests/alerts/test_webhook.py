@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.alerts.intake import AlertIntake, DeliveryResult
-from bot.incidents.flows import RETRY_DELAYS
+from bot.incidents.publisher import RETRY_DELAYS
 from tests.harness import BotHarness
 from tests.incidents.helpers import T0, alert, auth, notification, post, resolved, settle
 

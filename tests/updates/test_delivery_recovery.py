@@ -30,7 +30,7 @@ SUBSCRIBERS = [VIEWER, ADMIN]
 
 def updates_of(bot: BotHarness) -> IncidentUpdates:
     assert bot.app.services.incidents is not None
-    updates = bot.app.services.incidents.updates
+    updates = bot.app.services.updates
     assert updates is not None
     return updates
 

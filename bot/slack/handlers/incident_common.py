@@ -59,7 +59,7 @@ class IncidentHandlers:
 
     def updates(self) -> IncidentUpdates:
         """Stakeholder updates (subscriptions, the update clock, commander reminders)."""
-        found = self.flows().updates
+        found = self.services.updates
         if found is None:
             raise UserError("incident_answer", kind="not_set_up")
         return found

@@ -86,7 +86,7 @@ def register(
         incident = await kit.by_id(_int(submission.metadata.get("incident")))
         if not incident.is_open:
             return answer(submission.slash, "update_closed", incident=incident)
-        await kit.flows().send_update(
+        await kit.updates().send_update(
             incident_id=incident.id,
             text=submission.text(UPDATE_BLOCK, UPDATE_INPUT),
             actor=submission.user_id,
