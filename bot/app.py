@@ -26,7 +26,6 @@ from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import register_deploy_actions
 from bot.deploy.probe import ModelServerClient
 from bot.incidents.runbook_link import IncidentRunbookReporter
-from bot.incidents.scheduled import RUNNING, bot_key, rekey_stored_jobs
 from bot.leader import LeaderElection, leader_lock
 from bot.messages import TemplateRenderer, require_valid_templates
 from bot.metrics import BotMetrics
@@ -48,6 +47,7 @@ from bot.slack.incident_wiring import build_incidents
 from bot.slack.interactions import InteractionRegistry
 from bot.slack.runbook_reporter import SlackRunbookReporter
 from bot.tasks import BackgroundTasks
+from bot.updates.scheduled import RUNNING, bot_key, rekey_stored_jobs
 from bot.web import build_web_app
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ class BotApp:
         services.engine = build_engine(services, client)
         incidents = build_incidents(services, client)
         services.alert_sink, services.incidents = incidents.intake, incidents.flows
+        services.updates = incidents.updates
         model_status = ModelStatusCache(models=services.models, server=services.model_server)
         services.extras["status_providers"] = [lambda: model_status.section(settings.model_name)]
         services.extras["model_status"] = model_status  # the stakeholder page (GET /status)
@@ -143,10 +144,10 @@ class BotApp:
         url = settings.resolved_database_url
         key = bot_key(url)
         rekey_stored_jobs(scheduler, key)
-        updates = self.services.incidents.updates if self.services.incidents is not None else None
+        updates = self.services.updates
 
         def elected() -> None:
-            # Stored update jobs find this bot under its database's key (bot/incidents/scheduled.py);
+            # Stored update jobs find this bot under its database's key (bot/updates/scheduled.py);
             # only the leader registers, so a standby in the same process never shadows it.
             if updates is not None:
                 RUNNING[key] = updates
@@ -202,7 +203,7 @@ class BotApp:
 
         if self._resumer is None or self._resumer.done():
             self._resumer = self.services.tasks.spawn(resume_while_leading(), name="runbook-resume")
-        updates = self.services.incidents.updates if self.services.incidents else None
+        updates = self.services.updates
         if updates is not None and self._recovery is None:
             # In the background: it goes at Slack's pace and may wait out the grace period.
             self._recovery = self.services.tasks.spawn(
@@ -222,9 +223,13 @@ class BotApp:
         if self._recovery is not None:
             self._recovery.cancel()  # safe: its rows stay for the next pass
         await self.services.tasks.drain()
+        if self.services.updates is not None:  # its updates land on the timelines, then close
+            await self.services.updates.idle(timeout=5.0)
         if self.services.incidents is not None:
             await self.services.incidents.aclose()
             self.services.alert_sink.close()  # type: ignore[union-attr]
+        if self.services.updates is not None:
+            await self.services.updates.aclose()
         if self.services.model_server is not None:
             await self.services.model_server.aclose()
         if self.services.monitoring is not None:

@@ -18,13 +18,14 @@ from bot.metrics import BotMetrics
 from bot.tasks import BackgroundTasks
 
 if TYPE_CHECKING:
+    from bot.alerts.intake import AlertSink
     from bot.deploy.probe import ModelServerClient
     from bot.incidents.diagnosis import DiagnosisProvider
     from bot.incidents.flows import IncidentFlows
-    from bot.incidents.intake import AlertSink
     from bot.monitoring import MonitoringService
     from bot.registry.service import ModelService
     from bot.runbook import RunbookEngine
+    from bot.updates.flows import IncidentUpdates
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Services:
     # Alert intake (Alertmanager webhook and the bot's own monitors), incidents, diagnosis.
     alert_sink: AlertSink | None = None
     incidents: IncidentFlows | None = None
+    updates: IncidentUpdates | None = None  # stakeholder updates, following the incidents
     diagnosis: DiagnosisProvider | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
     # Domain services added by later layers (model service, runbook engine, ...), by name.

@@ -24,10 +24,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot.app import BotApp
-from bot.incidents.scheduled import RUNNING, bot_key, job_id
 from bot.leader import SCHEDULER_LOCK, LeaderElection, LeaderLock, leader_lock, lock_key
 from bot.localslack import LocalSlack
 from bot.servers import ServerTask
+from bot.updates.scheduled import RUNNING, bot_key, job_id
 from tests.harness import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, BotHarness, make_settings
 from tests.incidents.test_lifecycle import declare
 
@@ -318,7 +318,7 @@ async def test_two_bots_one_runs_the_scheduler_and_the_standby_takes_over(
     leader, standby = two_bots.bots
     url = bot_key(leader.settings.resolved_database_url)
     assert (state(leader), state(standby)) == (STATE_RUNNING, STATE_PAUSED)
-    assert RUNNING[url] is leader.app.services.incidents.updates  # type: ignore[union-attr]
+    assert RUNNING[url] is leader.app.services.updates  # type: ignore[union-attr]
     assert (await health(leader))["leader"] is True
     assert (await health(standby))["leader"] is False
     await two_bots.to(standby).command("status")
@@ -344,6 +344,6 @@ async def test_two_bots_one_runs_the_scheduler_and_the_standby_takes_over(
     await leader.server.stop()
     await leader.app.stop()
     await eventually(lambda: state(standby) == STATE_RUNNING, timeout=5 * TICK + 2)
-    assert RUNNING[url] is standby.app.services.incidents.updates  # type: ignore[union-attr]
+    assert RUNNING[url] is standby.app.services.updates  # type: ignore[union-attr]
     assert (await health(standby))["leader"] is True
     assert standby.app.services.scheduler.get_job(job_id(1)) is not None

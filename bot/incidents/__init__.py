@@ -1,1 +1,1 @@
-"""Incidents: alerts in (Alertmanager and the bot's monitors), a Slack thread per incident."""
+"""Incidents: the lifecycle, the timeline, the Slack thread's header, postmortems, the status page."""

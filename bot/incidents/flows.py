@@ -1,10 +1,8 @@
-"""Incident orchestration: publish changes to chat (coalesced), close quiet incidents, human actions.
+"""Incident orchestration: what people do to an incident (declare, acknowledge, status, severity,
+commander, impact, pins, resolve), the timeline, the quiet-period sweep and the postmortem.
 
-Intake marks an incident dirty; after a short debounce one flush renders everything that happened
-since the last flush: the header is posted (or edited in place) and the new timeline events go
-into the thread as one reply. So Slack calls grow with incidents and changes, never with the
-number of notifications. What is published is tracked in the database (`published_event_id`),
-so a restart publishes what was missed, and a failed flush is retried.
+Each command changes the database and marks the incident for publishing; publishing itself (the
+header and its thread, coalesced) is `bot.incidents.publisher`'s part.
 """
 
 from __future__ import annotations
@@ -12,53 +10,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
 
 from bot.db import Database, utcnow
 from bot.incidents import service
 from bot.incidents.diagnosis import DiagnosisProvider
 from bot.incidents.header_facts import HeaderFacts, current_facts, look_up_opening_facts
-from bot.incidents.lifecycle import LifecycleCommands
-from bot.incidents.models import EventView, IncidentView
+from bot.incidents.models import IncidentView
 from bot.incidents.postmortem import PostmortemWriter
-from bot.incidents.updates import IncidentUpdates
+from bot.incidents.publisher import IncidentPublisher, IncidentReporter, IncidentWatcher
 from bot.registry.service import ModelService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-RETRY_DELAYS = (1.0, 5.0, 30.0)
-
-
-class IncidentReporter(Protocol):
-    """The chat side (Slack in production): a header message and its thread."""
-
-    async def post_header(self, incident: IncidentView, facts: HeaderFacts) -> tuple[str, str]:
-        """Post the header; returns (channel id, message ts)."""
-        ...
-
-    async def update_header(self, incident: IncidentView, facts: HeaderFacts) -> None: ...
-
-    async def post_timeline(
-        self, incident: IncidentView, events: Sequence[EventView], facts: HeaderFacts
-    ) -> None: ...
-
-    async def post_file(
-        self, incident: IncidentView, *, content: str, filename: str, title: str
-    ) -> None:
-        """Attach a file (the postmortem draft) to the incident's thread."""
-        ...
-
-    async def message_text(self, channel: str, ts: str) -> tuple[str, str, str | None] | None:
-        """(text, author, thread root ts) of one message, or None if it is gone."""
-        ...
+MAX_DECLARE_ATTEMPTS = 5
 
 
-class IncidentFlows(LifecycleCommands):
+class IncidentFlows:
     def __init__(
         self,
         *,
@@ -80,20 +54,24 @@ class IncidentFlows(LifecycleCommands):
         self.diagnosis = diagnosis
         self.runbook_title = runbook_title
         self.quiet = quiet
-        self.debounce = debounce
         self.clock = clock
-        self._dirty: set[int] = set()
-        self._tasks: dict[int, asyncio.Task[None]] = {}
-        # What each header was last rendered from (see `flush`); unknown after a restart.
-        self._shown: dict[int, IncidentView] = {}
-        self._slots = asyncio.Semaphore(max_concurrent_flushes)
+        self.publisher = IncidentPublisher(
+            db=self._db,
+            reporter=reporter,
+            opening_facts=self._opening_facts,
+            header_facts=self._header_facts,
+            debounce=debounce,
+            max_concurrent_flushes=max_concurrent_flushes,
+        )
         self._sweeper: asyncio.Task[None] | None = None
         self.postmortems = postmortems
         self.model_name = model_name
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._pin_lock = asyncio.Lock()
-        # Stakeholder updates (subscribers, the update clock); wired by the composition root.
-        self.updates: IncidentUpdates | None = None
+
+    def watch(self, watcher: IncidentWatcher) -> None:
+        """Tell `watcher` (stakeholder updates) of every change published from now on."""
+        self.publisher.watch(watcher)
 
     # --- database helpers ------------------------------------------------------------------
     async def _db(self, fn: Callable[..., T], **kwargs: Any) -> T:
@@ -148,7 +126,7 @@ class IncidentFlows(LifecycleCommands):
                         service.set_resolved_version, incident_id=incident_id, version=version
                     )
             # The header and the "resolved" reply first, the file after them.
-            pending = self._tasks.get(incident_id)
+            pending = self.publisher.pending(incident_id)
             if pending is not None:
                 await asyncio.wait([pending], timeout=30)
             await self.postmortem(incident_id=incident_id)
@@ -224,114 +202,33 @@ class IncidentFlows(LifecycleCommands):
 
     # --- publishing ------------------------------------------------------------------------
     def mark_dirty(self, incident_id: int) -> None:
-        """Publish this incident's changes soon (once, however many changes arrive meanwhile).
+        """Publish this incident's changes soon (`IncidentPublisher.mark_dirty`)."""
+        self.publisher.mark_dirty(incident_id)
 
-        Call it after the change is committed: a flush that starts after this call reads it.
-        """
-        self._dirty.add(incident_id)
-        if incident_id not in self._tasks:
-            task = asyncio.get_running_loop().create_task(self._publisher(incident_id))
-            self._tasks[incident_id] = task
+    async def _opening_facts(self, incident: IncidentView) -> None:
+        await look_up_opening_facts(
+            incident, store=self._db, models=self.models, diagnosis=self.diagnosis, clock=self.clock
+        )
 
-    async def _publisher(self, incident_id: int) -> None:
-        # The hand-off is race-free because nothing awaits between the last look at `_dirty`
-        # and the pop: a mark_dirty either lands before that look (one more round) or after
-        # the pop (a new task). Keep it so: no await in the `finally` or after the loop.
-        attempt = 0
-        try:
-            while incident_id in self._dirty:
-                await asyncio.sleep(self.debounce)
-                # Discarded before the flush reads: a change committed after this point marks
-                # the incident dirty again, so it gets a flush of its own.
-                self._dirty.discard(incident_id)
-                try:
-                    async with self._slots:
-                        await self.flush(incident_id)
-                    attempt = 0
-                except Exception:
-                    log.exception("could not publish incident %s", incident_id)
-                    if attempt >= len(RETRY_DELAYS):
-                        return  # the next change (or a restart) tries again
-                    await asyncio.sleep(RETRY_DELAYS[attempt])
-                    attempt += 1
-                    self._dirty.add(incident_id)
-        finally:
-            if self._tasks.get(incident_id) is asyncio.current_task():
-                del self._tasks[incident_id]
+    async def _header_facts(
+        self, incident: IncidentView, next_update: datetime | None
+    ) -> HeaderFacts:
+        return await current_facts(
+            incident, db=self.db, runbook_title=self.runbook_title, next_update=next_update
+        )
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until every pending publication is done (tests, benchmarks, shutdown)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while (self._tasks or self._side_tasks) and asyncio.get_running_loop().time() < deadline:
-            await asyncio.wait([*self._tasks.values(), *self._side_tasks], timeout=0.1)
-
-    async def flush(self, incident_id: int) -> None:
-        """Post or edit the header if what it shows changed; reply with the events not yet in
-        the thread.
-
-        Whether the header is current is decided by comparing what it shows with what it was
-        last rendered from, not by event ids: the reads of one flush are separate statements
-        (each sees what is committed by then), so a change committed between the incident row
-        and its events puts its events into the thread while the header is rendered from the
-        row before it; the next flush then finds no new event, only a different state.
-        """
-        incident = await self.get(incident_id=incident_id)
-        if incident is None:
-            return
-        if incident.header_ts is None:
-            await look_up_opening_facts(
-                incident,
-                store=self._db,
-                models=self.models,
-                diagnosis=self.diagnosis,
-                clock=self.clock,
-            )
-            incident = await self.get(incident_id=incident_id)
-            assert incident is not None
-        new = [e for e in incident.events if e.id > incident.published_event_id]
-        shows = _header_state(incident)
-        if incident.header_ts is not None and not new and self._shown.get(incident_id) == shows:
-            return
-        await self._sync_updates(incident)
-        facts = await current_facts(
-            incident, db=self.db, runbook_title=self.runbook_title, updates=self.updates
-        )
-        if incident.header_ts is None:
-            channel, ts = await self.reporter.post_header(incident, facts)
-            # Remember the header at once: a failing reply must not post a second header.
-            await self._db(
-                service.mark_published,
-                incident_id=incident_id,
-                event_id=incident.published_event_id,
-                channel=channel,
-                header_ts=ts,
-            )
-            incident = replace(incident, channel=channel, header_ts=ts)
-        else:
-            await self.reporter.update_header(incident, facts)
-        if incident.is_open:
-            self._shown[incident_id] = shows
-        else:  # resolved is final: an unknown header is simply edited once more if marked
-            self._shown.pop(incident_id, None)
-        if new:
-            await self.reporter.post_timeline(incident, new, facts)
-            await self._db(service.mark_published, incident_id=incident_id, event_id=new[-1].id)
-
-    async def _sync_updates(self, incident: IncidentView) -> None:
-        """Start, reschedule or stop the update clock (resolution: tell the subscribers)."""
-        if self.updates is None:
-            return
-        try:
-            await self.updates.sync(incident)
-        except Exception:  # the header and thread must not wait for the subscribers
-            log.exception("stakeholder updates of %s not synchronised", incident.ref)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (pending := [*self.publisher.tasks(), *self._side_tasks]) and loop.time() < deadline:
+            await asyncio.wait(pending, timeout=0.1)
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         """Publish what a previous process left unpublished; start the quiet-period sweep."""
         try:
-            for incident_id in await self._db(service.unpublished_ids):
-                self.mark_dirty(incident_id)
+            await self.publisher.resume()
         except Exception as exc:
             log.warning("incidents not resumed: %s", str(exc).splitlines()[0])
         if self._sweeper is None:
@@ -346,20 +243,105 @@ class IncidentFlows(LifecycleCommands):
         await self.idle(timeout=5.0)
         if self._side_tasks:
             await asyncio.wait(list(self._side_tasks), timeout=5.0)
-        for task in [*self._tasks.values(), *self._side_tasks]:
+        for task in [*self.publisher.tasks(), *self._side_tasks]:
             task.cancel()
 
+    # --- the lifecycle commands ----------------------------------------------------------------
+    async def declare(self, *, title: str, severity: str, actor: str) -> IncidentView:
+        """Open an incident by hand; `actor` is its commander. Header and thread follow."""
+        for attempt in range(MAX_DECLARE_ATTEMPTS):
+            try:
+                incident_id, _ = await self._db(
+                    service.declare,
+                    title=title,
+                    severity=severity,
+                    actor=actor,
+                    model=self.model_name,
+                    now=self.clock(),
+                    token=uuid.uuid4().hex,
+                )
+                break
+            except IntegrityError:  # two declarations took the same number: take the next
+                if attempt == MAX_DECLARE_ATTEMPTS - 1:
+                    raise
+        self.mark_dirty(incident_id)
+        incident = await self.get(incident_id=incident_id)
+        assert incident is not None
+        return incident
 
-def _header_state(incident: IncidentView) -> IncidentView:
-    """The incident without what changes while its header stays the same (the timeline but
-    its diagnosis, the publishing bookkeeping, timestamps the header does not show)."""
-    return replace(
-        incident,
-        events=[e for e in incident.events if e.kind == "diagnosis"],
-        published_event_id=0,
-        channel=None,
-        header_ts=None,
-        updated_at=incident.created_at,
-        last_alert_at=incident.created_at,
-        participants=[],
-    )
+    async def set_status(
+        self, *, incident_id: int, status: str, actor: str, note: str = ""
+    ) -> bool:
+        done = await self._db(
+            service.set_status,
+            incident_id=incident_id,
+            status=status,
+            now=self.clock(),
+            actor=actor,
+            note=note,
+        )
+        if done is not None:
+            self.mark_dirty(incident_id)
+        return done is not None
+
+    async def set_severity(self, *, incident_id: int, severity: str, actor: str) -> bool:
+        done = await self._db(
+            service.set_severity,
+            incident_id=incident_id,
+            severity=severity,
+            now=self.clock(),
+            actor=actor,
+        )
+        if done is not None:
+            self.mark_dirty(incident_id)
+        return done is not None
+
+    async def assign_commander(self, *, incident_id: int, user: str, actor: str) -> bool:
+        changed = await self._db(
+            service.set_commander, incident_id=incident_id, user=user, now=self.clock(), by=actor
+        )
+        if changed:
+            self.mark_dirty(incident_id)
+        return changed
+
+    async def set_impact(self, *, incident_id: int, impact: str, actor: str) -> None:
+        await self._db(
+            service.set_impact,
+            incident_id=incident_id,
+            impact=impact,
+            now=self.clock(),
+            actor=actor,
+        )
+        self.mark_dirty(incident_id)
+
+    async def pin(self, *, channel: str, ts: str, user: str) -> bool:
+        """Put a thread message onto its incident's timeline (a :pushpin: reaction), once."""
+        async with self._pin_lock:  # two pins of one message at once: the first one counts
+            return await self._pin(channel=channel, ts=ts, user=user)
+
+    async def _pin(self, *, channel: str, ts: str, user: str) -> bool:
+        found = await self.reporter.message_text(channel, ts)
+        if found is None:
+            return False
+        text, author, root = found
+        incident = await self.by_thread(channel=channel, ts=root or ts)
+        if incident is None:
+            return False
+        if await self._db(
+            service.has_event, incident_id=incident.id, kind="pinned", key="ts", value=ts
+        ):
+            return False
+        await self.record(
+            incident_id=incident.id,
+            kind="pinned",
+            actor=user,
+            text=text[:4000],
+            data={"ts": ts, "author": author},
+        )
+        return True
+
+    async def open_ids(self) -> list[int]:
+        return await self._db(service.open_ids)
+
+    async def resolved_since(self, since: datetime) -> list[IncidentView]:
+        return await self._db(service.resolved_since, since=since)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.db import Database
 from bot.deploy.flows import deploy_history
@@ -23,9 +23,6 @@ from bot.incidents import service
 from bot.incidents.diagnosis import Diagnosis, DiagnosisProvider, as_diagnosis
 from bot.incidents.models import IncidentView
 from bot.registry.service import ModelService
-
-if TYPE_CHECKING:
-    from bot.incidents.updates import IncidentUpdates
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +98,9 @@ async def current_facts(
     *,
     db: Database,
     runbook_title: Callable[[str], str | None],
-    updates: IncidentUpdates | None,
+    next_update: datetime | None,
 ) -> HeaderFacts:
-    """The facts for a render of the header now."""
+    """The facts for a render of the header now (`next_update`: from the updates domain)."""
     try:
         history = await asyncio.to_thread(deploy_history, db, limit=1)
     except Exception:
@@ -114,9 +111,6 @@ async def current_facts(
         None,
     )
     title = runbook_title(incident.runbook_id) if incident.runbook_id else None
-    next_update = (
-        updates.next_update(incident.id) if updates is not None and incident.is_open else None
-    )
     return HeaderFacts(
         last_deploy=history[0] if history else None,
         diagnosis=diagnosis,

@@ -13,8 +13,7 @@ from typing import Any
 from bot.db import Database
 from bot.deploy.flows import deploy_history
 from bot.deploy.models import DeployEntry
-from bot.incidents.apply import aware
-from bot.incidents.models import IncidentView
+from bot.incidents.models import IncidentView, aware
 from bot.messages import TemplateRenderer
 from bot.registry.service import ModelService
 

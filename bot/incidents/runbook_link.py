@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from bot.incidents.flows import IncidentFlows
 from bot.runbook import RunState
 from bot.runbook.reporter import ProgressReporter
 from bot.runbook.schema import StepStatus
-
-if TYPE_CHECKING:
-    from bot.incidents.flows import IncidentFlows
 
 log = logging.getLogger(__name__)
 

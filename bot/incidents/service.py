@@ -1,6 +1,6 @@
 """Plain functions over a connection: read incidents, record what people do, close quiet ones.
 
-Applying Alertmanager notifications is in `bot.incidents.apply` (the hot path); everything here
+Applying Alertmanager notifications is in `bot.alerts.apply` (the hot path); everything here
 runs at human speed or from the quiet-period sweep.
 """
 
@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from bot.incidents.apply import aware
 from bot.incidents.models import (
     AlertView,
     EventView,
@@ -21,6 +20,7 @@ from bot.incidents.models import (
     IncidentEvent,
     IncidentStatus,
     IncidentView,
+    aware,
 )
 
 _INC = Incident.__table__

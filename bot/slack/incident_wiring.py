@@ -1,36 +1,41 @@
-"""The incident domain wired for the composition root (bot/app.py): Slack reporter and notifier,
-flows, stakeholder updates and commander reminders, the alert intake and its HTTP route."""
+"""The alerts, incidents and updates domains wired for the composition root (bot/app.py): the
+alert intake and its HTTP route, the incident flows and their Slack reporter, the stakeholder
+updates (Slack notifier, commander reminders) that follow the incidents."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import BaseRoute
 
+from bot.alerts.intake import AlertIntake
+from bot.alerts.webhook import WebhookAuth, alertmanager_route
 from bot.incidents.diagnosis import DiagnosisProvider
 from bot.incidents.flows import IncidentFlows
-from bot.incidents.intake import AlertIntake
 from bot.incidents.postmortem import PostmortemWriter
-from bot.incidents.reminders import CommanderReminders
-from bot.incidents.scheduled import SchedulerSnoozeClock, SchedulerUpdateClock, bot_key
-from bot.incidents.updates import IncidentUpdates
-from bot.incidents.webhook import WebhookAuth, alertmanager_route
 from bot.runbook.loader import runbooks_for_alert
 from bot.services import Services
-from bot.slack.incident_reporter import SlackIncidentReporter, SlackUpdateNotifier
+from bot.slack.incident_reporter import SlackIncidentReporter
 from bot.slack.reminder_poster import SlackReminderPoster
+from bot.slack.updates_notifier import SlackUpdateNotifier
+from bot.updates.flows import IncidentUpdates, cadence_minutes
+from bot.updates.reminders import CommanderReminders
+from bot.updates.scheduled import SchedulerSnoozeClock, SchedulerUpdateClock, bot_key
 
 
 @dataclass
 class IncidentParts:
-    """What the composition root wires: the intake (alert sink), the flows, the HTTP route."""
+    """What the composition root wires: the intake (alert sink), the incident flows, the
+    stakeholder updates, the HTTP route."""
 
     intake: AlertIntake
     flows: IncidentFlows
+    updates: IncidentUpdates
     routes: list[BaseRoute]
 
 
@@ -96,7 +101,20 @@ def build_incidents(services: Services, client: AsyncWebClient) -> IncidentParts
         "SEV3": settings.update_cadence_sev3_minutes,
         "SEV4": settings.update_cadence_sev4_minutes,
     }
-    flows.updates = IncidentUpdates(
+    minutes_for = partial(cadence_minutes, cadence)
+    # Commander reminders ride on the update clock; a snooze is a one-shot scheduler job.
+    reminders = CommanderReminders(
+        db=services.db,
+        poster=SlackReminderPoster(
+            client, services.renderer, slash=settings.slash_command, cadence=minutes_for
+        ),
+        snoozes=SchedulerSnoozeClock(
+            services.scheduler, bot=bot_key(settings.resolved_database_url)
+        ),
+        cadence=minutes_for,
+        clock=flows.clock,
+    )
+    updates = IncidentUpdates(
         db=services.db,
         notifier=SlackUpdateNotifier(client, services.renderer, slash=settings.slash_command),
         # The persistent (default) job store; the key finds this bot again from a stored job.
@@ -107,22 +125,10 @@ def build_incidents(services: Services, client: AsyncWebClient) -> IncidentParts
         stakeholder_channel=settings.stakeholder_channel or None,
         clock=flows.clock,
         record=flows.record,
+        reminders=reminders,
     )
-    # Commander reminders ride on the update clock; a snooze is a one-shot scheduler job.
-    flows.updates.reminders = CommanderReminders(
-        db=services.db,
-        poster=SlackReminderPoster(
-            client,
-            services.renderer,
-            slash=settings.slash_command,
-            cadence=flows.updates.minutes_for,
-        ),
-        snoozes=SchedulerSnoozeClock(
-            services.scheduler, bot=bot_key(settings.resolved_database_url)
-        ),
-        cadence=flows.updates.minutes_for,
-        clock=flows.clock,
-    )
+    # The incidents publish their changes; the stakeholder updates follow them.
+    flows.watch(updates)
     intake = AlertIntake(
         db=services.db,
         model=settings.model_name,
@@ -134,4 +140,6 @@ def build_incidents(services: Services, client: AsyncWebClient) -> IncidentParts
         user=settings.alert_webhook_user,
         password=settings.alert_webhook_password,
     )
-    return IncidentParts(intake=intake, flows=flows, routes=[alertmanager_route(intake, auth)])
+    return IncidentParts(
+        intake=intake, flows=flows, updates=updates, routes=[alertmanager_route(intake, auth)]
+    )

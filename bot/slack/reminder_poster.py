@@ -1,6 +1,6 @@
 """Commander reminders in Slack: the reminder in the incident's thread and the "Post update" modal.
 
-Nothing here decides anything; `bot.incidents.reminders` does, through the `ReminderPoster`
+Nothing here decides anything; `bot.updates.reminders` does, through the `ReminderPoster`
 protocol.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.incidents.models import EventView, IncidentView
-from bot.incidents.reminders import ReminderView
 from bot.messages import Rendered, TemplateRenderer
 from bot.messages.blocks import MAX_BUTTON_TEXT, MAX_VIEW_TITLE, plain
+from bot.updates.reminders import ReminderView
 
 UPDATE_MODAL = "incident.update"
 

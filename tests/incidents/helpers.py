@@ -89,15 +89,23 @@ async def post(
 def prepare(bot: BotHarness, *, debounce: float = 0.05, without_registry: bool = False) -> None:
     """Shorten the debounce (and optionally detach the model registry) for quick tests."""
     assert bot.app.services.incidents is not None
-    bot.app.services.incidents.debounce = debounce
+    bot.app.services.incidents.publisher.debounce = debounce
     if without_registry:
         # The plain harness has no MLflow store; its first use costs seconds per test.
         bot.app.services.incidents.models = None
 
 
 async def settle(bot: BotHarness) -> None:
-    assert bot.app.services.incidents is not None
-    await bot.app.services.incidents.idle(timeout=30)
+    """Wait until the incidents are published and the updates they caused are sent (an update
+    sent writes a timeline line, which is published in turn)."""
+    incidents, updates = bot.app.services.incidents, bot.app.services.updates
+    assert incidents is not None and updates is not None
+    deadline = asyncio.get_running_loop().time() + 30
+    while asyncio.get_running_loop().time() < deadline:
+        await incidents.idle(timeout=30)
+        await updates.idle(timeout=30)
+        if not incidents.publisher.tasks() and not updates.busy():
+            return
 
 
 class JobRuns:

@@ -10,18 +10,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from bot.alerts.apply import apply_notification
+from bot.alerts.intake import AlertIntake
+from bot.alerts.payload import parse_payload
 from bot.db import Database
 from bot.incidents import service
-from bot.incidents.apply import apply_notification
 from bot.incidents.flows import IncidentFlows
 from bot.incidents.header_facts import HeaderFacts
-from bot.incidents.intake import AlertIntake
 from bot.incidents.models import EventView, IncidentView
-from bot.incidents.payload import parse_payload
 from tests.incidents.helpers import T0, alert, notification, resolved
 
 
@@ -157,11 +158,11 @@ async def test_an_event_committed_after_a_later_id_was_published_still_goes_out(
     second.start()
     # Give the second writer every chance to commit ahead of the first, then publish.
     await asyncio.to_thread(second_done.wait, 0.5)
-    await flows.flush(incident_id)
+    await flows.publisher.flush(incident_id)
     go_on.set()
     for thread in (first, second):
         await asyncio.to_thread(thread.join, 30)
-    await flows.flush(incident_id)
+    await flows.publisher.flush(incident_id)
     with db.connection() as conn:
         stored = service.get(conn, incident_id=incident_id)
     assert stored is not None
@@ -192,7 +193,7 @@ async def test_a_change_marked_while_the_publisher_finishes_is_published(
 
     rep.update_header = update_then_change  # type: ignore[method-assign]
     await flows.record(incident_id=incident_id, kind="note", actor="U1", text="hi")
-    task = flows._tasks[incident_id]
+    task = flows.publisher._tasks[incident_id]
     changed = False
 
     def change_when_done(_: asyncio.Task[None]) -> None:
@@ -203,4 +204,51 @@ async def test_a_change_marked_while_the_publisher_finishes_is_published(
     task.add_done_callback(change_when_done)
     await flows.idle()
     assert changed and rep.headers[incident_id] == "identified"
-    assert not flows._tasks
+    assert not flows.publisher._tasks
+
+
+class Watcher:
+    """A domain that follows incidents: what it was told, and a due time for the header."""
+
+    def __init__(self, *, fails: bool = False) -> None:
+        self.told: list[str] = []
+        self.fails = fails
+
+    async def changed(self, incident: IncidentView) -> None:
+        self.told.append(incident.status)
+        if self.fails:
+            raise RuntimeError("the subscribers are unreachable")
+
+    def next_update(self, incident_id: int) -> datetime | None:
+        return None if self.fails else T0 + timedelta(minutes=30)
+
+
+async def test_watchers_hear_each_published_change_and_a_failing_one_stops_nothing(
+    db: Database, flows: IncidentFlows
+) -> None:
+    failing, following = Watcher(fails=True), Watcher()
+    flows.watch(failing)
+    flows.watch(following)
+    rep = reporter(flows)
+    shown: list[datetime | None] = []
+    post_header, update_header = rep.post_header, rep.update_header
+
+    async def post(incident: IncidentView, facts: HeaderFacts) -> tuple[str, str]:
+        shown.append(facts.next_update)
+        return await post_header(incident, facts)
+
+    async def update(incident: IncidentView, facts: HeaderFacts) -> None:
+        shown.append(facts.next_update)
+        await update_header(incident, facts)
+
+    rep.post_header = post  # type: ignore[method-assign]
+    rep.update_header = update  # type: ignore[method-assign]
+    intake, incident_id = await open_incident(db, flows)
+    intake.close()
+    assert failing.told == following.told == ["investigating"]
+    assert await flows.resolve(incident_id=incident_id, actor="U1", summary="fixed")
+    await flows.idle()
+    assert failing.told == following.told == ["investigating", "resolved"]
+    assert rep.headers[incident_id] == "resolved"
+    # The header shows the first watcher's due time while open, none once resolved.
+    assert shown == [T0 + timedelta(minutes=30), None]

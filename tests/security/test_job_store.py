@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from bot.incidents.scheduled import RUNNING, bot_key, job_id, rekey_stored_jobs, snooze_job_id
 from bot.scheduling import JOBS_TABLE
+from bot.updates.scheduled import RUNNING, bot_key, job_id, rekey_stored_jobs, snooze_job_id
 from tests.conftest import PG_ADMIN_DSN
 from tests.harness import APP_TOKEN, BOT_TOKEN, ONCALL, SIGNING_SECRET, start_harness
 from tests.incidents.helpers import prepare, settle

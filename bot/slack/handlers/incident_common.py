@@ -8,10 +8,10 @@ from bot.commands.context import CommandContext, UserError
 from bot.commands.parser import ParseError, tokenize
 from bot.incidents.flows import IncidentFlows
 from bot.incidents.models import IncidentView
-from bot.incidents.updates import IncidentUpdates
 from bot.messages import Rendered
 from bot.services import Services
 from bot.slack.interactions import Interaction
+from bot.updates.flows import IncidentUpdates
 
 _REF = re.compile(r"^(?:inc-?|#)?(\d+)$", re.IGNORECASE)
 _STRICT_REF = re.compile(r"^(?:inc-?|#)(\d+)$", re.IGNORECASE)
@@ -59,7 +59,7 @@ class IncidentHandlers:
 
     def updates(self) -> IncidentUpdates:
         """Stakeholder updates (subscriptions, the update clock, commander reminders)."""
-        found = self.flows().updates
+        found = self.services.updates
         if found is None:
             raise UserError("incident_answer", kind="not_set_up")
         return found

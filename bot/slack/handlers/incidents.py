@@ -153,7 +153,7 @@ def register(
         incident, words = await kit.target(ctx)
         if not words:
             raise usage(ctx, "Write the update: what happened, what is next.")
-        await kit.flows().send_update(
+        await kit.updates().send_update(
             incident_id=incident.id, text=" ".join(words), actor=ctx.user_id
         )
         return kit.answer(ctx.slash, "update_sent", incident=incident)

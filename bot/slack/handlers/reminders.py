@@ -6,12 +6,12 @@ from bot.access.roles import Role
 from bot.commands.context import UserError
 from bot.commands.registry import CommandRegistry
 from bot.incidents.models import IncidentView
-from bot.incidents.reminders import CommanderReminders, ReminderView, news_since_update
 from bot.messages import Rendered
 from bot.services import Services
 from bot.slack.handlers.incident_common import IncidentHandlers
 from bot.slack.interactions import Interaction, InteractionRegistry, Submission
 from bot.slack.reminder_poster import UPDATE_MODAL, update_modal
+from bot.updates.reminders import CommanderReminders, ReminderView, news_since_update
 
 # The modal's one input (templates/incident_update_modal.j2).
 UPDATE_BLOCK, UPDATE_INPUT = "update", "text"
@@ -86,7 +86,7 @@ def register(
         incident = await kit.by_id(_int(submission.metadata.get("incident")))
         if not incident.is_open:
             return answer(submission.slash, "update_closed", incident=incident)
-        await kit.flows().send_update(
+        await kit.updates().send_update(
             incident_id=incident.id,
             text=submission.text(UPDATE_BLOCK, UPDATE_INPUT),
             actor=submission.user_id,

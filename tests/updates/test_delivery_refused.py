@@ -17,12 +17,13 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy import insert, select
 
 from bot.db import Database
-from bot.incidents import subscriptions
-from bot.incidents.models import Incident, IncidentUpdateDelivery
-from bot.incidents.subscriptions import Delivery
-from bot.slack.incident_reporter import _refusal
+from bot.incidents.models import Incident
+from bot.slack.updates_notifier import _refusal
+from bot.updates import subscriptions
+from bot.updates.models import IncidentUpdateDelivery
+from bot.updates.subscriptions import Delivery
 from tests.harness import ADMIN, VIEWER, BotHarness
-from tests.incidents.test_delivery_recovery import (
+from tests.updates.test_delivery_recovery import (
     assert_everyone_got_exactly_one,
     restart,
     run_job_while_posts_fail,
@@ -30,7 +31,7 @@ from tests.incidents.test_delivery_recovery import (
     subscribed,
     updates_of,
 )
-from tests.incidents.test_subscriptions import run_job, texts
+from tests.updates.test_subscriptions import run_job, texts
 
 
 async def errors(bot: BotHarness) -> dict[str, str | None]:

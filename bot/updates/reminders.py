@@ -25,9 +25,9 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.db import Database, utcnow
 from bot.incidents import service
-from bot.incidents.apply import aware
-from bot.incidents.models import EventView, IncidentReminder, IncidentView
-from bot.incidents.update_facts import last_human_update
+from bot.incidents.models import EventView, IncidentView, aware
+from bot.updates.facts import last_human_update
+from bot.updates.models import IncidentReminder
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

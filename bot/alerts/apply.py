@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from bot.incidents.models import Incident, IncidentAlert, IncidentEvent, IncidentStatus
-from bot.incidents.payload import AlertIn, AlertmanagerPayload, severity_of
+from bot.alerts.payload import AlertIn, AlertmanagerPayload, severity_of
+from bot.incidents.models import Incident, IncidentAlert, IncidentEvent, IncidentStatus, aware
 
 _INC = Incident.__table__
 _ALERT = IncidentAlert.__table__
@@ -52,13 +52,6 @@ class Applied:
 def open_key(group_key: str) -> str:
     """The unique key of a group's open incident (a hash: group keys can be long)."""
     return hashlib.sha256(group_key.encode()).hexdigest()
-
-
-def aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _alert_row(alert: AlertIn, incident_id: int, now: datetime) -> dict[str, Any]:

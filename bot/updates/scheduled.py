@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
-    from bot.incidents.updates import IncidentUpdates
+    from bot.updates.flows import IncidentUpdates
 
 log = logging.getLogger(__name__)
 

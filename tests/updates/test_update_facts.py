@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.incidents.models import EventView, IncidentView
-from bot.incidents.update_facts import actions_taken, next_steps
+from bot.updates.facts import actions_taken, next_steps
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.db import Database
-from bot.incidents import subscriptions
-from bot.incidents.scheduled import send_due_updates
+from bot.updates import subscriptions
+from bot.updates.scheduled import send_due_updates
 from tests.harness import ADMIN, ONCALL, VIEWER, BotHarness
 from tests.incidents.helpers import settle
 from tests.incidents.test_lifecycle import declare

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from bot.incidents.flows import RETRY_DELAYS
-from bot.incidents.intake import AlertIntake, DeliveryResult
+from bot.alerts.intake import AlertIntake, DeliveryResult
+from bot.incidents.publisher import RETRY_DELAYS
 from tests.harness import BotHarness
 from tests.incidents.helpers import T0, alert, auth, notification, post, resolved, settle
 
@@ -62,7 +62,7 @@ async def test_bearer_and_basic_auth_are_accepted(bot: BotHarness) -> None:
 async def test_an_unconfigured_webhook_refuses_everything_and_says_what_to_set(
     bot: BotHarness,
 ) -> None:
-    from bot.incidents.webhook import WebhookAuth
+    from bot.alerts.webhook import WebhookAuth
 
     assert "ALERT_WEBHOOK_TOKEN" in (WebhookAuth(token=None).check("Bearer x") or "")
     assert WebhookAuth(token=None).check(None) == WebhookAuth(token="").check("Bearer ")

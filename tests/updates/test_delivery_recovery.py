@@ -16,21 +16,21 @@ import pytest
 from sqlalchemy import insert
 
 from bot.db import Database
-from bot.incidents import subscriptions
 from bot.incidents.models import Incident
-from bot.incidents.subscriptions import Delivery
-from bot.incidents.updates import IncidentUpdates
+from bot.updates import subscriptions
+from bot.updates.flows import IncidentUpdates
+from bot.updates.subscriptions import Delivery
 from tests.harness import ADMIN, ONCALL, VIEWER, BotHarness
 from tests.incidents.helpers import prepare
 from tests.incidents.test_lifecycle import declare
-from tests.incidents.test_subscriptions import run_job, stakeholder_texts, texts
+from tests.updates.test_subscriptions import run_job, stakeholder_texts, texts
 
 SUBSCRIBERS = [VIEWER, ADMIN]
 
 
 def updates_of(bot: BotHarness) -> IncidentUpdates:
     assert bot.app.services.incidents is not None
-    updates = bot.app.services.incidents.updates
+    updates = bot.app.services.updates
     assert updates is not None
     return updates
 

@@ -1,8 +1,8 @@
 """Delivery of stakeholder updates: each (incident, subscriber, slot) posted once, crash or not.
 
-Every send goes through the delivery ledger (`bot.incidents.subscriptions`), one row per (incident,
+Every send goes through the delivery ledger (`bot.updates.subscriptions`), one row per (incident,
 subscriber, slot), whose state moves queued -> sending -> sent | failed; so a retried or doubled
-job run never posts twice. What an update says is decided by `bot.incidents.updates`; this module
+job run never posts twice. What an update says is decided by `bot.updates.flows`; this module
 only gets it to its audience.
 
 A fan-out claims the whole audience in one statement (`queued`), then posts at most `concurrency`
@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from bot.incidents import service, subscriptions
+from bot.incidents import service
 from bot.incidents.models import EventView, IncidentView
-from bot.incidents.subscriptions import QUEUED, SENDING, Delivery, Subscriber, Unfinished
+from bot.updates import subscriptions
+from bot.updates.subscriptions import QUEUED, SENDING, Delivery, Subscriber, Unfinished
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -11,8 +11,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.incidents.models import EventView, IncidentView
-from bot.incidents.reminders import ReminderView, due_slot
 from bot.localslack.models import Message
+from bot.updates.reminders import ReminderView, due_slot
 from tests.harness import ONCALL, VIEWER, BotHarness
 from tests.incidents.helpers import JobRuns, clock_at, settle, wait_until
 from tests.incidents.test_lifecycle import declare
@@ -186,7 +186,7 @@ async def test_sev1_updates_on_time_reminder_snooze_and_modal_update(bot: BotHar
 async def test_two_checks_at_once_post_one_reminder(bot: BotHarness) -> None:
     with clock_at(T0):
         ts = await declare(bot, "sev1 Versicolor recall dropped")
-    updates = bot.app.services.incidents.updates  # type: ignore[union-attr]
+    updates = bot.app.services.updates  # type: ignore[union-attr]
     assert updates is not None and updates.reminders is not None
     with clock_at(T0 + timedelta(minutes=31)):
         posted = await asyncio.gather(*(updates.reminders.check(1) for _ in range(4)))
@@ -196,7 +196,7 @@ async def test_two_checks_at_once_post_one_reminder(bot: BotHarness) -> None:
 
 
 async def test_no_reminders_without_a_cadence_or_after_an_update(bot: BotHarness) -> None:
-    updates = bot.app.services.incidents.updates  # type: ignore[union-attr]
+    updates = bot.app.services.updates  # type: ignore[union-attr]
     assert updates is not None and updates.reminders is not None
     with clock_at(T0):
         await declare(bot, "sev4 A dashboard is slow")

@@ -1,6 +1,6 @@
 """`POST /alerts/alertmanager`: Prometheus Alertmanager's webhook receiver.
 
-The only module of `bot.incidents` that imports Starlette: it authenticates, reads a bounded body
+The only module of `bot.alerts` that imports Starlette: it authenticates, reads a bounded body
 and hands it to `AlertIntake`. Answers are for Alertmanager and the person configuring it:
 401 (credentials), 413 (too big), 400 (not a notification, naming the field), 503 (storage
 unavailable: Alertmanager retries), 200 with what happened otherwise. Never 500.
@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.incidents.intake import AlertIntake, IntakeUnavailable
-from bot.incidents.payload import PayloadError
+from bot.alerts.intake import AlertIntake, IntakeUnavailable
+from bot.alerts.payload import PayloadError
 from bot.request_body import BodyTooLarge, read_body
 
 log = logging.getLogger(__name__)

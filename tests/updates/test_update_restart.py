@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.incidents import subscriptions
+from bot.updates import subscriptions
 from tests.harness import ADMIN, ONCALL, VIEWER, BotHarness
 from tests.incidents.helpers import JobRuns, clock_at, prepare, settle, wait_until
 from tests.incidents.test_lifecycle import declare
-from tests.incidents.test_reminders import reminders_in
+from tests.updates.test_reminders import reminders_in
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

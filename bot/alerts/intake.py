@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from bot.alerts.apply import Applied, RunbookChooser, apply_notification
+from bot.alerts.payload import AlertmanagerPayload, PayloadError, parse_payload
 from bot.db import Database, utcnow
-from bot.incidents.apply import Applied, RunbookChooser, apply_notification
-from bot.incidents.payload import AlertmanagerPayload, PayloadError, parse_payload
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ when the row entered its current state.
 
 A crash leaves `queued` rows (never posted: the recovery sends them) or `sending` rows (maybe
 posted: the recovery looks for the message in the conversation first; see
-`UpdateDelivery.recover` in bot/incidents/delivery.py). A post that failed for sure is `failed`
+`UpdateDelivery.recover` in bot/updates/delivery.py). A post that failed for sure is `failed`
 and may be claimed again; a `sending` row whose lookup Slack refused for good (missing scope,
 conversation gone) is `failed` with that `error` and is never claimed again, since its post may
 have landed.
@@ -30,7 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from bot.incidents.models import IncidentSubscription, IncidentUpdateDelivery, Severity
+from bot.incidents.models import Severity
+from bot.updates.models import IncidentSubscription, IncidentUpdateDelivery
 
 _SUB = IncidentSubscription.__table__
 _DEL = IncidentUpdateDelivery.__table__

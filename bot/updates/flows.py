@@ -3,34 +3,36 @@
 This module decides who gets an update (subscriptions, STAKEHOLDER_CHANNEL), when (the update
 clock: a timer per open incident, restarted by a human update, stopped by the resolution) and what
 it says (what was done since the last update, when the next is due); each update sent is written
-on the incident's timeline. The clock itself (APScheduler, persistent job store) is in
-`bot.incidents.scheduled`; this module only needs the small `UpdateSchedule` protocol. Getting an
-update to its audience exactly once, crash or not, is `bot.incidents.delivery`'s part.
+on the incident's timeline. It follows incidents as an `IncidentWatcher` of their publisher:
+told of each change before the header shows it, it moves the clock at once and sends the
+resolution in its own task, so the header and thread never wait for the subscribers. The clock
+itself (APScheduler, persistent job store) is in `bot.updates.scheduled`; this module only needs the small `UpdateSchedule` protocol. Getting an
+update to its audience exactly once, crash or not, is `bot.updates.delivery`'s part.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import Database, utcnow
-from bot.incidents import service, subscriptions
-from bot.incidents.apply import aware
-from bot.incidents.delivery import (
+from bot.incidents import service
+from bot.incidents.models import IncidentView, aware
+from bot.updates import subscriptions
+from bot.updates.delivery import (
     CONCURRENCY,
     RECOVERY_GRACE,
     SlotUpdate,
     UpdateDelivery,
     UpdateNotifier,
 )
-from bot.incidents.models import IncidentView
-from bot.incidents.reminders import CommanderReminders
-from bot.incidents.subscriptions import Subscriber
+from bot.updates.reminders import CommanderReminders
+from bot.updates.subscriptions import Subscriber
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,6 +55,11 @@ class UpdateSchedule(Protocol):
         ...
 
 
+def cadence_minutes(cadence: Mapping[str, int], severity: str) -> int:
+    """Minutes between scheduled updates at this severity (0: none)."""
+    return max(0, int(cadence.get(severity, 0)))
+
+
 def next_due(first: datetime, minutes: int, now: datetime) -> datetime:
     """The first time of the series first, first + minutes, ... that is after `now`."""
     if now < first:
@@ -73,11 +80,13 @@ class IncidentUpdates:
         clock: Callable[[], datetime] = utcnow,
         concurrency: int = CONCURRENCY,
         recovery_grace: timedelta = RECOVERY_GRACE,
-        record: Callable[..., Awaitable[int]] | None = None,
+        record: Callable[..., Awaitable[int]],
+        reminders: CommanderReminders | None = None,
     ) -> None:
         self.db = db
         # Writes a line on the incident's timeline (IncidentFlows.record): every update sent.
         self.record = record
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.schedule = schedule
         self.cadence = cadence
         self.stakeholder_channel = stakeholder_channel
@@ -91,8 +100,8 @@ class IncidentUpdates:
             concurrency=concurrency,
             recovery_grace=recovery_grace,
         )
-        # Commander reminders ride on the update ticks; wired by the composition root.
-        self.reminders: CommanderReminders | None = None
+        # Commander reminders ride on the update ticks.
+        self.reminders = reminders
 
     async def _db(self, fn: Callable[..., T], **kwargs: Any) -> T:
         return await self.db.call(fn, **kwargs)
@@ -140,7 +149,7 @@ class IncidentUpdates:
 
     # --- the clock -----------------------------------------------------------------------------
     def minutes_for(self, severity: str) -> int:
-        return max(0, int(self.cadence.get(severity, 0)))
+        return cadence_minutes(self.cadence, severity)
 
     def next_update(self, incident_id: int) -> datetime | None:
         """When the next scheduled update is due (None: no timer)."""
@@ -151,14 +160,14 @@ class IncidentUpdates:
             return None
         return next_due(current[0], current[1], self.clock()) if current else None
 
-    async def sync(self, incident: IncidentView) -> None:
-        """Make the timer match the incident (called whenever it changes); resolution closes it."""
+    async def changed(self, incident: IncidentView) -> None:
+        """Make the timer match the incident (`IncidentWatcher`: whenever it changes); the
+        resolution stops it and goes to the subscribers in the background."""
         if not incident.is_open:
             await asyncio.to_thread(self.schedule.stop, incident.id)
             if self.reminders is not None:
                 await self.reminders.closed(incident.id)
-            sent = await self._send(incident, kind="resolved", slot="resolved")
-            await self._on_timeline(incident.id, kind="resolved", slot="resolved", sent=sent)
+            self._spawn(self._resolved(incident), f"resolution of {incident.ref}")
             return
         minutes = self.minutes_for(incident.severity)
         current = await asyncio.to_thread(self.schedule.current, incident.id)
@@ -167,6 +176,10 @@ class IncidentUpdates:
                 await asyncio.to_thread(self.schedule.stop, incident.id)
         elif current is None or current[1] != minutes:
             await asyncio.to_thread(self.schedule.start, incident.id, minutes, self.clock())
+
+    async def _resolved(self, incident: IncidentView) -> None:
+        sent = await self._send(incident, kind="resolved", slot="resolved")
+        await self._on_timeline(incident.id, kind="resolved", slot="resolved", sent=sent)
 
     async def send_due(self, incident_id: int) -> int:
         """The timer fired: send this slot's update to everyone who has not had it; how many."""
@@ -184,6 +197,26 @@ class IncidentUpdates:
             await self.reminders.remind_if_due(incident)
         return sent
 
+    async def send_update(self, *, incident_id: int, text: str, actor: str) -> None:
+        """A stakeholder update: posted in the thread (the incident's next flush) and sent to
+        every subscriber at once, in the background so that the command's ack does not wait."""
+        incident = await self._db(service.get, incident_id=incident_id)
+        assert incident is not None
+        event_id = await self.record(
+            incident_id=incident_id,
+            kind="update",
+            actor=actor,
+            text=text,
+            data={
+                "status": incident.status,
+                "severity": incident.severity,
+                "impact": incident.impact,
+                "sent_to": [],  # who got it: the delivery ledger (incident_update_deliveries)
+            },
+        )
+        sending = self.send_now(incident_id=incident_id, event_id=event_id, text=text)
+        self._spawn(sending, f"update {event_id} of incident {incident_id}")
+
     async def send_now(self, *, incident_id: int, event_id: int, text: str) -> int:
         """`/iris incident update`: to every subscriber now, and the clock starts again."""
         incident = await self._db(service.get, incident_id=incident_id)
@@ -197,7 +230,7 @@ class IncidentUpdates:
     async def _on_timeline(self, incident_id: int, *, kind: str, slot: str, sent: int) -> None:
         """A scheduled update or the resolution went out: say so on the timeline (a human update
         is there already, as the `update` event it was sent for)."""
-        if sent and self.record is not None:
+        if sent:
             await self.record(
                 incident_id=incident_id,
                 kind="update_sent",
@@ -218,6 +251,33 @@ class IncidentUpdates:
         next_update = self.next_update(incident.id) if incident.is_open else None
         return SlotUpdate(kind, text, done[-MAX_DONE_LINES:], next_update)
 
+    # --- background work -----------------------------------------------------------------------
+    def _spawn(self, work: Coroutine[Any, Any, Any], what: str) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("%s not sent", what)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def busy(self) -> bool:
+        """Whether an update is being sent in the background."""
+        return bool(self._tasks)
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until the updates sent in the background are out (tests, shutdown)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def aclose(self) -> None:
+        """Let the background sends finish (a cancelled one leaves its rows for a recovery)."""
+        await self.idle(timeout=5.0)
+        for task in list(self._tasks):
+            task.cancel()
+
     # --- recovery ------------------------------------------------------------------------------
     async def recover(self, *, wait_for_fresh: bool = False) -> int:
         """Settle what a stopped or crashed sender left unfinished (`UpdateDelivery.recover`)."""
@@ -230,7 +290,7 @@ class IncidentUpdates:
 
 
 def _slot_update(incident: IncidentView, slot: str) -> tuple[str, str]:
-    """(kind, text) of the update a slot stands for: the slot names of `sync`, `send_due` and
+    """(kind, text) of the update a slot stands for: the slot names of `changed`, `send_due` and
     `send_now`."""
     if slot == "resolved":
         return "resolved", ""

@@ -1,6 +1,6 @@
 """delivery error: why an update delivery ended `failed` (e.g. its recovery lookup was refused)
 
-Revision ID: 0010_manifest
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-02 10:00:00.000000
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_manifest"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,1 @@
+"""Alert intake: Alertmanager's webhook and the bot's own monitor findings, turned into incidents."""

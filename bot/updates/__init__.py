@@ -1,0 +1,1 @@
+"""Stakeholder updates: subscriptions, the update clock, the delivery ledger, commander reminders."""
