@@ -81,19 +81,12 @@ class Dispatcher:
             )
         role = self.roles.role_of(user_id)
         if not role.allows(command.role):
-            self._audit(
-                user_id,
-                command.name,
-                text,
-                channel_id,
-                "denied",
-                f"needs {command.role.value}, has {role.value}",
+            why = f"needs {command.role.value}, has {role.value}"
+            self._audit(user_id, command.name, text, channel_id, "denied", why)
+            denied = self.renderer.render(
+                "denied", slash=self.slash, command=command, role=role.value
             )
-            return Prepared(
-                answer=self.renderer.render(
-                    "denied", slash=self.slash, command=command, role=role.value
-                )
-            )
+            return Prepared(answer=denied)
         try:
             args = parse_args(rest, value_options=command.value_options)
             values = bind(command, _raw_words(text, command) if command.raw else args.positionals)
@@ -111,10 +104,10 @@ class Dispatcher:
             channel_id=channel_id,
             text=text,
             reply=reply,
-            trigger_id=trigger_id,
             services=self.services,
             catalog=self.registry,
             values=values,
+            trigger_id=trigger_id,
             slash=self.slash,
         )
         if command.role is not Role.VIEWER:

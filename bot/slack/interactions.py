@@ -55,7 +55,7 @@ InteractionHandler = Callable[[Interaction], Awaitable[Rendered | None]]
 
 
 @dataclass(frozen=True)
-class ActionSpec:
+class Button:
     """A button: its action id, who may click it, and its handler."""
 
     action_id: str
@@ -91,7 +91,7 @@ SubmissionHandler = Callable[[Submission], Awaitable[Rendered | None]]
 
 
 @dataclass(frozen=True)
-class ViewSpec:
+class Modal:
     """A modal: `check` runs before the ack, the handler after it."""
 
     callback_id: str
@@ -102,12 +102,12 @@ class ViewSpec:
 
 class InteractionRegistry:
     def __init__(self) -> None:
-        self.actions: dict[str, ActionSpec] = {}
-        self.views: dict[str, ViewSpec] = {}
+        self.actions: dict[str, Button] = {}
+        self.views: dict[str, Modal] = {}
 
-    def add(self, *specs: ActionSpec | ViewSpec) -> None:
+    def add(self, *specs: Button | Modal) -> None:
         for spec in specs:
-            if isinstance(spec, ActionSpec):
+            if isinstance(spec, Button):
                 if spec.action_id in self.actions:
                     raise ValueError(f"button action {spec.action_id!r} is registered twice")
                 self.actions[spec.action_id] = spec
@@ -259,7 +259,7 @@ class InteractionListener:
         self,
         *,
         what: str,
-        spec: ActionSpec | ViewSpec | None,
+        spec: Button | Modal | None,
         role: Role,
         call: Callable[[], Awaitable[Rendered | None]],
         user: str,
@@ -286,7 +286,7 @@ class InteractionListener:
     async def _answer(
         self,
         what: str,
-        spec: ActionSpec | ViewSpec | None,
+        spec: Button | Modal | None,
         role: Role,
         call: Callable[[], Awaitable[Rendered | None]],
     ) -> tuple[str, Rendered | None]:
@@ -295,7 +295,7 @@ class InteractionListener:
         if spec is None:
             return "invalid", render("stale_button", slash=slash)
         if not role.allows(spec.role):
-            what_kind = "form" if isinstance(spec, ViewSpec) else "button"
+            what_kind = "form" if isinstance(spec, Modal) else "button"
             return "denied", render(
                 "denied_action", slash=slash, action=spec, role=role.value, what=what_kind
             )

@@ -17,7 +17,7 @@ from bot.slack.handlers import (
     runbooks,
     subscriptions,
 )
-from bot.slack.interactions import ActionSpec, InteractionRegistry, ViewSpec
+from bot.slack.interactions import Button, InteractionRegistry, Modal
 
 COMMANDS: tuple[Command, ...] = (
     *core.COMMANDS,
@@ -29,7 +29,7 @@ COMMANDS: tuple[Command, ...] = (
     *subscriptions.COMMANDS,
 )
 
-BUTTONS: tuple[ActionSpec | ViewSpec, ...] = (
+BUTTONS: tuple[Button | Modal, ...] = (
     *runbooks.BUTTONS,
     *retrain.BUTTONS,
     *incidents.BUTTONS,

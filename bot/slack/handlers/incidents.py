@@ -31,7 +31,7 @@ from bot.slack.handlers.incident_common import (
     updates,
     usage,
 )
-from bot.slack.interactions import ActionSpec, Interaction
+from bot.slack.interactions import Button, Interaction
 
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
 
@@ -287,7 +287,7 @@ COMMANDS = (
 )
 
 BUTTONS = (
-    ActionSpec("incident.ack", on_ack, role=Role.ONCALL),
-    ActionSpec("incident.rollback", on_rollback, role=Role.ONCALL),
-    ActionSpec("incident.retrain", on_retrain, role=Role.ONCALL),
+    Button("incident.ack", on_ack, role=Role.ONCALL),
+    Button("incident.rollback", on_rollback, role=Role.ONCALL),
+    Button("incident.retrain", on_retrain, role=Role.ONCALL),
 )

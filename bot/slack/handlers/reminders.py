@@ -8,7 +8,7 @@ from bot.incidents.models import IncidentView
 from bot.messages import Rendered
 from bot.services import Services
 from bot.slack.handlers.incident_common import answer, by_id, updates
-from bot.slack.interactions import ActionSpec, Interaction, Submission, ViewSpec
+from bot.slack.interactions import Button, Interaction, Modal, Submission
 from bot.slack.reminder_poster import UPDATE_MODAL, update_modal
 from bot.updates.reminders import CommanderReminders, ReminderView, news_since_update
 
@@ -91,7 +91,7 @@ def _int(value: object) -> int | None:
 
 
 BUTTONS = (
-    ActionSpec("incident.reminder.snooze", on_snooze, role=Role.ONCALL),
-    ActionSpec("incident.reminder.update", on_post_update, role=Role.ONCALL),
-    ViewSpec(UPDATE_MODAL, on_update_submitted, role=Role.ONCALL, check=check_update),
+    Button("incident.reminder.snooze", on_snooze, role=Role.ONCALL),
+    Button("incident.reminder.update", on_post_update, role=Role.ONCALL),
+    Modal(UPDATE_MODAL, on_update_submitted, role=Role.ONCALL, check=check_update),
 )

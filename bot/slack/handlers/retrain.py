@@ -27,7 +27,7 @@ from bot.retrain.options import RetrainOptionsError, parse_retrain_options
 from bot.runbook import RunbookInputError, RunState
 from bot.services import Services
 from bot.slack.handlers.deploy import deploy_context, start
-from bot.slack.interactions import ActionSpec, Interaction
+from bot.slack.interactions import Button, Interaction
 
 Ctx = CommandContext[Services]
 
@@ -221,6 +221,6 @@ COMMANDS = (
 )
 
 BUTTONS = (
-    ActionSpec("retrain.promote", on_promote, role=Role.ONCALL),
-    ActionSpec("retrain.discard", on_discard, role=Role.ONCALL),
+    Button("retrain.promote", on_promote, role=Role.ONCALL),
+    Button("retrain.discard", on_discard, role=Role.ONCALL),
 )

@@ -15,7 +15,7 @@ from bot.runbook import (
     RunState,
 )
 from bot.services import Services
-from bot.slack.interactions import ActionSpec, Interaction
+from bot.slack.interactions import Button, Interaction
 
 Ctx = CommandContext[Services]
 
@@ -100,6 +100,6 @@ COMMANDS = (
 
 # Durable: the confirmation is committed before the click is acked (engine.confirm writes to
 # the database only), so a crash right after the ack cannot lose it.
-CONFIRM = ActionSpec("runbook.confirm", on_confirm, role=Role.ONCALL, durable=True)
-CANCEL = ActionSpec("runbook.cancel", on_cancel, role=Role.ONCALL)
+CONFIRM = Button("runbook.confirm", on_confirm, role=Role.ONCALL, durable=True)
+CANCEL = Button("runbook.cancel", on_cancel, role=Role.ONCALL)
 BUTTONS = (CONFIRM, CANCEL)

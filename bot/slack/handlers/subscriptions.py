@@ -19,7 +19,7 @@ from bot.slack.handlers.incident_common import (
     updates,
     usage,
 )
-from bot.slack.interactions import ActionSpec, Interaction
+from bot.slack.interactions import Button, Interaction
 
 
 def _answer(services: Services, slash: str, kind: str, **facts: object) -> Rendered:
@@ -120,4 +120,4 @@ COMMANDS = (
     Command("subscriptions", list_subscriptions),
 )
 
-BUTTONS = (ActionSpec("incident.subscribe", on_subscribe, role=Role.VIEWER),)
+BUTTONS = (Button("incident.subscribe", on_subscribe, role=Role.VIEWER),)
