@@ -222,3 +222,12 @@ async def test_signed_garbage_is_not_a_500(bot: BotHarness) -> None:
             assert response.status_code < 500, body
         health = await client.get(f"{bot.url}/healthz")
     assert health.status_code == 200
+
+
+async def test_text_that_cannot_be_read_gets_a_worded_answer(bot: BotHarness) -> None:
+    await bot.command('incident declare "broken')
+    await bot.slack.wait_for_text("A quote is not closed", user=ONCALL)
+    await bot.command("deploy v2 --reason")
+    answer = await bot.slack.wait_for_text("`--reason` needs a value", user=ONCALL)
+    assert "Usage: `/iris deploy <version>" in answer.plain()
+    assert [r.result for r in _audit(bot)[-2:]] == ["invalid", "invalid"]

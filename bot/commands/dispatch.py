@@ -67,7 +67,7 @@ class Dispatcher:
             words = tokenize(text)
         except ParseError as exc:
             self._audit(user_id, "(unparsed)", text, channel_id, "invalid", str(exc))
-            return self._usage("unparsed", text=text, problem=str(exc))
+            return self._usage(exc.kind, text=text, **exc.facts)
         if not words:
             words = ["help"]
         command, rest = self.registry.match(words)
@@ -92,7 +92,7 @@ class Dispatcher:
             values = bind(command, _raw_words(text, command) if command.raw else args.positionals)
         except ParseError as exc:
             self._audit(user_id, command.name, text, channel_id, "invalid", str(exc))
-            return self._usage("unparsed", text=text, command=command, problem=str(exc))
+            return self._usage(exc.kind, text=text, command=command, **exc.facts)
         except UsageProblem as exc:
             self._audit(user_id, command.name, text, channel_id, "invalid", exc.kind)
             return self._usage(exc.kind, text=text, command=command, **exc.facts)
