@@ -64,7 +64,8 @@ async def promote(
     number = parse_version_text(version_text, model_name=services.settings.model_name)
     label = f"v{number}" if number is not None else version_text
     # An override must carry the admin's own words, so only a plain promotion gets a default.
-    why = reason.strip() or ("" if force else f"promote {label} (passed the retrain gate)")
+    default = services.renderer.render("recorded_reason", kind="promote", version=label).text
+    why = reason.strip() or ("" if force else default)
     # The production policy decides (gate passed, or an admin's --force with a reason).
     return await start(
         start_deploy(
@@ -179,7 +180,9 @@ async def on_discard(click: Interaction) -> Rendered:
             )
         tags = {
             "validation_status": "rejected",
-            REASONS_TAG: f"discarded by <@{click.user_id}>",
+            REASONS_TAG: renderer.render(
+                "recorded_reason", kind="discarded", user=click.user_id
+            ).text,
             T_DISCARDED_BY: click.user_id,
         }
         await asyncio.to_thread(models.set_tags, number, tags)

@@ -80,7 +80,8 @@ async def list_subscriptions(ctx: Ctx) -> Rendered:
     for s in mine:
         if s.scope.isdigit():
             found = await flows(ctx.services).get(incident_id=int(s.scope))
-            refs[s.scope] = found.ref if found else f"incident {s.scope}"
+            if found is not None:  # else the template says "incident <id>"
+                refs[s.scope] = found.ref
     return _answer(
         ctx.services,
         ctx.slash,
