@@ -108,6 +108,9 @@ def test_every_command_and_button_is_declared_once_with_its_words() -> None:
         assert about["summary"], command.name
         declared = {a.name for a in command.args}
         assert set(about.get("hints", {})) <= declared, command.name
+        # A missing argument is answered with the command's own words, not a generic line.
+        required = {a.name for a in command.args if not a.optional}
+        assert required <= set(about.get("hints", {})), command.name
         for example in about.get("examples", []):
             assert example.split()[: len(command.path)] == list(command.path), example
     ids = [getattr(b, "action_id", None) or getattr(b, "callback_id", None) for b in BUTTONS]
