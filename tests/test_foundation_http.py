@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import select
 
 from bot.audit.models import AuditRecord
-from bot.commands.context import CommandContext
+from bot.commands.context import Command, CommandContext
 from tests.harness import ADMIN, ONCALL, SIGNING_SECRET, VIEWER, BotHarness
 
 
@@ -42,6 +42,11 @@ async def test_help_lists_every_registered_command(bot: BotHarness) -> None:
     message = await bot.slack.wait_for_text("Commands for /iris", user=VIEWER)
     for command in bot.app.commands.sorted():
         assert f"/iris {command.usage}" in message.plain()
+    # Usage lines come from the declared arguments, summaries from templates/_commands.j2.
+    assert '/iris deploy <version> [--reason "..."]`  Deploy a version to production' in (
+        message.plain()
+    )
+    assert "/iris incident commander [INC-n] @user`  Hand the incident commander" in message.plain()
     assert "Your role: *viewer*" in message.plain()
 
 
@@ -49,6 +54,37 @@ async def test_help_for_one_command_shows_usage_and_role(bot: BotHarness) -> Non
     await bot.command("help audit", user=VIEWER)
     message = await bot.slack.wait_for_text("/iris audit", user=VIEWER)
     assert "Needs the *admin* role" in message.plain()
+    assert "/iris audit [count] [@user]" in message.plain()
+    assert "/iris audit 50 @bob" in message.plain()  # an example, from _commands.j2
+    await bot.command("help incident", user=VIEWER)
+    group = await bot.slack.wait_for_text("Commands for /iris incident", user=VIEWER)
+    assert "/iris incident declare [sev1..sev4] <title>" in group.plain()
+    await bot.command("help frobnicate", user=VIEWER)
+    await bot.slack.wait_for_text("There is no command `frobnicate`", user=VIEWER)
+
+
+async def test_arguments_are_checked_before_the_handler_runs(bot: BotHarness) -> None:
+    """Counts and kinds of arguments come from the declaration; the answer names the usage."""
+    await bot.command("deploy")
+    missing = await bot.slack.wait_for_text("Name one version to deploy", user=ONCALL)
+    assert 'Usage: `/iris deploy <version> [--reason "..."]`' in missing.plain()
+    await bot.command("rollback v1 v2")
+    await bot.slack.wait_for_text("Name at most one version", user=ONCALL)
+    await bot.command("audit lots", user=ADMIN)
+    await bot.slack.wait_for_text("`lots` is neither a count nor a @user", user=ADMIN)
+    await bot.command("runbook show")
+    await bot.slack.wait_for_text("Which runbook?", user=ONCALL)
+    await bot.command("status now")
+    extra = await bot.slack.wait_for_text("One word too many: `now`", user=ONCALL)
+    assert "Usage: `/iris status`" in extra.plain()
+    records = _audit(bot)[-5:]
+    assert [(r.action, r.result) for r in records] == [
+        ("deploy", "invalid"),
+        ("rollback", "invalid"),
+        ("audit", "invalid"),
+        ("runbook show", "invalid"),
+        ("status", "invalid"),
+    ]
 
 
 async def test_empty_command_is_help(bot: BotHarness) -> None:
@@ -137,10 +173,11 @@ async def test_slow_command_acks_in_budget_and_answers_via_response_url(
     monkeypatch.setattr(commands_module, "ACK_BUDGET", 0.2)
     release = asyncio.Event()
 
-    @bot.app.commands.command("slowpoke", usage="slowpoke", summary="test only")
     async def slowpoke(ctx: CommandContext):  # type: ignore[no-untyped-def]
         await release.wait()
         return bot.app.services.renderer.render("mention", slash=ctx.slash)
+
+    bot.app.commands.add(Command("slowpoke", slowpoke))
 
     ack = await bot.command("slowpoke")
     assert ack.status == 200 and ack.latency_ms < 3000
@@ -150,9 +187,10 @@ async def test_slow_command_acks_in_budget_and_answers_via_response_url(
 
 
 async def test_a_crashing_command_answers_with_an_error_id_not_a_trace(bot: BotHarness) -> None:
-    @bot.app.commands.command("boom", usage="boom", summary="test only")
     async def boom(ctx: CommandContext):  # type: ignore[no-untyped-def]
         raise RuntimeError("secret internals")
+
+    bot.app.commands.add(Command("boom", boom))
 
     ack = await bot.command("boom")
     assert ack.status == 200
@@ -184,3 +222,12 @@ async def test_signed_garbage_is_not_a_500(bot: BotHarness) -> None:
             assert response.status_code < 500, body
         health = await client.get(f"{bot.url}/healthz")
     assert health.status_code == 200
+
+
+async def test_text_that_cannot_be_read_gets_a_worded_answer(bot: BotHarness) -> None:
+    await bot.command('incident declare "broken')
+    await bot.slack.wait_for_text("A quote is not closed", user=ONCALL)
+    await bot.command("deploy v2 --reason")
+    answer = await bot.slack.wait_for_text("`--reason` needs a value", user=ONCALL)
+    assert "Usage: `/iris deploy <version>" in answer.plain()
+    assert [r.result for r in _audit(bot)[-2:]] == ["invalid", "invalid"]

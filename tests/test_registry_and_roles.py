@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.access.roles import Role, RolePolicy
+from bot.commands.context import Arg, Command
 from bot.commands.registry import CommandRegistry
 
 
@@ -14,12 +15,12 @@ async def _noop(ctx):  # type: ignore[no-untyped-def]
 
 def _registry() -> CommandRegistry:
     registry = CommandRegistry()
-    registry.command("deploy", usage="deploy <version>", summary="Deploy", role=Role.ONCALL)(_noop)
-    registry.command("runbook list", usage="runbook list", summary="List runbooks")(_noop)
-    registry.command("runbook run", usage="runbook run <id>", summary="Run one", role=Role.ONCALL)(
-        _noop
+    registry.add(
+        Command("deploy", _noop, role=Role.ONCALL, args=(Arg("version"),)),
+        Command("runbook list", _noop),
+        Command("runbook run", _noop, role=Role.ONCALL, args=(Arg("id"),), params=True),
+        Command("status", _noop),
     )
-    registry.command("status", usage="status", summary="Status")(_noop)
     return registry
 
 
@@ -45,7 +46,7 @@ def test_suggestions_for_typos() -> None:
 def test_registering_twice_is_an_error() -> None:
     registry = _registry()
     with pytest.raises(ValueError, match="twice"):
-        registry.command("status", usage="status", summary="again")(_noop)
+        registry.add(Command("status", _noop))
 
 
 def test_roles_are_ordered() -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from bot.access.roles import Role, RolePolicy
 from bot.audit import service as audit
 from bot.audit.buffer import AuditBuffer
-from bot.commands.context import CommandContext, Replier
+from bot.commands.context import CommandContext, Replier, UsageProblem, bind
 from bot.commands.parser import ParseError, parse_args, tokenize
 from bot.commands.registry import Command, CommandRegistry
 from bot.db import Database
@@ -40,6 +41,7 @@ class Dispatcher:
         renderer: TemplateRenderer,
         slash: str,
         buffer: AuditBuffer,
+        services: Any,
     ) -> None:
         self.registry = registry
         self.roles = roles
@@ -47,6 +49,8 @@ class Dispatcher:
         self.renderer = renderer
         self.slash = slash
         self.buffer = buffer
+        # What handlers get as `ctx.services` (the Slack layer's Services).
+        self.services = services
 
     def prepare(
         self,
@@ -63,37 +67,35 @@ class Dispatcher:
             words = tokenize(text)
         except ParseError as exc:
             self._audit(user_id, "(unparsed)", text, channel_id, "invalid", str(exc))
-            return self._usage(str(exc), text=text)
+            return self._usage(exc.kind, text=text, **exc.facts)
         if not words:
             words = ["help"]
         command, rest = self.registry.match(words)
         if command is None:
             self._audit(user_id, words[0][:64], text, channel_id, "invalid", "unknown command")
             return self._usage(
-                f"`{words[0]}` is not a command I know.",
+                "unknown_command",
                 text=text,
+                word=words[0],
                 suggestion=self.registry.suggest_command(words),
             )
         role = self.roles.role_of(user_id)
         if not role.allows(command.role):
-            self._audit(
-                user_id,
-                command.name,
-                text,
-                channel_id,
-                "denied",
-                f"needs {command.role.value}, has {role.value}",
+            why = f"needs {command.role.value}, has {role.value}"
+            self._audit(user_id, command.name, text, channel_id, "denied", why)
+            denied = self.renderer.render(
+                "denied", slash=self.slash, command=command, role=role.value
             )
-            return Prepared(
-                answer=self.renderer.render(
-                    "denied", slash=self.slash, command=command, role=role.value
-                )
-            )
+            return Prepared(answer=denied)
         try:
             args = parse_args(rest, value_options=command.value_options)
+            values = bind(command, _raw_words(text, command) if command.raw else args.positionals)
         except ParseError as exc:
             self._audit(user_id, command.name, text, channel_id, "invalid", str(exc))
-            return self._usage(str(exc), text=text, command=command)
+            return self._usage(exc.kind, text=text, command=command, **exc.facts)
+        except UsageProblem as exc:
+            self._audit(user_id, command.name, text, channel_id, "invalid", exc.kind)
+            return self._usage(exc.kind, text=text, command=command, **exc.facts)
         context = CommandContext(
             command=command,
             args=args,
@@ -102,8 +104,11 @@ class Dispatcher:
             channel_id=channel_id,
             text=text,
             reply=reply,
+            services=self.services,
+            catalog=self.registry,
+            values=values,
             trigger_id=trigger_id,
-            extras={"slash": self.slash},
+            slash=self.slash,
         )
         if command.role is not Role.VIEWER:
             # Commands that may change something are on the record before they run.
@@ -112,20 +117,22 @@ class Dispatcher:
 
     def _usage(
         self,
-        problem: str,
+        kind: str,
         *,
         text: str,
         command: Command | None = None,
         suggestion: Command | None = None,
+        **facts: Any,
     ) -> Prepared:
         """The short ephemeral usage answer: what was wrong, the usage line, a "did you mean"."""
         answer = self.renderer.render(
             "usage_error",
             slash=self.slash,
-            problem=problem,
+            kind=kind,
             command=command,
             suggestion=suggestion,
             text=text,
+            **facts,
         )
         return Prepared(answer=answer)
 
@@ -179,3 +186,8 @@ class Dispatcher:
         except Exception:
             log.exception("could not write audit record for %s %s", actor, action)
             return None
+
+
+def _raw_words(text: str, command: Command) -> list[str]:
+    """The words after the command's name as typed: `--x` and `key=value` are free text here."""
+    return tokenize(text)[len(command.path) :]

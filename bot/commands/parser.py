@@ -18,7 +18,13 @@ _SLACK_USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
 class ParseError(ValueError):
-    """The command text cannot be tokenized; the message says how to fix it."""
+    """The command text cannot be tokenized. `kind` and `facts` pick the words of the answer
+    (templates/usage_error.j2); the message is for logs and the audit trail."""
+
+    def __init__(self, message: str, *, kind: str, **facts: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.facts = facts
 
 
 @dataclass
@@ -54,7 +60,7 @@ def tokenize(text: str) -> list[str]:
     try:
         return list(lexer)
     except ValueError as exc:  # "No closing quotation"
-        raise ParseError(f"{exc}: close the quote or remove it") from None
+        raise ParseError(f"{exc}: close the quote or remove it", kind="open_quote") from None
 
 
 def parse_args(tokens: list[str], *, value_options: frozenset[str] = frozenset()) -> ParsedArgs:
@@ -70,7 +76,9 @@ def parse_args(tokens: list[str], *, value_options: frozenset[str] = frozenset()
                 parsed.options[name] = value
             elif name in value_options:
                 if i + 1 >= len(tokens):
-                    raise ParseError(f'--{name} needs a value, e.g. --{name} "..."')
+                    raise ParseError(
+                        f"--{name} needs a value", kind="option_needs_value", option=name
+                    )
                 parsed.options[name] = tokens[i + 1]
                 i += 1
             else:

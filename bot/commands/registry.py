@@ -1,17 +1,14 @@
-"""The registry of subcommands: each is declared once with its usage, summary and required role.
+"""The registry of subcommands: each is declared once with its arguments and required role.
 
-Help text, "did you mean" suggestions and permission checks are all generated from here, so a
-command cannot exist without documentation or without a declared role.
+Help text, usage lines, "did you mean" suggestions and permission checks are all generated from
+here, so a command cannot exist without a usage line or without a declared role.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from bot.access.roles import Role
 from bot.commands.context import Command, Handler
 
 __all__ = ["Command", "CommandRegistry", "Handler"]
@@ -21,43 +18,11 @@ __all__ = ["Command", "CommandRegistry", "Handler"]
 class CommandRegistry:
     commands: dict[tuple[str, ...], Command] = field(default_factory=dict)
 
-    def add(self, command: Command) -> Command:
-        if command.path in self.commands:
-            raise ValueError(f"command {command.name!r} is registered twice")
-        self.commands[command.path] = command
-        return command
-
-    def command(
-        self,
-        name: str,
-        *,
-        usage: str,
-        summary: str,
-        role: Role = Role.VIEWER,
-        value_options: tuple[str, ...] = (),
-        answers_in_ack: bool = True,
-        details: str = "",
-        examples: tuple[str, ...] = (),
-    ) -> Callable[[Handler], Handler]:
-        """Decorator form of `add`."""
-
-        def register(handler: Handler) -> Handler:
-            self.add(
-                Command(
-                    path=tuple(name.split()),
-                    usage=usage,
-                    summary=summary,
-                    role=role,
-                    handler=handler,
-                    value_options=frozenset(value_options),
-                    answers_in_ack=answers_in_ack,
-                    details=details,
-                    examples=examples,
-                )
-            )
-            return handler
-
-        return register
+    def add(self, *commands: Command) -> None:
+        for command in commands:
+            if command.path in self.commands:
+                raise ValueError(f"command {command.name!r} is registered twice")
+            self.commands[command.path] = command
 
     def match(self, words: list[str]) -> tuple[Command | None, list[str]]:
         """Longest registered path that prefixes `words`; returns the command and the remaining words."""
@@ -92,9 +57,3 @@ class CommandRegistry:
         """Like `suggest`, but the registered command itself (for its usage line)."""
         suggestion = self.suggest(words)
         return self.commands.get(tuple(suggestion.split())) if suggestion else None
-
-    def as_help(self) -> list[dict[str, Any]]:
-        return [
-            {"name": c.name, "usage": c.usage, "summary": c.summary, "role": c.role.value}
-            for c in self.sorted()
-        ]

@@ -50,6 +50,7 @@ def build_bolt_app(
         renderer=services.renderer,
         slash=settings.slash_command,
         buffer=services.audit_buffer,
+        services=services,
     )
     runner = register_command_listener(app, services, dispatcher)
     register_interaction_listener(app, services, interactions)

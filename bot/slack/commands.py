@@ -34,7 +34,7 @@ class CommandRunner:
         self.services = services
         self.dispatcher = dispatcher
 
-    async def run(self, ctx: CommandContext) -> Rendered | None:
+    async def run(self, ctx: CommandContext[Any]) -> Rendered | None:
         """Run a handler; user errors and crashes become messages, never exceptions."""
         renderer = self.services.renderer
         command = ctx.command.name
@@ -54,12 +54,14 @@ class CommandRunner:
         self.services.metrics.commands.labels(command, "ok").inc()
         return result
 
-    def _finish(self, ctx: CommandContext, result: str, detail: str) -> None:
+    def _finish(self, ctx: CommandContext[Any], result: str, detail: str) -> None:
         if result != "ok":
             self.services.metrics.commands.labels(ctx.command.name, result).inc()
         self.dispatcher.complete(ctx, result=result, detail=detail)
 
-    async def deliver_later(self, ctx: CommandContext, task: asyncio.Task[Rendered | None]) -> None:
+    async def deliver_later(
+        self, ctx: CommandContext[Any], task: asyncio.Task[Rendered | None]
+    ) -> None:
         """Send a background handler's answer to the person once it is ready."""
         result = await task
         if result is not None:
@@ -72,64 +74,69 @@ class CommandRunner:
 def register_command_listener(
     app: AsyncApp, services: Services, dispatcher: Dispatcher
 ) -> CommandRunner:
-    runner = CommandRunner(services, dispatcher)
-    renderer = services.renderer
-    metrics = services.metrics
+    listener = CommandListener(services, dispatcher)
+    app.command(services.settings.slash_command)(listener.on_command)
+    return listener.runner
 
-    @app.command(services.settings.slash_command)
-    async def on_command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+
+class CommandListener:
+    """Bolt's listener for the slash command: ack within the budget, the rest in the background."""
+
+    def __init__(self, services: Services, dispatcher: Dispatcher) -> None:
+        self.services = services
+        self.dispatcher = dispatcher
+        self.runner = CommandRunner(services, dispatcher)
+
+    async def on_command(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         started = time.perf_counter()
+        slash = self.services.settings.slash_command
         try:
-            await _handle(ack, body, client)
+            await self._handle(ack, body, client)
         except Exception:  # never let Bolt answer 500 to Slack
             log.exception("slash command listener failed")
-            await ack(
-                **renderer.render(
-                    "error", slash=services.settings.slash_command, command=None, error_id="ack"
-                ).as_kwargs()
+            error = self.services.renderer.render(
+                "error", slash=slash, command=None, error_id="ack"
             )
+            await ack(**error.as_kwargs())
         finally:
-            metrics.ack_seconds.observe(time.perf_counter() - started)
+            self.services.metrics.ack_seconds.observe(time.perf_counter() - started)
 
-    async def _handle(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def _handle(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        user_id, channel_id = str(body.get("user_id", "")), str(body.get("channel_id", ""))
         replier = SlackReplier(
-            client,
-            response_url=body.get("response_url"),
-            channel_id=str(body.get("channel_id", "")),
-            user_id=str(body.get("user_id", "")),
+            client, response_url=body.get("response_url"), channel_id=channel_id, user_id=user_id
         )
-        prepared = dispatcher.prepare(
+        prepared = self.dispatcher.prepare(
             str(body.get("text", "")),
-            user_id=str(body.get("user_id", "")),
-            channel_id=str(body.get("channel_id", "")),
+            user_id=user_id,
+            channel_id=channel_id,
             reply=replier,
             trigger_id=body.get("trigger_id"),
         )
-        if prepared.answer is not None:
-            await ack(**prepared.answer.as_kwargs())
+        if prepared.context is None:
+            await ack(**prepared.answer.as_kwargs() if prepared.answer else {})
             return
         ctx = prepared.context
-        assert ctx is not None
         task = asyncio.get_running_loop().create_task(
-            runner.run(ctx), name=f"command {ctx.command.name}"
+            self.runner.run(ctx), name=f"command {ctx.command.name}"
         )
         if ctx.command.answers_in_ack:
             done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET)
             if done:
                 result = task.result()
-                if result is None:
-                    await ack()
-                else:
-                    await ack(**result.as_kwargs())
+                await ack(**result.as_kwargs() if result is not None else {})
                 return
-        # Moving to the background: put the command on the record before acking.
-        dispatcher.accept(ctx)
-        services.tasks.adopt(task)
-        services.tasks.spawn(runner.deliver_later(ctx, task), name=f"deliver {ctx.command.name}")
-        await ack(
-            **renderer.render(
-                "working", slash=ctx.slash, command=ctx.command, text=ctx.text
-            ).as_kwargs()
-        )
+        await self._to_background(ack, ctx, task)
 
-    return runner
+    async def _to_background(
+        self, ack: AsyncAck, ctx: CommandContext[Any], task: asyncio.Task[Rendered | None]
+    ) -> None:
+        """Put the command on the record, let the task finish after the ack, say "working"."""
+        self.dispatcher.accept(ctx)
+        tasks = self.services.tasks
+        tasks.adopt(task)
+        tasks.spawn(self.runner.deliver_later(ctx, task), name=f"deliver {ctx.command.name}")
+        working = self.services.renderer.render(
+            "working", slash=ctx.slash, command=ctx.command, text=ctx.text
+        )
+        await ack(**working.as_kwargs())

@@ -46,6 +46,7 @@ class Interaction:
     thread_ts: str | None
     trigger_id: str | None
     reply: SlackReplier
+    services: Services
     message: dict[str, Any] = field(default_factory=dict)
     slash: str = "/iris"
 
@@ -54,11 +55,12 @@ InteractionHandler = Callable[[Interaction], Awaitable[Rendered | None]]
 
 
 @dataclass(frozen=True)
-class ActionSpec:
+class Button:
+    """A button: its action id, who may click it, and its handler."""
+
     action_id: str
-    role: Role
     handler: InteractionHandler
-    summary: str
+    role: Role
     # The handler records the click in the database and does no network I/O: it runs before the
     # ack (see the module docstring).
     durable: bool = False
@@ -74,6 +76,7 @@ class Submission:
     values: dict[str, dict[str, Any]]
     metadata: dict[str, Any]
     reply: SlackReplier
+    services: Services
     slash: str = "/iris"
 
     def text(self, block_id: str, action_id: str) -> str:
@@ -88,71 +91,68 @@ SubmissionHandler = Callable[[Submission], Awaitable[Rendered | None]]
 
 
 @dataclass(frozen=True)
-class ViewSpec:
+class Modal:
+    """A modal: `check` runs before the ack, the handler after it."""
+
     callback_id: str
+    handler: SubmissionHandler
     role: Role
     check: SubmissionCheck
-    handler: SubmissionHandler
-    summary: str
 
 
 class InteractionRegistry:
     def __init__(self) -> None:
-        self.actions: dict[str, ActionSpec] = {}
-        self.views: dict[str, ViewSpec] = {}
+        self.actions: dict[str, Button] = {}
+        self.views: dict[str, Modal] = {}
 
-    def view(
-        self, callback_id: str, *, role: Role, summary: str, check: SubmissionCheck
-    ) -> Callable[[SubmissionHandler], SubmissionHandler]:
-        """Register a modal's submission: `check` runs before the ack, the handler after it."""
-
-        def register(handler: SubmissionHandler) -> SubmissionHandler:
-            if callback_id in self.views:
-                raise ValueError(f"modal {callback_id!r} is registered twice")
-            self.views[callback_id] = ViewSpec(callback_id, role, check, handler, summary)
-            return handler
-
-        return register
-
-    def action(
-        self, action_id: str, *, role: Role, summary: str, durable: bool = False
-    ) -> Callable[[InteractionHandler], InteractionHandler]:
-        def register(handler: InteractionHandler) -> InteractionHandler:
-            if action_id in self.actions:
-                raise ValueError(f"button action {action_id!r} is registered twice")
-            self.actions[action_id] = ActionSpec(action_id, role, handler, summary, durable)
-            return handler
-
-        return register
+    def add(self, *specs: Button | Modal) -> None:
+        for spec in specs:
+            if isinstance(spec, Button):
+                if spec.action_id in self.actions:
+                    raise ValueError(f"button action {spec.action_id!r} is registered twice")
+                self.actions[spec.action_id] = spec
+            else:
+                if spec.callback_id in self.views:
+                    raise ValueError(f"modal {spec.callback_id!r} is registered twice")
+                self.views[spec.callback_id] = spec
 
 
 def register_interaction_listener(
     app: AsyncApp, services: Services, registry: InteractionRegistry
 ) -> None:
-    renderer = services.renderer
-    slash = services.settings.slash_command
+    listener = InteractionListener(services, registry)
+    app.action(re.compile(r".+"))(listener.on_action)
+    app.view(re.compile(r".+"))(listener.on_view)
 
-    @app.action(re.compile(r".+"))
-    async def on_action(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+
+class InteractionListener:
+    """Bolt's listeners for every button and modal: ack, check the role, run, audit, answer."""
+
+    def __init__(self, services: Services, registry: InteractionRegistry) -> None:
+        self.services = services
+        self.registry = registry
+        self.renderer = services.renderer
+        self.slash = services.settings.slash_command
+
+    async def on_action(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         try:
-            interaction = _interaction(body, client)
+            interaction = self._interaction(body, client)
         except (KeyError, IndexError, TypeError):
             await ack()
             log.warning("ignoring a malformed block_actions payload")
             return
-        spec = registry.actions.get(interaction.action_id)
+        tasks = self.services.tasks
+        spec = self.registry.actions.get(interaction.action_id)
         if spec is None or not spec.durable:
             await ack()
-            services.tasks.spawn(_run(interaction), name=f"action {interaction.action_id}")
+            tasks.spawn(self._run(interaction), name=f"action {interaction.action_id}")
             return
-        answer = await _button_outcome(interaction)  # committed before Slack hears "ok"
+        answer = await self._button_outcome(interaction)  # committed before Slack hears "ok"
         await ack()
         if answer is not None:
-            services.tasks.spawn(
-                interaction.reply.respond(answer), name=f"answer {interaction.action_id}"
-            )
+            tasks.spawn(interaction.reply.respond(answer), name=f"answer {interaction.action_id}")
 
-    def _interaction(body: dict[str, Any], client: AsyncWebClient) -> Interaction:
+    def _interaction(self, body: dict[str, Any], client: AsyncWebClient) -> Interaction:
         action = body["actions"][0]
         user_id = body["user"]["id"]
         channel_id = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
@@ -163,7 +163,7 @@ def register_interaction_listener(
             action_id=action["action_id"],
             value=action.get("value") or "",
             user_id=user_id,
-            role=services.roles.role_of(user_id),
+            role=self.services.roles.role_of(user_id),
             channel_id=channel_id,
             message_ts=message.get("ts"),
             thread_ts=message.get("thread_ts"),
@@ -174,18 +174,19 @@ def register_interaction_listener(
                 channel_id=channel_id,
                 user_id=user_id,
             ),
+            services=self.services,
             message=message,
-            slash=slash,
+            slash=self.slash,
         )
 
-    async def _run(interaction: Interaction) -> None:
-        answer = await _button_outcome(interaction)
+    async def _run(self, interaction: Interaction) -> None:
+        answer = await self._button_outcome(interaction)
         if answer is not None:
             await interaction.reply.respond(answer)
 
-    async def _button_outcome(interaction: Interaction) -> Rendered | None:
-        spec = registry.actions.get(interaction.action_id)
-        return await _outcome(
+    async def _button_outcome(self, interaction: Interaction) -> Rendered | None:
+        spec = self.registry.actions.get(interaction.action_id)
+        return await self._outcome(
             what=f"button {interaction.action_id}",
             spec=spec,
             role=interaction.role,
@@ -195,15 +196,14 @@ def register_interaction_listener(
             channel=interaction.channel_id,
         )
 
-    @app.view(re.compile(r".+"))
-    async def on_view(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_view(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         try:
-            submission = _submission(body, client)
+            submission = self._submission(body, client)
         except (KeyError, TypeError, ValueError):
             log.warning("ignoring a malformed view_submission payload")
             await ack()
             return
-        spec = registry.views.get(submission.callback_id)
+        spec = self.registry.views.get(submission.callback_id)
         errors = None
         if spec is not None and submission.role.allows(spec.role):
             try:
@@ -214,9 +214,11 @@ def register_interaction_listener(
             await ack(response_action="errors", errors=errors)  # the modal stays open
             return
         await ack()
-        services.tasks.spawn(_run_view(submission), name=f"modal {submission.callback_id}")
+        self.services.tasks.spawn(
+            self._run_view(submission), name=f"modal {submission.callback_id}"
+        )
 
-    def _submission(body: dict[str, Any], client: AsyncWebClient) -> Submission:
+    def _submission(self, body: dict[str, Any], client: AsyncWebClient) -> Submission:
         view = body["view"]
         user_id = body["user"]["id"]
         metadata = json.loads(view.get("private_metadata") or "{}")
@@ -225,7 +227,7 @@ def register_interaction_listener(
         return Submission(
             callback_id=str(view["callback_id"]),
             user_id=user_id,
-            role=services.roles.role_of(user_id),
+            role=self.services.roles.role_of(user_id),
             values=(view.get("state") or {}).get("values") or {},
             metadata=metadata,
             # Modals have no response_url: answers are ephemeral in the channel they came from.
@@ -235,12 +237,13 @@ def register_interaction_listener(
                 channel_id=str(metadata.get("channel") or ""),
                 user_id=user_id,
             ),
-            slash=slash,
+            services=self.services,
+            slash=self.slash,
         )
 
-    async def _run_view(submission: Submission) -> None:
-        spec = registry.views.get(submission.callback_id)
-        answer = await _outcome(
+    async def _run_view(self, submission: Submission) -> None:
+        spec = self.registry.views.get(submission.callback_id)
+        answer = await self._outcome(
             what=f"modal {submission.callback_id}",
             spec=spec,
             role=submission.role,
@@ -253,9 +256,10 @@ def register_interaction_listener(
             await submission.reply.respond(answer)
 
     async def _outcome(
+        self,
         *,
         what: str,
-        spec: ActionSpec | ViewSpec | None,
+        spec: Button | Modal | None,
         role: Role,
         call: Callable[[], Awaitable[Rendered | None]],
         user: str,
@@ -263,37 +267,10 @@ def register_interaction_listener(
         channel: str,
     ) -> Rendered | None:
         """Role check, the handler, a metric and an audit record; the answer for the person."""
-        result = "ok"
-        answer: Rendered | None = None
-        if spec is None:
-            result, answer = "invalid", renderer.render("stale_button", slash=slash)
-        elif not role.allows(spec.role):
-            result = "denied"
-            answer = renderer.render(
-                "denied_action",
-                slash=slash,
-                action=spec,
-                role=role.value,
-                what="form" if isinstance(spec, ViewSpec) else "button",
-            )
-        else:
-            try:
-                answer = await call()
-            except UserError as exc:
-                result = exc.result
-                answer = renderer.render(
-                    exc.template, **{"slash": slash, "command": None, **exc.context}
-                )
-            except Exception:
-                error_id = uuid.uuid4().hex[:8]
-                log.exception("%s failed (error id %s)", what, error_id)
-                result, answer = (
-                    "error",
-                    renderer.render("error", slash=slash, command=None, error_id=error_id),
-                )
-        services.metrics.interactions.labels(what.split(" ", 1)[1], result).inc()
+        result, answer = await self._answer(what, spec, role, call)
+        self.services.metrics.interactions.labels(what.split(" ", 1)[1], result).inc()
         try:
-            with services.db.connection() as conn:
+            with self.services.db.connection() as conn:
                 audit.record(
                     conn,
                     actor=user,
@@ -305,3 +282,30 @@ def register_interaction_listener(
         except Exception:
             log.exception("could not audit %s", what)
         return answer
+
+    async def _answer(
+        self,
+        what: str,
+        spec: Button | Modal | None,
+        role: Role,
+        call: Callable[[], Awaitable[Rendered | None]],
+    ) -> tuple[str, Rendered | None]:
+        """The audit result and the answer of one click or submission."""
+        render, slash = self.renderer.render, self.slash
+        if spec is None:
+            return "invalid", render("stale_button", slash=slash)
+        if not role.allows(spec.role):
+            what_kind = "form" if isinstance(spec, Modal) else "button"
+            return "denied", render(
+                "denied_action", slash=slash, action=spec, role=role.value, what=what_kind
+            )
+        try:
+            return "ok", await call()
+        except UserError as exc:
+            return exc.result, render(
+                exc.template, **{"slash": slash, "command": None, **exc.context}
+            )
+        except Exception:
+            error_id = uuid.uuid4().hex[:8]
+            log.exception("%s failed (error id %s)", what, error_id)
+            return "error", render("error", slash=slash, command=None, error_id=error_id)

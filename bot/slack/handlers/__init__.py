@@ -1,31 +1,47 @@
-"""Command and button handlers: thin adapters that parse, call a flow and render a template."""
+"""Command and button handlers: module-level functions that read their arguments from the
+context, call a flow and render a template. Each module declares its `COMMANDS` (with their
+arguments, so the dispatcher checks them) and its `BUTTONS` (buttons and modals)."""
 
 from __future__ import annotations
 
+from bot.commands.context import Command
 from bot.commands.registry import CommandRegistry
 from bot.services import Services
 from bot.slack.handlers import (
     core,
+    deploy,
     incidents,
-    models,
     monitoring,
     reminders,
     retrain,
     runbooks,
     subscriptions,
 )
-from bot.slack.interactions import InteractionRegistry
+from bot.slack.interactions import Button, InteractionRegistry, Modal
+
+COMMANDS: tuple[Command, ...] = (
+    *core.COMMANDS,
+    *deploy.COMMANDS,
+    *runbooks.COMMANDS,
+    *retrain.COMMANDS,
+    *monitoring.COMMANDS,
+    *incidents.COMMANDS,
+    *subscriptions.COMMANDS,
+)
+
+BUTTONS: tuple[Button | Modal, ...] = (
+    *runbooks.BUTTONS,
+    *retrain.BUTTONS,
+    *incidents.BUTTONS,
+    *subscriptions.BUTTONS,
+    *reminders.BUTTONS,
+)
 
 
 def register_all(
     services: Services, commands: CommandRegistry, interactions: InteractionRegistry
 ) -> None:
-    """Every handler module registers its commands and buttons here, once."""
-    core.register(services, commands, interactions)
-    models.register(services, commands, interactions)
-    runbooks.register(services, commands, interactions)
-    retrain.register(services, commands, interactions)
-    monitoring.register(services, commands, interactions)
-    incidents.register(services, commands, interactions)
-    subscriptions.register(services, commands, interactions)
-    reminders.register(services, commands, interactions)
+    """Every command, button and modal, registered once; the handlers are given `services` with
+    each call (`ctx.services`, `click.services`), so they hold no reference of their own."""
+    commands.add(*COMMANDS)
+    interactions.add(*BUTTONS)

@@ -1,4 +1,4 @@
-"""`/iris help` and `/iris status`."""
+"""`/iris help`, `/iris status` and `/iris audit`."""
 
 from __future__ import annotations
 
@@ -7,98 +7,89 @@ import time
 import bot
 from bot.access.roles import Role
 from bot.audit.flows import recent_entries
-from bot.commands.context import CommandContext, UserError
-from bot.commands.parser import slack_user_id
-from bot.commands.registry import CommandRegistry
+from bot.commands.context import Arg, Command, CommandContext, UserError
+from bot.commands.kinds import COUNT, USER
 from bot.messages import Rendered
 from bot.scheduling import scheduler_health
 from bot.services import Services
-from bot.slack.interactions import InteractionRegistry
+
+Ctx = CommandContext[Services]
 
 
-def register(
-    services: Services, commands: CommandRegistry, interactions: InteractionRegistry
-) -> None:
-    renderer = services.renderer
-
-    @commands.command(
-        "help",
-        usage="help [command]",
-        summary="List the commands, or explain one",
-        examples=("help", "help deploy"),
-    )
-    async def help_command(ctx: CommandContext) -> Rendered:
-        if ctx.args.positionals:
-            wanted = ctx.args.positionals
-            command, rest = commands.match(wanted)
-            if command is None or rest:
-                group = commands.group(wanted[0].lower())
-                if group:
-                    return renderer.render(
-                        "help",
-                        slash=ctx.slash,
-                        commands=group,
-                        role=ctx.role.value,
-                        topic=wanted[0],
-                    )
-                raise UserError(
-                    "usage_error",
-                    problem=f"There is no command `{' '.join(wanted)}`.",
-                    suggestion=commands.suggest_command(wanted),
-                    text=ctx.text,
-                )
-            return renderer.render(
-                "help_command", slash=ctx.slash, command=command, role=ctx.role.value
-            )
+async def help_command(ctx: Ctx) -> Rendered:
+    """The command list, the commands under one word (`help incident`), or one command."""
+    renderer, catalog = ctx.services.renderer, ctx.catalog
+    wanted = (ctx.arg("command") or "").split()
+    if not wanted:
         return renderer.render(
-            "help", slash=ctx.slash, commands=commands.sorted(), role=ctx.role.value, topic=None
+            "help", slash=ctx.slash, commands=catalog.sorted(), role=ctx.role.value, topic=None
         )
-
-    # The rendered answer is reused for a second: status is what people (and dashboards) ask
-    # most, and its facts are cached already; uptime to the second is precise enough.
-    last: dict[str, object] = {"at": -1.0, "message": None}
-
-    @commands.command(
-        "status",
-        usage="status",
-        summary="Bot health: version, mode, uptime, database, scheduler, model",
+    command, rest = catalog.match(wanted)
+    if command is not None and not rest:
+        return renderer.render(
+            "help_command", slash=ctx.slash, command=command, role=ctx.role.value
+        )
+    group = catalog.group(wanted[0].lower())
+    if group:
+        return renderer.render(
+            "help", slash=ctx.slash, commands=group, role=ctx.role.value, topic=wanted[0]
+        )
+    raise UserError(
+        "usage_error",
+        kind="no_command",
+        word=" ".join(wanted),
+        suggestion=catalog.suggest_command(wanted),
+        text=ctx.text,
     )
-    async def status_command(ctx: CommandContext) -> Rendered:
-        model_status = services.extras.get("model_status")
-        if model_status is not None:
-            # Within a second when the server answers or refuses; `probe_timeout` when it hangs.
-            await model_status.current()
-        now = time.monotonic()
-        if last["message"] is None or now - float(last["at"]) >= 1.0:  # type: ignore[arg-type]
-            last["message"] = renderer.render("status", slash=ctx.slash, **status_facts(services))
-            last["at"] = now
-        return last["message"]  # type: ignore[return-value]
 
-    @commands.command(
+
+class _StatusCache:
+    """The rendered status is reused for a second: status is what people (and dashboards) ask
+    most, and its facts are cached already; uptime to the second is precise enough."""
+
+    def __init__(self) -> None:
+        self.at = -1.0
+        self.message: Rendered | None = None
+
+
+async def status_command(ctx: Ctx) -> Rendered:
+    services = ctx.services
+    model_status = services.extras.get("model_status")
+    if model_status is not None:
+        # Within a second when the server answers or refuses; `probe_timeout` when it hangs.
+        await model_status.current()
+    cache: _StatusCache = services.extras.setdefault("status_cache", _StatusCache())
+    now = time.monotonic()
+    if cache.message is None or now - cache.at >= 1.0:
+        cache.message = services.renderer.render(
+            "status", slash=ctx.slash, **status_facts(services)
+        )
+        cache.at = now
+    return cache.message
+
+
+async def audit_command(ctx: Ctx) -> Rendered:
+    services = ctx.services
+    limit = max(1, min(ctx.arg("count") or 20, 100))
+    actor = ctx.arg("user")
+    entries = recent_entries(services.db, limit=limit, actor=actor, buffer=services.audit_buffer)
+    return services.renderer.render("audit", slash=ctx.slash, entries=entries, actor=actor)
+
+
+COMMANDS = (
+    Command("help", help_command, args=(Arg("command", optional=True, rest=True),)),
+    Command("status", status_command),
+    Command(
         "audit",
-        usage="audit [count] [@user]",
-        summary="The latest audit records: who ran what, with what result",
+        audit_command,
         role=Role.ADMIN,
-        examples=("audit", "audit 50 @bob"),
-    )
-    async def audit_command(ctx: CommandContext) -> Rendered:
-        limit, actor = 20, None
-        for word in ctx.args.positionals:
-            if word.isdigit():
-                limit = max(1, min(int(word), 100))
-            elif (user := slack_user_id(word)) is not None:
-                actor = user
-            else:
-                raise UserError(
-                    "usage_error",
-                    problem=f"`{word}` is neither a count nor a @user.",
-                    suggestion=None,
-                    text=ctx.text,
-                )
-        entries = recent_entries(
-            services.db, limit=limit, actor=actor, buffer=services.audit_buffer
-        )
-        return renderer.render("audit", slash=ctx.slash, entries=entries, actor=actor)
+        args=(
+            Arg("count", optional=True, kind=COUNT),
+            Arg("user", optional=True, kind=USER, shown="@user"),
+        ),
+        any_order=True,
+    ),
+)
 
 
 # Health facts are cached this long: `status` answers inside the ack, many times a second if

@@ -1,11 +1,12 @@
-"""What the incident and subscription handlers share: references, severities, which incident."""
+"""What the incident and subscription handlers share: the kinds of their arguments (references,
+severities), which incident a command or a click is about, the answers."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from bot.commands.context import CommandContext, UserError
-from bot.commands.parser import ParseError, tokenize
+from bot.commands.context import ArgRejected, CommandContext, Kind, UserError
 from bot.incidents.flows import IncidentFlows
 from bot.incidents.models import IncidentView
 from bot.messages import Rendered
@@ -16,6 +17,7 @@ from bot.updates.flows import IncidentUpdates
 _REF = re.compile(r"^(?:inc-?|#)?(\d+)$", re.IGNORECASE)
 _STRICT_REF = re.compile(r"^(?:inc-?|#)(\d+)$", re.IGNORECASE)
 _SEV = re.compile(r"^(?:sev-?)?([1-4])$", re.IGNORECASE)
+_CHANNEL = re.compile(r"^(?:<#(C\w+)(?:\|[^>]*)?>|#([a-z][\w.-]*))$", re.IGNORECASE)
 
 
 def parse_severity(text: str) -> str | None:
@@ -30,84 +32,103 @@ def parse_ref(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def command_words(ctx: CommandContext) -> list[str]:
-    """The words after the command's name, as typed (key=value and --x stay free text)."""
-    try:
-        return tokenize(ctx.text)[len(ctx.command.path) :]
-    except ParseError:
-        return list(ctx.args.positionals)
+def _strict_ref(word: str) -> str | None:
+    """`INC-3` or `#3`, never a bare number: in `sev 2` the 2 is a value, not an incident."""
+    return word if _STRICT_REF.match(word) else None
 
 
-def usage(ctx: CommandContext, problem: str) -> UserError:
-    """The answer to a command given the wrong words: the problem and the command's usage."""
+def _sev_word(word: str) -> str | None:
+    """A word starting with `sev` is meant as a severity: a wrong one is an error, not a ref."""
+    if not word.lower().startswith("sev"):
+        return None
+    severity = parse_severity(word)
+    if severity is None:
+        raise ArgRejected(word)
+    return severity
+
+
+def _channel(word: str) -> tuple[str, str] | None:
+    match = _CHANNEL.match(word)
+    return None if match is None else (match.group(1) or match.group(2), "channel")
+
+
+# The argument as typed (INC-3, inc3, #3, 3): the handler looks the incident up.
+INCIDENT = Kind("incident", lambda word: word if parse_ref(word) is not None else None)
+STRICT_INCIDENT = Kind("strict_incident", _strict_ref)
+SEVERITY = Kind("severity", parse_severity)
+SEV_WORD = Kind("sev_word", _sev_word)
+CHANNEL = Kind("channel", _channel)
+
+Ctx = CommandContext[Services]
+
+
+def usage(ctx: Ctx, kind: str, **facts: Any) -> UserError:
+    """The usage answer for a problem only the handler can see (usage_error.j2 words it)."""
     return UserError(
-        "usage_error", problem=problem, suggestion=None, text=ctx.text, command=ctx.command
+        "usage_error", kind=kind, suggestion=None, text=ctx.text, command=ctx.command, **facts
     )
 
 
-class IncidentHandlers:
-    """The incident domain as the Slack handlers reach it: the flows, answers, which incident."""
+def flows(services: Services) -> IncidentFlows:
+    if services.incidents is None:
+        raise UserError("incident_answer", kind="not_set_up")
+    return services.incidents
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.renderer = services.renderer
 
-    def flows(self) -> IncidentFlows:
-        if self.services.incidents is None:
-            raise UserError("incident_answer", kind="not_set_up")
-        return self.services.incidents
+def updates(services: Services) -> IncidentUpdates:
+    """Stakeholder updates (subscriptions, the update clock, commander reminders)."""
+    if services.updates is None:
+        raise UserError("incident_answer", kind="not_set_up")
+    return services.updates
 
-    def updates(self) -> IncidentUpdates:
-        """Stakeholder updates (subscriptions, the update clock, commander reminders)."""
-        found = self.services.updates
-        if found is None:
-            raise UserError("incident_answer", kind="not_set_up")
-        return found
 
-    def answer(self, slash: str, kind: str, **facts: object) -> Rendered:
-        return self.renderer.render("incident_answer", slash=slash, kind=kind, **facts)
+def answer(services: Services, slash: str, kind: str, **facts: object) -> Rendered:
+    return services.renderer.render("incident_answer", slash=slash, kind=kind, **facts)
 
-    async def find(self, wanted: str) -> IncidentView:
-        """The incident `wanted` names (`INC-n`, `#n`, `n`), or the not-found answer."""
-        number = parse_ref(wanted)
-        incident = await self.flows().get(number=number) if number is not None else None
-        if incident is None:
-            raise UserError("incident_answer", kind="not_found", wanted=wanted)
-        return incident
 
-    async def target(self, ctx: CommandContext) -> tuple[IncidentView, list[str]]:
-        """The incident a command is about, and the words after its reference.
+async def find(services: Services, wanted: str) -> IncidentView:
+    """The incident `wanted` names (`INC-n`, `#n`, `n`), or the not-found answer."""
+    number = parse_ref(wanted)
+    incident = await flows(services).get(number=number) if number is not None else None
+    if incident is None:
+        raise UserError("incident_answer", kind="not_found", wanted=wanted)
+    return incident
 
-        `INC-n` first; else the thread the command came from (Slack sends slash commands no
-        thread, so in practice: other entry points); else, in the incident channel, the one open
-        incident there. Anything else must name the incident.
-        """
-        flows = self.flows()
-        words = command_words(ctx)
-        if words and _STRICT_REF.match(words[0]):  # a bare number is a value (`sev 2`), not a ref
-            return await self.find(words[0]), words[1:]
-        if ctx.thread_ts:
-            incident = await flows.by_thread(channel=ctx.channel_id, ts=ctx.thread_ts)
-            if incident is not None:
-                return incident, words
-        open_ones = await flows.listing(open_only=True)
-        here = [i for i in open_ones if i.channel == ctx.channel_id]
-        if here and len(open_ones) == 1:
-            return open_ones[0], words
-        raise UserError(
-            "incident_answer",
-            kind="which",
-            refs=[i.ref for i in open_ones],
-            usage=ctx.command.usage,
-        )
 
-    async def by_id(self, incident_id: int | None) -> IncidentView:
-        """The incident with this id (from a button or a modal), or the not-found answer."""
-        incident = await self.flows().get(incident_id=incident_id) if incident_id else None
-        if incident is None:
-            raise UserError("incident_answer", kind="not_found", wanted="that incident")
-        return incident
+async def target(ctx: Ctx) -> IncidentView:
+    """The incident a command is about.
 
-    async def clicked(self, click: Interaction) -> IncidentView:
-        """The incident a header button belongs to (its value is the incident id)."""
-        return await self.by_id(int(click.value) if click.value.isdigit() else None)
+    The `incident` argument first; else the thread the command came from (Slack sends slash
+    commands no thread, so in practice: other entry points); else, in the incident channel, the
+    one open incident there. Anything else must name the incident.
+    """
+    if (wanted := ctx.arg("incident")) is not None:
+        return await find(ctx.services, wanted)
+    incidents = flows(ctx.services)
+    if ctx.thread_ts:
+        incident = await incidents.by_thread(channel=ctx.channel_id, ts=ctx.thread_ts)
+        if incident is not None:
+            return incident
+    open_ones = await incidents.listing(open_only=True)
+    here = [i for i in open_ones if i.channel == ctx.channel_id]
+    if here and len(open_ones) == 1:
+        return open_ones[0]
+    raise UserError(
+        "incident_answer",
+        kind="which",
+        refs=[i.ref for i in open_ones],
+        usage=ctx.command.usage,
+    )
+
+
+async def by_id(services: Services, incident_id: int | None) -> IncidentView:
+    """The incident with this id (from a button or a modal), or the not-found answer."""
+    incident = await flows(services).get(incident_id=incident_id) if incident_id else None
+    if incident is None:
+        raise UserError("incident_answer", kind="not_found", wanted="that incident")
+    return incident
+
+
+async def clicked(click: Interaction) -> IncidentView:
+    """The incident a header button belongs to (its value is the incident id)."""
+    return await by_id(click.services, int(click.value) if click.value.isdigit() else None)

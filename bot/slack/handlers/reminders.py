@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from bot.access.roles import Role
 from bot.commands.context import UserError
-from bot.commands.registry import CommandRegistry
 from bot.incidents.models import IncidentView
 from bot.messages import Rendered
 from bot.services import Services
-from bot.slack.handlers.incident_common import IncidentHandlers
-from bot.slack.interactions import Interaction, InteractionRegistry, Submission
+from bot.slack.handlers.incident_common import answer, by_id, updates
+from bot.slack.interactions import Button, Interaction, Modal, Submission
 from bot.slack.reminder_poster import UPDATE_MODAL, update_modal
 from bot.updates.reminders import CommanderReminders, ReminderView, news_since_update
 
@@ -17,84 +16,71 @@ from bot.updates.reminders import CommanderReminders, ReminderView, news_since_u
 UPDATE_BLOCK, UPDATE_INPUT = "update", "text"
 
 
-def register(
-    services: Services, commands: CommandRegistry, interactions: InteractionRegistry
-) -> None:
-    kit = IncidentHandlers(services)
-    answer = kit.answer
+def _reminders(services: Services) -> CommanderReminders:
+    found = updates(services).reminders
+    if found is None:
+        raise UserError("incident_answer", kind="not_set_up")
+    return found
 
-    def reminders() -> CommanderReminders:
-        found = kit.updates().reminders
-        if found is None:
-            raise UserError("incident_answer", kind="not_set_up")
-        return found
 
-    async def reminded(click: Interaction) -> tuple[ReminderView, IncidentView]:
-        reminder = await reminders().reminder(int(click.value)) if click.value.isdigit() else None
-        if reminder is None:
-            raise UserError("incident_answer", kind="not_found", wanted="that reminder")
-        return reminder, await kit.by_id(reminder.incident_id)
+async def _reminded(click: Interaction) -> tuple[ReminderView, IncidentView]:
+    reminders = _reminders(click.services)
+    reminder = await reminders.reminder(int(click.value)) if click.value.isdigit() else None
+    if reminder is None:
+        raise UserError("incident_answer", kind="not_found", wanted="that reminder")
+    return reminder, await by_id(click.services, reminder.incident_id)
 
-    @interactions.action(
-        "incident.reminder.snooze", role=Role.ONCALL, summary="Snooze the update reminder"
+
+async def on_snooze(click: Interaction) -> Rendered | None:
+    """Snooze the update reminder."""
+    services = click.services
+    reminder, incident = await _reminded(click)
+    if not incident.is_open:
+        return answer(services, click.slash, "update_closed", incident=incident)
+    done, after = await _reminders(services).snooze(reminder_id=reminder.id, user=click.user_id)
+    if not done or after is None or after.snoozed_until is None:
+        return answer(services, click.slash, "reminder_answered")
+    return answer(services, click.slash, "snoozed", incident=incident, until=after.snoozed_until)
+
+
+async def on_post_update(click: Interaction) -> Rendered | None:
+    """Write a stakeholder update in a form prefilled from the timeline."""
+    reminder, incident = await _reminded(click)
+    if not incident.is_open:
+        return answer(click.services, click.slash, "update_closed", incident=incident)
+    view = update_modal(
+        click.services.renderer,
+        slash=click.slash,
+        incident=incident,
+        news=news_since_update(incident),
+        metadata={"incident": incident.id, "reminder": reminder.id, "channel": click.channel_id},
     )
-    async def on_snooze(click: Interaction) -> Rendered | None:
-        reminder, incident = await reminded(click)
-        if not incident.is_open:
-            return answer(click.slash, "update_closed", incident=incident)
-        done, after = await reminders().snooze(reminder_id=reminder.id, user=click.user_id)
-        if not done or after is None or after.snoozed_until is None:
-            return answer(click.slash, "reminder_answered")
-        return answer(click.slash, "snoozed", incident=incident, until=after.snoozed_until)
+    # The trigger id lives 3 s from the click; nothing slow happens before this call.
+    await click.reply.client.views_open(trigger_id=click.trigger_id, view=view)
+    return None
 
-    @interactions.action(
-        "incident.reminder.update",
-        role=Role.ONCALL,
-        summary="Write a stakeholder update in a form prefilled from the timeline",
-    )
-    async def on_post_update(click: Interaction) -> Rendered | None:
-        reminder, incident = await reminded(click)
-        if not incident.is_open:
-            return answer(click.slash, "update_closed", incident=incident)
-        view = update_modal(
-            services.renderer,
-            slash=click.slash,
-            incident=incident,
-            news=news_since_update(incident),
-            metadata={
-                "incident": incident.id,
-                "reminder": reminder.id,
-                "channel": click.channel_id,
-            },
-        )
-        # The trigger id lives 3 s from the click; nothing slow happens before this call.
-        await click.reply.client.views_open(trigger_id=click.trigger_id, view=view)
+
+def check_update(submission: Submission) -> dict[str, str] | None:
+    if submission.text(UPDATE_BLOCK, UPDATE_INPUT):
         return None
+    return {UPDATE_BLOCK: answer(submission.services, submission.slash, "update_empty").text}
 
-    def check_update(submission: Submission) -> dict[str, str] | None:
-        if submission.text(UPDATE_BLOCK, UPDATE_INPUT):
-            return None
-        return {UPDATE_BLOCK: answer(submission.slash, "update_empty").text}
 
-    @interactions.view(
-        UPDATE_MODAL,
-        role=Role.ONCALL,
-        summary="Send a stakeholder update",
-        check=check_update,
+async def on_update_submitted(submission: Submission) -> Rendered | None:
+    """Send a stakeholder update (the modal's Send)."""
+    services = submission.services
+    incident = await by_id(services, _int(submission.metadata.get("incident")))
+    if not incident.is_open:
+        return answer(services, submission.slash, "update_closed", incident=incident)
+    await updates(services).send_update(
+        incident_id=incident.id,
+        text=submission.text(UPDATE_BLOCK, UPDATE_INPUT),
+        actor=submission.user_id,
     )
-    async def on_update_submitted(submission: Submission) -> Rendered | None:
-        incident = await kit.by_id(_int(submission.metadata.get("incident")))
-        if not incident.is_open:
-            return answer(submission.slash, "update_closed", incident=incident)
-        await kit.updates().send_update(
-            incident_id=incident.id,
-            text=submission.text(UPDATE_BLOCK, UPDATE_INPUT),
-            actor=submission.user_id,
-        )
-        reminder_id = _int(submission.metadata.get("reminder"))
-        if reminder_id is not None:
-            await reminders().updated(reminder_id=reminder_id, user=submission.user_id)
-        return answer(submission.slash, "update_sent", incident=incident)
+    reminder_id = _int(submission.metadata.get("reminder"))
+    if reminder_id is not None:
+        await _reminders(services).updated(reminder_id=reminder_id, user=submission.user_id)
+    return answer(services, submission.slash, "update_sent", incident=incident)
 
 
 def _int(value: object) -> int | None:
@@ -102,3 +88,10 @@ def _int(value: object) -> int | None:
         return int(value)  # type: ignore[call-overload, no-any-return]
     except (TypeError, ValueError):
         return None
+
+
+BUTTONS = (
+    Button("incident.reminder.snooze", on_snooze, role=Role.ONCALL),
+    Button("incident.reminder.update", on_post_update, role=Role.ONCALL),
+    Modal(UPDATE_MODAL, on_update_submitted, role=Role.ONCALL, check=check_update),
+)

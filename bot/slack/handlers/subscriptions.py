@@ -3,135 +3,122 @@ header's Subscribe button."""
 
 from __future__ import annotations
 
-import re
-
 from bot.access.roles import Role
-from bot.commands.context import CommandContext
-from bot.commands.registry import CommandRegistry
+from bot.commands.context import Arg, Command
 from bot.incidents.models import IncidentView
 from bot.messages import Rendered
 from bot.services import Services
 from bot.slack.handlers.incident_common import (
-    IncidentHandlers,
-    command_words,
-    parse_ref,
-    parse_severity,
+    CHANNEL,
+    INCIDENT,
+    SEV_WORD,
+    Ctx,
+    clicked,
+    find,
+    flows,
+    updates,
     usage,
 )
-from bot.slack.interactions import Interaction, InteractionRegistry
-
-_CHANNEL = re.compile(r"^(?:<#(C\w+)(?:\|[^>]*)?>|#([a-z][\w.-]*))$", re.IGNORECASE)
+from bot.slack.interactions import Button, Interaction
 
 
-def register(
-    services: Services, commands: CommandRegistry, interactions: InteractionRegistry
-) -> None:
-    kit = IncidentHandlers(services)
+def _answer(services: Services, slash: str, kind: str, **facts: object) -> Rendered:
+    facts.setdefault("ref", None)
+    facts.setdefault("severity", None)
+    facts.setdefault("subscriber_kind", "user")
+    facts.setdefault("subscriber", "")
+    return services.renderer.render("incident_subscribe", slash=slash, kind=kind, **facts)
 
-    def subscribed(slash: str, kind: str, **facts: object) -> Rendered:
-        facts.setdefault("ref", None)
-        facts.setdefault("severity", None)
-        facts.setdefault("subscriber_kind", "user")
-        facts.setdefault("subscriber", "")
-        return kit.renderer.render("incident_subscribe", slash=slash, kind=kind, **facts)
 
-    async def subscription_target(
-        ctx: CommandContext,
-    ) -> tuple[str, str, IncidentView | None, str | None]:
-        """(subscriber, user|channel, incident or None for all, severity or None for every one)
-        from `[INC-n] [#channel] [sevN]`; a bare number is an incident, never a severity."""
-        subscriber, kind, incident, severity = ctx.user_id, "user", None, None
-        for word in command_words(ctx):
-            if (channel := _CHANNEL.match(word)) is not None:
-                subscriber, kind = channel.group(1) or channel.group(2), "channel"
-            elif word.lower().startswith("sev") and severity is None:
-                if (severity := parse_severity(word)) is None:
-                    raise usage(ctx, f"`{word}` is not a severity: `sev1` (the worst) to `sev4`.")
-            elif parse_ref(word) is not None and incident is None:
-                incident = await kit.find(word)
-            else:
-                raise usage(ctx, f"`{word}` is neither `INC-n`, a `#channel` nor a `sevN`.")
-        if severity is not None and incident is not None:
-            raise usage(
-                ctx,
-                f"A severity goes with a subscription to every incident (`subscribe "
-                f"{severity.lower()}`); `subscribe {incident.ref}` gets every update of it.",
-            )
-        return subscriber, kind, incident, severity
+async def _target(ctx: Ctx) -> tuple[str, str, IncidentView | None]:
+    """(subscriber, user|channel, the incident or None for every one) from the arguments."""
+    subscriber, kind = ctx.arg("channel") or (ctx.user_id, "user")
+    wanted = ctx.arg("incident")
+    return subscriber, kind, await find(ctx.services, wanted) if wanted is not None else None
 
-    @commands.command(
+
+async def subscribe(ctx: Ctx) -> Rendered:
+    subscriber, kind, incident = await _target(ctx)
+    severity = ctx.arg("severity")
+    if severity is not None and incident is not None:
+        raise usage(ctx, "severity_with_incident", severity=severity, ref=incident.ref)
+    outcome = await updates(ctx.services).subscribe(
+        subscriber=subscriber,
+        kind=kind,
+        incident_id=incident.id if incident else None,
+        min_severity=severity,
+    )
+    return _answer(
+        ctx.services,
+        ctx.slash,
+        outcome,
+        ref=incident.ref if incident else None,
+        severity=severity,
+        subscriber=subscriber,
+        subscriber_kind=kind,
+    )
+
+
+async def unsubscribe(ctx: Ctx) -> Rendered:
+    subscriber, kind, incident = await _target(ctx)
+    removed = await updates(ctx.services).unsubscribe(
+        subscriber=subscriber, incident_id=incident.id if incident else None
+    )
+    return _answer(
+        ctx.services,
+        ctx.slash,
+        "unsubscribed" if removed else "not_subscribed",
+        ref=incident.ref if incident else None,
+        subscriber=subscriber,
+        subscriber_kind=kind,
+    )
+
+
+async def list_subscriptions(ctx: Ctx) -> Rendered:
+    mine = await updates(ctx.services).subscriptions_of(ctx.user_id)
+    refs = {}
+    for s in mine:
+        if s.scope.isdigit():
+            found = await flows(ctx.services).get(incident_id=int(s.scope))
+            if found is not None:  # else the template says "incident <id>"
+                refs[s.scope] = found.ref
+    return _answer(
+        ctx.services,
+        ctx.slash,
+        "list",
+        subscriptions=mine,
+        refs=refs,
+        stakeholder=ctx.services.settings.stakeholder_channel or None,
+    )
+
+
+async def on_subscribe(click: Interaction) -> Rendered | None:
+    """Get this incident's updates by DM (the header's Subscribe button)."""
+    incident = await clicked(click)
+    outcome = await updates(click.services).subscribe(
+        subscriber=click.user_id, kind="user", incident_id=incident.id
+    )
+    return _answer(click.services, click.slash, outcome, ref=incident.ref)
+
+
+# A bare number is an incident, never a severity: severities start with `sev`.
+INCIDENT_ARG = Arg("incident", optional=True, kind=INCIDENT, shown="INC-n")
+CHANNEL_ARG = Arg("channel", optional=True, kind=CHANNEL, shown="#channel")
+
+COMMANDS = (
+    Command(
         "subscribe",
-        usage="subscribe [INC-n] [#channel] [sev1|sev2|sev3|sev4]",
-        summary=(
-            "Get incident updates by DM (every incident, only those at a severity or worse, "
-            "or one); or send them to a channel"
+        subscribe,
+        args=(
+            INCIDENT_ARG,
+            CHANNEL_ARG,
+            Arg("severity", optional=True, kind=SEV_WORD, shown="sev1|sev2|sev3|sev4"),
         ),
-        examples=("subscribe", "subscribe sev2", "subscribe INC-1", "subscribe #ml-team"),
-    )
-    async def subscribe(ctx: CommandContext) -> Rendered:
-        subscriber, kind, incident, severity = await subscription_target(ctx)
-        outcome = await kit.updates().subscribe(
-            subscriber=subscriber,
-            kind=kind,
-            incident_id=incident.id if incident else None,
-            min_severity=severity,
-        )
-        return subscribed(
-            ctx.slash,
-            outcome,
-            ref=incident.ref if incident else None,
-            severity=severity,
-            subscriber=subscriber,
-            subscriber_kind=kind,
-        )
+        raw=True,
+        any_order=True,
+    ),
+    Command("unsubscribe", unsubscribe, args=(INCIDENT_ARG, CHANNEL_ARG), raw=True, any_order=True),
+    Command("subscriptions", list_subscriptions),
+)
 
-    @commands.command(
-        "unsubscribe",
-        usage="unsubscribe [INC-n] [#channel]",
-        summary="Stop incident updates (every subscription, or the one to INC-n)",
-        examples=("unsubscribe", "unsubscribe INC-1"),
-    )
-    async def unsubscribe(ctx: CommandContext) -> Rendered:
-        subscriber, kind, incident, severity = await subscription_target(ctx)
-        if severity is not None:
-            raise usage(
-                ctx, "`unsubscribe` stops a subscription whatever its severity: leave it out."
-            )
-        removed = await kit.updates().unsubscribe(
-            subscriber=subscriber, incident_id=incident.id if incident else None
-        )
-        return subscribed(
-            ctx.slash,
-            "unsubscribed" if removed else "not_subscribed",
-            ref=incident.ref if incident else None,
-            subscriber=subscriber,
-            subscriber_kind=kind,
-        )
-
-    @commands.command(
-        "subscriptions", usage="subscriptions", summary="The incident updates you get"
-    )
-    async def list_subscriptions(ctx: CommandContext) -> Rendered:
-        mine = await kit.updates().subscriptions_of(ctx.user_id)
-        refs = {}
-        for s in mine:
-            if s.scope.isdigit():
-                found = await kit.flows().get(incident_id=int(s.scope))
-                refs[s.scope] = found.ref if found else f"incident {s.scope}"
-        return subscribed(
-            ctx.slash,
-            "list",
-            subscriptions=mine,
-            refs=refs,
-            stakeholder=services.settings.stakeholder_channel or None,
-        )
-
-    @interactions.action(
-        "incident.subscribe", role=Role.VIEWER, summary="Get this incident's updates by DM"
-    )
-    async def on_subscribe(click: Interaction) -> Rendered | None:
-        incident = await kit.clicked(click)
-        outcome = await kit.updates().subscribe(
-            subscriber=click.user_id, kind="user", incident_id=incident.id
-        )
-        return subscribed(click.slash, outcome, ref=incident.ref)
+BUTTONS = (Button("incident.subscribe", on_subscribe, role=Role.VIEWER),)
