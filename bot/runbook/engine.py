@@ -316,7 +316,10 @@ class RunbookEngine:
             if problem is not None or runbook is None:
                 service.skip_pending(session=session, run=run)
                 service.set_run_status(
-                    session=session, run=run, status=RunStatus.FAILED, error=problem
+                    session=session,
+                    run=run,
+                    status=RunStatus.FAILED,
+                    error=self._words(problem or "runbook_gone", runbook_id=run.runbook_id),
                 )
             elif run.cancelled_by and status is not RunStatus.ROLLING_BACK:
                 finish_cancelled(session, run)
