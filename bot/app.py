@@ -288,7 +288,9 @@ def build_engine(services: Services, client: AsyncWebClient) -> RunbookEngine:
             client, services.renderer, slash=settings.slash_command
         ),
     }
-    return RunbookEngine(services.db, runbooks, actions, reporter, extras)
+    return RunbookEngine(
+        services.db, runbooks, actions, reporter, extras, renderer=services.renderer
+    )
 
 
 def process_pool(services: Services) -> Executor:

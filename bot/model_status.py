@@ -108,28 +108,12 @@ class ModelStatusCache:
             self._task = None
 
     def section(self, model_name: str) -> dict[str, object]:
-        """The lines `/iris status` shows about the model."""
-        s = self.status
-        server = s.server
-        if s.refreshed_at is None and server is None:
-            return {"title": "Model", "lines": ["checking the registry and the model server…"]}
-        lines = []
-        if s.refreshed_at is None:
-            lines.append(f"`{model_name}` production: checking the registry…")
-        else:
-            production = f"v{s.production}" if s.production is not None else "none"
-            lines.append(f"`{model_name}` production: *{production}*")
-        if s.registry_error:
-            lines.append(f":x: registry: {s.registry_error}")
-        if server is None or not server.reachable:
-            lines.append(
-                f":x: model server not answering ({server.error if server else 'not checked'})"
-            )
-        elif server.version is None:
-            lines.append(
-                f":warning: model server up but not serving: {server.error or server.status}"
-            )
-        else:
-            mark = ":white_check_mark:" if server.version == s.production else ":warning:"
-            lines.append(f"{mark} model server serves v{server.version}")
-        return {"title": "Model", "lines": lines}
+        """The facts `/iris status` shows about the model; `templates/status.j2` words them."""
+        return {
+            "kind": "model",
+            "model_name": model_name,
+            "checked": self.status.refreshed_at is not None,
+            "production": self.status.production,
+            "registry_error": self.status.registry_error,
+            "server": self.status.server,
+        }

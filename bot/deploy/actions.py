@@ -20,6 +20,19 @@ from bot.registry.errors import RegistryError, UnknownVersion
 from bot.registry.service import ModelService
 from bot.runbook import ActionContext, ActionFailed, ActionRegistry, ActionResult
 
+# Every line these steps show in the checklist, by `kind`.
+STEP_WORDS = "deploy_step"
+
+
+def _failed(kind: str, **facts: Any) -> ActionFailed:
+    """A step failure whose line is `kind` in `templates/deploy_step.j2`."""
+    return ActionFailed(template=STEP_WORDS, facts={"kind": kind, **facts})
+
+
+def _done(kind: str, outputs: dict[str, Any] | None = None, **facts: Any) -> ActionResult:
+    """A step result whose line is `kind` in `templates/deploy_step.j2`."""
+    return ActionResult(template=STEP_WORDS, facts={"kind": kind, **facts}, outputs=outputs or {})
+
 
 def _deps(ctx: ActionContext) -> tuple[Any, ModelService, ModelServerClient, Any]:
     extras = ctx.extras
@@ -69,7 +82,7 @@ def _version(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise ActionFailed(f"{value!r} is not a model version") from None
+        raise _failed("not_a_version", given=repr(value)) from None
 
 
 def register_deploy_actions(actions: ActionRegistry) -> None:
@@ -87,18 +100,20 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
                     ttl_seconds=settings.deploy_lock_ttl_seconds,
                 )
         except service.LockHeld as exc:
-            since = exc.lock.acquired_at.strftime("%H:%M:%S UTC") if exc.lock.acquired_at else "?"
-            raise ActionFailed(
-                f"another change holds the deploy lock: <@{exc.lock.holder}> ({exc.lock.purpose}) since {since}"
+            raise _failed(
+                "lock_held",
+                holder=exc.lock.holder,
+                purpose=exc.lock.purpose,
+                acquired_at=exc.lock.acquired_at,
             ) from None
-        return ActionResult(summary=f"lock taken for {purpose}", outputs={"holder": lock.holder})
+        return _done("lock_taken", {"holder": lock.holder}, purpose=purpose)
 
     @actions.action("deploy.release_lock", description="Release the production deploy lock")
     async def release_lock(ctx: ActionContext) -> ActionResult:
         db, _, _, _ = _deps(ctx)
         with db.session() as session:
             released = service.release_lock(session, run_id=ctx.run_id)
-        return ActionResult(summary="lock released" if released else "lock was already free")
+        return _done("lock_released" if released else "lock_was_free")
 
     @actions.action(
         "model.preflight",
@@ -128,7 +143,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
                 **report.holdout,
             )
         if not report.passed:
-            raise ActionFailed("preflight failed: " + "; ".join(c.detail for c in report.failures))
+            raise _failed("preflight_failed", problems=[c.detail for c in report.failures])
         if decision.overridden is not None:
             await asyncio.to_thread(
                 record_override,
@@ -142,8 +157,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
                 channel=ctx.channel,
             )
         outputs = {**report.as_dict(), "forced_over": decision.overridden}
-        summary = "; ".join(c.detail for c in report.checks)
-        return ActionResult(summary=summary, outputs=outputs)
+        return _done("preflight_passed", outputs, checks=[c.detail for c in report.checks])
 
     @actions.action(
         "model.resolve_rollback_target",
@@ -154,29 +168,25 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
         db, models, _, _ = _deps(ctx)
         current = await asyncio.to_thread(models.production_version)
         if current is None:
-            raise ActionFailed("nothing is in production, so there is nothing to roll back")
+            raise _failed("nothing_in_production")
         if version in (None, ""):
             with db.session() as session:
                 target = service.previous_production(session, current=current)
             if target is None:
-                raise ActionFailed(
-                    f"the deploy history has no version before v{current}; name one: rollback v1"
-                )
+                raise _failed("no_history", production=current)
         else:
             target = _version(version)
         if target == current:
-            raise ActionFailed(f"v{target} is already in production")
+            raise _failed("already_production", version=target)
         await _authorize(ctx, target, ProductionAction.ROLLBACK)
         try:
             await asyncio.to_thread(models.load, target)
         except UnknownVersion as exc:
             raise ActionFailed(str(exc)) from None
         except RegistryError as exc:
-            raise ActionFailed(f"v{target} cannot be loaded: {exc}") from None
-        return ActionResult(
-            summary=f"v{current} → v{target}",
-            outputs={"from_version": current, "to_version": target},
-        )
+            raise _failed("cannot_load", version=target, problem=str(exc)) from None
+        outputs = {"from_version": current, "to_version": target}
+        return _done("rollback_target", outputs, **outputs)
 
     @actions.action(
         "model.set_production",
@@ -193,12 +203,10 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
             try:
                 action = ProductionAction(str(policy))
             except ValueError:
-                raise ActionFailed(f"unknown production policy {policy!r}") from None
+                raise _failed("unknown_policy", given=repr(policy)) from None
             await _authorize(ctx, target, action, force=_truthy(ctx.params.get("force")))
         previous = await asyncio.to_thread(models.set_production, target)
-        return ActionResult(
-            summary=f"production → v{target}", outputs={"previous": previous, "version": target}
-        )
+        return _done("production_set", {"previous": previous, "version": target}, version=target)
 
     @actions.action(
         "serving.wait_for_version",
@@ -212,10 +220,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
             seconds = await server.wait_for_version(target, timeout=settings.deploy_wait_seconds)
         except TimeoutError as exc:
             raise ActionFailed(str(exc)) from None
-        return ActionResult(
-            summary=f"serving v{target} after {seconds:.2f}s",
-            outputs={"seconds": round(seconds, 3)},
-        )
+        return _done("serving", {"seconds": round(seconds, 3)}, version=target, seconds=seconds)
 
     @actions.action(
         "serving.smoke_test",
@@ -229,10 +234,12 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
             expected_version=expected, latency_bound_ms=settings.smoke_latency_ms
         )
         if not result.passed:
-            raise ActionFailed("smoke test failed: " + "; ".join(result.problems))
-        return ActionResult(
-            summary=f"{result.samples} golden samples right in {result.latency_ms:.0f} ms",
-            outputs=result.as_dict(),
+            raise _failed("smoke_failed", problems=list(result.problems))
+        return _done(
+            "smoke_passed",
+            result.as_dict(),
+            samples=result.samples,
+            latency_ms=result.latency_ms,
         )
 
     @actions.action(
@@ -272,7 +279,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
                 target,
                 {"deployed_at": stamp, "deployed_by": ctx.actor, "deploy_run": str(ctx.run_id)},
             )
-        return ActionResult(summary=f"recorded: {outcome}", outputs={"record_id": entry.id})
+        return _done("recorded", {"record_id": entry.id}, outcome=outcome)
 
 
 def _preflight(

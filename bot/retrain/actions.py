@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 
 RUN_TAG = "retrain_run"
 REASONS_TAG = T_VALIDATION_REASONS
+# Every line these steps show in the checklist, by `kind`.
+STEP_WORDS = "retrain_step"
+
+
+def _failed(kind: str, **facts: Any) -> ActionFailed:
+    """A step failure whose line is `kind` in `templates/retrain_step.j2`."""
+    return ActionFailed(template=STEP_WORDS, facts={"kind": kind, **facts})
+
+
+def _done(kind: str, outputs: dict[str, Any] | None = None, **facts: Any) -> ActionResult:
+    """A step result whose line is `kind` in `templates/retrain_step.j2`."""
+    return ActionResult(template=STEP_WORDS, facts={"kind": kind, **facts}, outputs=outputs or {})
 
 
 def _deps(ctx: ActionContext) -> tuple[Any, ModelService, Any]:
@@ -79,7 +91,7 @@ def _params(value: Any) -> dict[str, Any]:
     try:
         return dict(json.loads(value or "{}"))
     except (TypeError, ValueError):
-        raise ActionFailed(f"hyper-parameters are not a JSON object: {value!r}") from None
+        raise _failed("params_not_json", given=repr(value)) from None
 
 
 def _run_message_ts(db: Any, run_id: int) -> str | None:
@@ -99,21 +111,19 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
         folder = landing_dir(settings)
         folder.mkdir(parents=True, exist_ok=True)
         report = await asyncio.to_thread(ingest_landing, db, landing_dir=folder)
-        summary = (
-            f"{report.rows_added} rows taken from {len(report.files)} files, "
-            f"{report.rows_quarantined} quarantined"
-        )
-        if report.reasons:
-            top = sorted(report.reasons.items(), key=lambda kv: -kv[1])[:3]
-            summary += " (" + ", ".join(f"{k}: {v}" for k, v in top) + ")"
-        return ActionResult(
-            summary=summary,
-            outputs={
+        top = sorted(report.reasons.items(), key=lambda kv: -kv[1])[:3]
+        return _done(
+            "ingested",
+            {
                 "files": list(report.files),
                 "rows_added": report.rows_added,
                 "rows_quarantined": report.rows_quarantined,
                 "reasons": dict(report.reasons),
             },
+            rows_added=report.rows_added,
+            files=len(report.files),
+            rows_quarantined=report.rows_quarantined,
+            top_reasons=top,
         )
 
     @actions.action(
@@ -137,21 +147,19 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
                     classes[cls] = classes.get(cls, 0) + int(n)
         new = summary.new_since
         new_total = sum(new.values()) if isinstance(new, dict) else int(new or 0)
-        label = production.label if production else "production"
-        text = (
-            " · ".join(f"{n} {s}" for s, n in rows.items())
-            + f" rows; {new_total} new since {label} was trained; classes "
-            + " / ".join(f"{c} {n}" for c, n in sorted(classes.items()))
-        )
-        return ActionResult(
-            summary=text,
-            outputs={
+        return _done(
+            "summarized",
+            {
                 "rows_by_source": rows,
                 "class_counts": classes,
                 "new_since": new_total,
                 "quarantined": summary.quarantined,
                 "production_version": production.version if production else None,
             },
+            rows_by_source=rows,
+            class_counts=classes,
+            new_since=new_total,
+            production_label=production.label if production else None,
         )
 
     @actions.action(
@@ -179,11 +187,11 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
             and production.training_data_hash
             and production.training_data_hash == data.data_hash
         ):
-            when = trained_at(production)
-            raise ActionFailed(
-                f"nothing new since {production.label} was trained"
-                f" ({when:%Y-%m-%d %H:%M} UTC): same training data {data.data_hash[:10]};"
-                " use --force to retrain anyway"
+            raise _failed(
+                "nothing_new",
+                production_label=production.label,
+                trained_at=trained_at(production),
+                data_hash=data.data_hash,
             )
         pool: Executor = ctx.extras["process_pool"]()
         loop = asyncio.get_running_loop()
@@ -192,23 +200,21 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
                 pool, jobs.fit_candidate, estimator, hyper, data.X, data.y
             )
         except BrokenProcessPool:
-            raise ActionFailed(
-                "the training worker process died (killed or out of memory); nothing was registered"
-            ) from None
+            raise _failed("worker_died") from None
         except Exception as exc:
-            raise ActionFailed(
-                f"training {estimator} failed: {type(exc).__name__}: {exc}"
+            raise _failed(
+                "training_failed",
+                estimator=estimator,
+                error=type(exc).__name__,
+                problem=str(exc),
             ) from None
         path = artifact_path(settings, ctx.run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(path.write_bytes, fitted["model"])
         evaluation = Evaluation(**fitted["evaluation"])
-        return ActionResult(
-            summary=(
-                f"{estimator} on {fitted['n_train']} rows in {fitted['seconds']:.1f}s: "
-                f"holdout accuracy {evaluation.accuracy:.3f}, macro-F1 {evaluation.macro_f1:.3f}"
-            ),
-            outputs={
+        return _done(
+            "trained",
+            {
                 "estimator": estimator,
                 "params": hyper,
                 "artifact": str(path),
@@ -220,6 +226,11 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
                 "n_train": fitted["n_train"],
                 "seconds": fitted["seconds"],
             },
+            estimator=estimator,
+            n_train=fitted["n_train"],
+            seconds=fitted["seconds"],
+            accuracy=evaluation.accuracy,
+            macro_f1=evaluation.macro_f1,
         )
 
     @actions.action("model.register", description="Register the candidate as the next version")
@@ -227,14 +238,15 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
         _, models, _ = _deps(ctx)
         trained = dict(ctx.outputs.get("train", {}))
         if not trained:
-            raise ActionFailed("no trained candidate to register")
+            raise _failed("nothing_to_register")
         try:
             version = await asyncio.to_thread(_register, models, ctx, trained)
         except RegistryError as exc:
-            raise ActionFailed(f"could not register the candidate: {exc}") from None
-        return ActionResult(
-            summary=f"registered {version.label} (validation pending)",
-            outputs={"version": version.version, "data_hash": trained["data_hash"]},
+            raise _failed("register_failed", problem=str(exc)) from None
+        return _done(
+            "registered",
+            {"version": version.version, "data_hash": trained["data_hash"]},
+            label=version.label,
         )
 
     @actions.action(
@@ -246,12 +258,9 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
         _, models, settings = _deps(ctx)
         outputs = await asyncio.to_thread(_gate, models, settings, int(version))
         verdict = outputs["verdict"]
-        summary = (
-            f"v{version} passed the gate"
-            if verdict["passed"]
-            else f"v{version} REJECTED: " + "; ".join(verdict["reasons"])
-        )
-        return ActionResult(summary=summary, outputs=outputs)
+        if verdict["passed"]:
+            return _done("gate_passed", outputs, version=version)
+        return _done("gate_rejected", outputs, version=version, reasons=list(verdict["reasons"]))
 
     @actions.action(
         "model.reject",
@@ -263,19 +272,19 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
         number = int(version)
         current = await asyncio.to_thread(models.describe, number)
         if current.validation_status == "passed":
-            return ActionResult(summary=f"v{number} already passed; left as is")
+            return _done("already_passed", version=number)
         why = str(reason or "the regression gate did not run")
         await asyncio.to_thread(
             models.set_tags, number, {"validation_status": "rejected", REASONS_TAG: why}
         )
-        return ActionResult(summary=f"v{number} marked rejected: {why}")
+        return _done("marked_rejected", version=number, reason=why)
 
     @actions.action("retrain.report", description="Post the candidate vs production report")
     async def report(ctx: ActionContext) -> ActionResult:
         db, _, _ = _deps(ctx)
         reporter = ctx.extras.get("retrain_reports")
         if reporter is None or not ctx.channel:
-            return ActionResult(summary="no channel to report to")
+            return _done("no_channel")
         facts = {
             "run_id": ctx.run_id,
             "actor": ctx.actor,
@@ -286,7 +295,7 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
         }
         thread_ts = ctx.thread_ts or await asyncio.to_thread(_run_message_ts, db, ctx.run_id)
         await reporter.post_report(channel=ctx.channel, thread_ts=thread_ts, facts=facts)
-        return ActionResult(summary="report posted", outputs={"version": facts["version"]})
+        return _done("report_posted", {"version": facts["version"]})
 
 
 def _truthy(value: Any) -> bool:

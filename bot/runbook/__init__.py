@@ -13,7 +13,7 @@ from bot.runbook.actions import (
     ActionResult,
     ActionSpec,
 )
-from bot.runbook.checklist import ChecklistItem, ChecklistView, build_checklist, checklist_text
+from bot.runbook.checklist import ChecklistItem, ChecklistView, build_checklist
 from bot.runbook.engine import RunbookEngine
 from bot.runbook.errors import (
     AlreadyConfirmedError,
@@ -68,7 +68,6 @@ __all__ = [
     "StepState",
     "StepStatus",
     "build_checklist",
-    "checklist_text",
     "load_runbook",
     "load_runbooks",
     "parse_runbook",

@@ -16,22 +16,44 @@ from typing import Any, Protocol
 
 from bot.runbook.schema import CONFIRM_ACTION
 
+# The engine's own words about steps (skipped, timed out, confirmed...), by `kind`.
+STEP_WORDS = "runbook_step"
+
 
 class ActionFailed(Exception):
-    """Raised by an action to fail its step with a message meant for the humans in the channel."""
+    """Raised by an action to fail its step with a line meant for the humans in the channel.
 
-    def __init__(self, message: str) -> None:
+    The line's words come from a template: `template` names a file in `templates/` and `facts`
+    are its variables (the engine renders them when the step ends, as `DeployRefused` does for a
+    command). `message` carries words that already exist: a template rendered by the action, or
+    a domain error's own message.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        template: str | None = None,
+        facts: Mapping[str, Any] | None = None,
+    ) -> None:
         self.message = message
-        super().__init__(message)
+        self.template = template
+        self.facts: dict[str, Any] = dict(facts or {})
+        super().__init__(message or f"{template}: {self.facts.get('kind', '')}")
 
 
 @dataclass(frozen=True)
 class ActionResult:
-    """What an action reports: ok or not, one line for the checklist, outputs for later steps."""
+    """What an action reports: ok or not, one line for the checklist, outputs for later steps.
+
+    The line is `template` rendered with `facts` when a template is named, else `summary`.
+    """
 
     ok: bool = True
     summary: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    template: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,4 +160,8 @@ async def _confirm(ctx: ActionContext, message: str = "") -> ActionResult:
     # The engine only calls this after someone clicked Confirm; the pause is the whole point.
     # Who confirmed is on the step row (`confirmed_by`); the checklist renders it as a mention.
     who = ctx.confirmed_by or ctx.actor
-    return ActionResult(summary=message or "Confirmed", outputs={"confirmed_by": who})
+    if message:
+        return ActionResult(summary=message, outputs={"confirmed_by": who})
+    return ActionResult(
+        template=STEP_WORDS, facts={"kind": "confirmed"}, outputs={"confirmed_by": who}
+    )

@@ -1,7 +1,8 @@
 """Turn a RunState into a checklist view model: what the one Slack progress message shows.
 
-Pure data in, pure data out; the Slack layer renders it with a Jinja2 template and maps the
-markers ("done", "running", ...) to whatever emoji or Block Kit elements it likes.
+Pure data in, pure data out, and no words: the Slack layer renders it with a Jinja2 template
+(`templates/runbook_run.j2`), which names the statuses and maps the markers ("done", "running",
+...) to whatever emoji or Block Kit elements it likes.
 """
 
 from __future__ import annotations
@@ -20,18 +21,6 @@ STEP_MARKERS: dict[StepStatus, str] = {
     StepStatus.FAILED: "failed",
     StepStatus.SKIPPED: "skipped",
     StepStatus.CANCELLED: "cancelled",
-}
-
-RUN_LABELS: dict[RunStatus, str] = {
-    RunStatus.PENDING: "Starting",
-    RunStatus.RUNNING: "Running",
-    RunStatus.WAITING_CONFIRMATION: "Waiting for confirmation",
-    RunStatus.ROLLING_BACK: "Rolling back",
-    RunStatus.SUCCEEDED: "Succeeded",
-    RunStatus.FAILED: "Failed",
-    RunStatus.ROLLED_BACK: "Rolled back",
-    RunStatus.ROLLBACK_FAILED: "Rollback failed",
-    RunStatus.CANCELLED: "Cancelled",
 }
 
 RUN_MARKERS: dict[RunStatus, str] = {
@@ -80,10 +69,10 @@ class ChecklistView:
     runbook_id: str
     title: str
     status: str
-    status_label: str
     marker: str
     actor: str
-    params: list[tuple[str, str]]
+    # Values as given; the template shows None, True and False in words.
+    params: list[tuple[str, Any]]
     items: list[ChecklistItem]
     # Shown only once a rollback started; otherwise empty.
     rollback_items: list[ChecklistItem]
@@ -119,14 +108,6 @@ def _item(step: StepState, current: int, run_active: bool) -> ChecklistItem:
     )
 
 
-def _show_param(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
 def build_checklist(run: RunState) -> ChecklistView:
     """The checklist view of a run: header, one item per step, rollback items once rolling back."""
     active = not run.status.finished
@@ -143,7 +124,8 @@ def build_checklist(run: RunState) -> ChecklistView:
             run_id=run.id,
             step_id=waiting.step_id,
             title=waiting.title,
-            prompt=waiting.summary or f"Confirm: {waiting.title}?",
+            # The engine stores the rendered question as the waiting step's summary.
+            prompt=waiting.summary or "",
         )
         if waiting is not None and run.status is RunStatus.WAITING_CONFIRMATION
         else None
@@ -154,10 +136,9 @@ def build_checklist(run: RunState) -> ChecklistView:
         runbook_id=run.runbook_id,
         title=run.runbook_title,
         status=run.status.value,
-        status_label=RUN_LABELS[run.status],
         marker=RUN_MARKERS[run.status],
         actor=run.actor,
-        params=[(name, _show_param(value)) for name, value in run.params.items()],
+        params=list(run.params.items()),
         items=main,
         rollback_items=rollback,
         done_count=sum(1 for i in counted if i.status in ("succeeded", "failed", "skipped")),
@@ -167,17 +148,3 @@ def build_checklist(run: RunState) -> ChecklistView:
         cancelled_by=run.cancelled_by,
         confirmation=confirmation,
     )
-
-
-def checklist_text(view: ChecklistView) -> str:
-    """A plain-text rendering: the notification fallback `text` and the CLI's output."""
-    lines = [f"{view.title} (run #{view.run_id}): {view.status_label} [{view.progress}]"]
-    for heading, items in (("", view.items), ("Rollback", view.rollback_items)):
-        if heading and items:
-            lines.append(f"{heading}:")
-        for item in items:
-            detail = item.error or item.summary
-            lines.append(f"[{item.marker}] {item.title}" + (f": {detail}" if detail else ""))
-    if view.error:
-        lines.append(f"Reason: {view.error}")
-    return "\n".join(lines)

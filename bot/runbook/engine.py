@@ -32,15 +32,22 @@ from typing import Any
 from jinja2 import TemplateError
 
 from bot.db import Database
+from bot.messages import TemplateRenderer
 from bot.runbook import leases, service
-from bot.runbook.actions import ActionRegistry
+from bot.runbook.actions import STEP_WORDS, ActionRegistry
 from bot.runbook.errors import (
     ConfirmDeniedError,
     RunbookInputError,
     RunNotFoundError,
     RunStateError,
 )
-from bot.runbook.execution import call_action, template_context
+from bot.runbook.execution import (
+    call_action,
+    failure_text,
+    result_text,
+    step_text,
+    template_context,
+)
 from bot.runbook.guards import (
     Authorize,
     call_authorize,
@@ -77,6 +84,7 @@ class RunbookEngine:
         reporter: ProgressReporter | None = None,
         extras: Mapping[str, Any] | None = None,
         *,
+        renderer: TemplateRenderer | None = None,
         reporter_timeout: float = 15.0,
         heartbeat: float = 10.0,
     ) -> None:
@@ -85,6 +93,9 @@ class RunbookEngine:
         self._actions = actions
         self._reporter: ProgressReporter = reporter or NullReporter()
         self._extras: Mapping[str, Any] = extras or {}
+        # Steps' lines are rendered when they end and stored as text, so a finished run reads
+        # the same after the templates change and needs no renderer to show.
+        self._renderer = renderer or TemplateRenderer()
         self._reporter_timeout = reporter_timeout
         self._tasks: dict[int, asyncio.Task[None]] = {}
         # Serialises confirm/cancel per run (their authorize callback may await).
@@ -280,7 +291,7 @@ class RunbookEngine:
                         session=session,
                         run=run,
                         status=RunStatus.FAILED,
-                        error="internal error in the runbook engine (see the bot log)",
+                        error=self._words("engine_error"),
                     )
             except Exception:
                 # The database itself is gone; resume_incomplete() picks the run up later.
@@ -305,7 +316,10 @@ class RunbookEngine:
             if problem is not None or runbook is None:
                 service.skip_pending(session=session, run=run)
                 service.set_run_status(
-                    session=session, run=run, status=RunStatus.FAILED, error=problem
+                    session=session,
+                    run=run,
+                    status=RunStatus.FAILED,
+                    error=self._words(problem or "runbook_gone", runbook_id=run.runbook_id),
                 )
             elif run.cancelled_by and status is not RunStatus.ROLLING_BACK:
                 finish_cancelled(session, run)
@@ -353,12 +367,16 @@ class RunbookEngine:
                     run=run,
                     index=index,
                     status=StepStatus.SKIPPED,
-                    summary="Skipped: condition not met",
+                    summary=self._words("skipped"),
                 )
                 service.advance(session=session, run=run, to_index=index + 1)
                 return None
             if step.confirm and row.confirmed_by is None:
-                prompt = render_value(step.confirm_prompt or f"Confirm: {step.title}?", context)
+                prompt = (
+                    render_value(step.confirm_prompt, context)
+                    if step.confirm_prompt
+                    else self._words("confirm_prompt", title=step.title)
+                )
                 service.mark_step_waiting(session=session, run=run, index=index, prompt=str(prompt))
                 service.set_run_status(
                     session=session, run=run, status=RunStatus.WAITING_CONFIRMATION
@@ -366,7 +384,7 @@ class RunbookEngine:
                 return None
         except TemplateError as exc:
             service.mark_step_running(session=session, run=run, index=index)
-            self._apply_failure(session, run, step, f"could not evaluate the step: {exc}")
+            self._apply_failure(session, run, step, self._words("bad_condition", problem=str(exc)))
             return None
         service.mark_step_running(session=session, run=run, index=index)
         return context, row.confirmed_by, service.to_state(run)
@@ -379,30 +397,41 @@ class RunbookEngine:
         confirmed_by: str | None,
         state: RunState,
     ) -> None:
-        result, error = await call_action(
+        result, failure = await call_action(
             self._actions, self._extras, step, state, context, confirmed_by
         )
+        # Rendered before the transaction: a template is quick, but the session is not held
+        # over anything that could be slow.
+        if failure is None and result is not None:
+            summary = result_text(self._renderer, result)
+        else:
+            error = failure_text(self._renderer, failure) if failure else ""
+            error = error or self._words("reported_failure")
         with self._db.session() as session:
             run = self._load(session, run_id)
             index = run.current_step
-            if error is None and result is not None:
+            if failure is None and result is not None:
                 service.mark_step_succeeded(
                     session=session,
                     run=run,
                     index=index,
-                    summary=result.summary,
+                    summary=summary,
                     outputs=result.outputs,
                 )
                 service.advance(session=session, run=run, to_index=index + 1)
             else:
                 log.info("runbook run %s: step %s failed: %s", run_id, step.id, error)
-                self._apply_failure(session, run, step, error or "failed")
+                self._apply_failure(session, run, step, error)
+
+    def _words(self, kind: str, **facts: Any) -> str:
+        """One of the engine's own lines about a step, from `templates/runbook_step.j2`."""
+        return step_text(self._renderer, STEP_WORDS, {"kind": kind, **facts})
 
     def _apply_failure(self, session: Any, run: RunbookRun, step: Step, error: str) -> None:
         """Record the failure of the current step and apply its on_failure policy."""
         index = run.current_step
         service.mark_step_failed(session=session, run=run, index=index, error=error)
-        message = f"{step.title}: {error}"
+        message = self._words("step_failed", title=step.title, error=error)
         rolling_back = run.status == RunStatus.ROLLING_BACK.value
         if step.on_failure is OnFailure.CONTINUE:
             service.advance(session=session, run=run, to_index=index + 1)

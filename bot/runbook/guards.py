@@ -19,12 +19,12 @@ Authorize = Callable[[RunState, str], bool | Awaitable[bool]]
 
 
 def runbook_mismatch(run: RunbookRun, runbook: Runbook | None) -> str | None:
-    """Why the run cannot continue with the loaded runbook, or None."""
+    """Why the run cannot continue with the loaded runbook, as a `runbook_step.j2` kind, or None."""
     # A run started with one version of a runbook cannot continue with a reshaped one.
     if runbook is None:
-        return f"runbook '{run.runbook_id}' is no longer loaded"
+        return "runbook_gone"
     if [s.step_id for s in run.steps] != [s.id for s in runbook.all_steps()]:
-        return f"runbook '{run.runbook_id}' changed since this run started; start a new run"
+        return "runbook_changed"
     return None
 
 
