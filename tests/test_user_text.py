@@ -38,10 +38,6 @@ TEXT_KEYWORDS = frozenset({"text", "summary", "detail", "message"})
 # The local Slack stand-in speaks for Slack, not for the bot: its texts are Slack's own.
 NOT_THE_BOT = ("localslack/",)
 
-# Folders whose words (usage texts, help summaries) move to templates with the rewrite of the
-# Slack handlers into one function per command; until then their current texts are allowed here
-# as a whole. Remove a folder once it has none.
-HANDLER_DIRS = ("slack/handlers/",)
 
 # (file, text) pairs allowed, each with why.
 NOT_WORDS: dict[tuple[str, str], str] = {
@@ -118,8 +114,6 @@ def offences_in(source: str, file: str) -> list[Offence]:
 
 
 def _allowed(offence: Offence) -> bool:
-    if offence.file.startswith(HANDLER_DIRS):
-        return True
     return (offence.file, offence.text) in NOT_WORDS
 
 
@@ -143,8 +137,6 @@ def test_allowlist_has_no_stale_entries() -> None:
     found = scan()
     stale = [key for key in NOT_WORDS if not any((o.file, o.text) == key for o in found)]
     assert not stale, f"remove these from NOT_WORDS: {stale}"
-    gone = [d for d in HANDLER_DIRS if not any(o.file.startswith(d) for o in found)]
-    assert not gone, f"remove these from HANDLER_DIRS: {gone}"
 
 
 def test_the_scan_finds_words_in_each_place_text_leaves() -> None:
