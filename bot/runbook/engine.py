@@ -75,7 +75,6 @@ class RunbookEngine:
         runbooks: Mapping[str, Runbook],
         actions: ActionRegistry,
         reporter: ProgressReporter | None = None,
-        extras: Mapping[str, Any] | None = None,
         *,
         reporter_timeout: float = 15.0,
         heartbeat: float = 10.0,
@@ -84,7 +83,6 @@ class RunbookEngine:
         self._runbooks = dict(runbooks)
         self._actions = actions
         self._reporter: ProgressReporter = reporter or NullReporter()
-        self._extras: Mapping[str, Any] = extras or {}
         self._reporter_timeout = reporter_timeout
         self._tasks: dict[int, asyncio.Task[None]] = {}
         # Serialises confirm/cancel per run (their authorize callback may await).
@@ -379,9 +377,7 @@ class RunbookEngine:
         confirmed_by: str | None,
         state: RunState,
     ) -> None:
-        result, error = await call_action(
-            self._actions, self._extras, step, state, context, confirmed_by
-        )
+        result, error = await call_action(self._actions, step, state, context, confirmed_by)
         with self._db.session() as session:
             run = self._load(session, run_id)
             index = run.current_step

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import TemplateError
@@ -46,7 +45,6 @@ def template_context(run: RunbookRun) -> dict[str, Any]:
 
 async def call_action(
     actions: ActionRegistry,
-    extras: Mapping[str, Any],
     step: Step,
     state: RunState,
     context: dict[str, Any],
@@ -67,7 +65,6 @@ async def call_action(
         actor=state.actor,
         params=dict(state.params),
         outputs=dict(context["steps"]),
-        extras=extras,
         confirmed_by=confirmed_by,
         channel=state.channel,
         thread_ts=state.thread_ts,

@@ -57,6 +57,7 @@ def register(
     # The rendered answer is reused for a second: status is what people (and dashboards) ask
     # most, and its facts are cached already; uptime to the second is precise enough.
     last: dict[str, object] = {"at": -1.0, "message": None}
+    health = _HealthCache()
 
     @commands.command(
         "status",
@@ -64,13 +65,13 @@ def register(
         summary="Bot health: version, mode, uptime, database, scheduler, model",
     )
     async def status_command(ctx: CommandContext) -> Rendered:
-        model_status = services.extras.get("model_status")
-        if model_status is not None:
-            # Within a second when the server answers or refuses; `probe_timeout` when it hangs.
-            await model_status.current()
+        # Within a second when the server answers or refuses; `probe_timeout` when it hangs.
+        await services.model_status.current()
         now = time.monotonic()
         if last["message"] is None or now - float(last["at"]) >= 1.0:  # type: ignore[arg-type]
-            last["message"] = renderer.render("status", slash=ctx.slash, **status_facts(services))
+            last["message"] = renderer.render(
+                "status", slash=ctx.slash, **status_facts(services, health)
+            )
             last["at"] = now
         return last["message"]  # type: ignore[return-value]
 
@@ -122,17 +123,14 @@ class _HealthCache:
         return self.facts
 
 
-def status_facts(services: Services) -> dict[str, object]:
-    """Everything `/iris status` shows; providers in `extras['status_providers']` add model facts."""
-    cache = services.extras.setdefault("health_cache", _HealthCache())
+def status_facts(services: Services, cache: _HealthCache) -> dict[str, object]:
+    """Everything `/iris status` shows, the model's facts included."""
     facts: dict[str, object] = {
         "version": bot.__version__,
         "mode": services.mode,
         "uptime_seconds": services.uptime_seconds,
         "database_kind": services.db.engine.dialect.name,
         **cache.get(services),
-        "sections": [],
+        "sections": [services.model_status.section(services.settings.model_name)],
     }
-    for provider in services.extras.get("status_providers", []):
-        facts["sections"].append(provider())  # type: ignore[union-attr]
     return facts

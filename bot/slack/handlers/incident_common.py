@@ -53,16 +53,11 @@ class IncidentHandlers:
         self.renderer = services.renderer
 
     def flows(self) -> IncidentFlows:
-        if self.services.incidents is None:
-            raise UserError("incident_answer", kind="not_set_up")
         return self.services.incidents
 
     def updates(self) -> IncidentUpdates:
         """Stakeholder updates (subscriptions, the update clock, commander reminders)."""
-        found = self.services.updates
-        if found is None:
-            raise UserError("incident_answer", kind="not_set_up")
-        return found
+        return self.services.updates
 
     def answer(self, slash: str, kind: str, **facts: object) -> Rendered:
         return self.renderer.render("incident_answer", slash=slash, kind=kind, **facts)

@@ -251,7 +251,6 @@ def register(
     )
     async def on_rollback(click: Interaction) -> Rendered | None:
         incident = await kit.clicked(click)
-        assert services.engine is not None and services.models is not None
         ctx = DeployContext(engine=services.engine, models=services.models, db=services.db)
         channel = incident.channel or click.channel_id
         thread = incident.header_ts or click.message_ts
@@ -313,9 +312,9 @@ def register(
 
 async def _retrain_params(services: Services) -> dict[str, object]:
     """Retrain what is in production, the way it was trained (the runbook needs an estimator)."""
-    runbook = services.engine.runbooks["retrain"] if services.engine else None
+    runbook = services.engine.runbooks["retrain"]
     needs = getattr(getattr(runbook, "parameters", None), "get", lambda _k: None)("estimator")
-    if needs is None or services.models is None:
+    if needs is None:
         return {}
     estimator = "logistic_regression"
     try:

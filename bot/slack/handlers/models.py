@@ -27,7 +27,6 @@ def register(
     renderer = services.renderer
 
     def deploy_ctx() -> DeployContext:
-        assert services.engine is not None and services.models is not None
         return DeployContext(engine=services.engine, models=services.models, db=services.db)
 
     @commands.command(
@@ -36,7 +35,6 @@ def register(
         summary="Model versions with their metrics, production, last deploys",
     )
     async def models_command(ctx: CommandContext) -> Rendered:
-        assert services.models is not None
         try:
             versions = await asyncio.to_thread(services.models.list_versions)
         except RegistryError as exc:

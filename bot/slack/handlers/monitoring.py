@@ -16,7 +16,6 @@ def register(
     renderer, settings = services.renderer, services.settings
 
     def monitoring() -> MonitoringService:
-        assert services.monitoring is not None
         return services.monitoring
 
     @commands.command(

@@ -60,7 +60,6 @@ async def promote(
     thread_ts: str | None = None,
 ) -> RunState:
     """Start the deploy runbook for a gated candidate; UserError when it may not be promoted."""
-    assert services.engine is not None and services.models is not None
     ctx = DeployContext(engine=services.engine, models=services.models, db=services.db)
     number = parse_version_text(version_text, model_name=services.settings.model_name)
     label = f"v{number}" if number is not None else version_text
@@ -89,7 +88,6 @@ def register(
     settings = services.settings
 
     def models():  # type: ignore[no-untyped-def]
-        assert services.models is not None
         return services.models
 
     async def production() -> Any:
@@ -129,7 +127,6 @@ def register(
                 raise UserError(
                     "retrain_nothing_new", result="refused", version=current.label, since=since
                 )
-        assert services.engine is not None
         try:
             run = await services.engine.start(
                 "retrain",

@@ -23,7 +23,6 @@ def register(
     renderer = services.renderer
 
     def engine():  # type: ignore[no-untyped-def]
-        assert services.engine is not None
         return services.engine
 
     @commands.command("runbook list", usage="runbook list", summary="The runbooks the bot can run")
