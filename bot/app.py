@@ -23,17 +23,15 @@ from bot.db import Database
 from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import DeployDeps, register_deploy_actions
 from bot.deploy.probe import ModelServerClient
-from bot.incidents.changes import IncidentChanges, IncidentTimeline
 from bot.incidents.runbook_link import IncidentRunbookReporter
 from bot.leader import LeaderElection, leader_lock
 from bot.messages import TemplateRenderer, require_valid_templates
 from bot.metrics import BotMetrics
 from bot.model_status import ModelStatusCache
 from bot.monitoring.scheduled import schedule_monitor_jobs
-from bot.monitoring.service import build_monitoring
-from bot.monitoring.sink import LoggingAlertSink
 from bot.process_pool import ProcessPool
 from bot.registry.mlflow_backend import MlflowModelService
+from bot.registry.service import ModelService
 from bot.retrain.actions import RetrainDeps, register_retrain_actions
 from bot.retrain.scheduled import schedule_retrain_jobs
 from bot.runbook import ActionRegistry, RunbookEngine, load_runbooks
@@ -43,13 +41,7 @@ from bot.slack.bolt_app import build_bolt_app
 from bot.slack.client import make_web_client
 from bot.slack.handlers import register_all
 from bot.slack.handlers.retrain import SlackRetrainReporter
-from bot.slack.incident_wiring import (
-    RunbookIndex,
-    build_incident_flows,
-    build_intake,
-    build_updates,
-    webhook_routes,
-)
+from bot.slack.incident_wiring import RunbookIndex, build_alerting, webhook_routes
 from bot.slack.interactions import InteractionRegistry
 from bot.slack.runbook_reporter import SlackRunbookReporter
 from bot.tasks import BackgroundTasks
@@ -98,59 +90,28 @@ class BotApp:
         client = make_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         models = MlflowModelService.from_settings(settings)
         model_server = ModelServerClient(settings.model_server_url)
-        actions = domain_actions(
-            DeployDeps(
-                db=db,
-                models=models,
-                model_server=model_server,
-                roles=roles,
-                renderer=renderer,
-                settings=settings,
-            ),
-            RetrainDeps(
-                db=db,
-                models=models,
-                pool=pool,
-                reports=SlackRetrainReporter(client, renderer, slash=settings.slash_command),
-                settings=settings,
-            ),
-        )
-        runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
-        index = RunbookIndex(runbooks)
-        # The one real cycle: the monitors raise alerts into the intake, the intake's changes are
-        # published by the incident flows, and the flows read the monitors' diagnoses. The hub
-        # (bot/incidents/changes.py) is built first and given to all of them.
-        changes = IncidentChanges()
-        intake = build_intake(settings, db=db, runbooks=index, changes=changes)
-        monitoring = build_monitoring(
+        actions = build_actions(
             settings,
             db=db,
             models=models,
-            # Unless the team's own Alertmanager raises the alerts from the exported gauges:
-            # then the findings are only logged, so one problem never opens two incidents.
-            sink=intake if settings.monitor_alerts == "bot" else LoggingAlertSink(),
+            model_server=model_server,
+            roles=roles,
             renderer=renderer,
-            registry=metrics.registry,
+            pool=pool,
+            client=client,
         )
-        updates = build_updates(
+        runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
+        alerting = build_alerting(
             settings,
             db=db,
             renderer=renderer,
             scheduler=scheduler,
             client=client,
-            timeline=IncidentTimeline(db=db, changes=changes),
-        )
-        incidents = build_incident_flows(
-            settings,
-            db=db,
-            renderer=renderer,
-            client=client,
             models=models,
-            monitoring=monitoring,
-            runbooks=index,
-            changes=changes,
-            updates=updates,
+            metrics=metrics,
+            runbooks=RunbookIndex(runbooks),
         )
+        incidents = alerting.incidents
         # Runs started for an incident (or in its thread) also write to the incident's timeline.
         engine = RunbookEngine(
             db,
@@ -175,10 +136,10 @@ class BotApp:
             model_server=model_server,
             model_status=ModelStatusCache(models=models, server=model_server),
             engine=engine,
-            monitoring=monitoring,
-            alert_sink=intake,
+            monitoring=alerting.monitoring,
+            alert_sink=alerting.intake,
             incidents=incidents,
-            updates=updates,
+            updates=alerting.updates,
         )
         commands = CommandRegistry()
         interactions = InteractionRegistry()
@@ -186,7 +147,7 @@ class BotApp:
         bolt, _ = build_bolt_app(
             services, client=client, commands=commands, interactions=interactions
         )
-        web = build_web_app(services, bolt, extra_routes=webhook_routes(settings, intake))
+        web = build_web_app(services, bolt, extra_routes=webhook_routes(settings, alerting.intake))
         return cls(
             services=services,
             client=client,
@@ -271,7 +232,10 @@ class BotApp:
             self._recovery = self.services.tasks.spawn(
                 updates.recover(wait_for_fresh=True), name="incident-update-recovery"
             )
-            self._recovery.add_done_callback(lambda _: setattr(self, "_recovery", None))
+            self._recovery.add_done_callback(self._recovered)
+
+    def _recovered(self, _: asyncio.Task[None]) -> None:
+        self._recovery = None
 
     async def stop(self) -> None:
         if not self.started:
@@ -319,3 +283,37 @@ def domain_actions(deploy: DeployDeps, retrain: RetrainDeps) -> ActionRegistry:
     register_deploy_actions(actions, deploy)
     register_retrain_actions(actions, retrain)
     return actions
+
+
+def build_actions(
+    settings: Settings,
+    *,
+    db: Database,
+    models: ModelService,
+    model_server: ModelServerClient,
+    roles: RolePolicy,
+    renderer: TemplateRenderer,
+    pool: ProcessPool,
+    client: AsyncWebClient,
+) -> ActionRegistry:
+    """The runbook actions of every domain, each domain given its typed dependencies."""
+    # Closed over by each domain's actions at registration, rather than handed to the engine:
+    # the engine then needs to know nothing of any domain, and each action's needs are read off
+    # one dataclass beside it.
+    return domain_actions(
+        DeployDeps(
+            db=db,
+            models=models,
+            model_server=model_server,
+            roles=roles,
+            renderer=renderer,
+            settings=settings,
+        ),
+        RetrainDeps(
+            db=db,
+            models=models,
+            pool=pool,
+            reports=SlackRetrainReporter(client, renderer, slash=settings.slash_command),
+            settings=settings,
+        ),
+    )

@@ -1,6 +1,7 @@
-"""The alerts, incidents and updates domains wired for the composition root (bot/app.py): the
-alert intake and its HTTP route, the incident flows and their Slack reporter, the stakeholder
-updates (Slack notifier, commander reminders) that follow the incidents."""
+"""The alerts, monitoring, incidents and updates domains wired for the composition root
+(bot/app.py): the alert intake and its HTTP route, the monitors that raise alerts into it, the
+incident flows and their Slack reporter, the stakeholder updates (Slack notifier, commander
+reminders) that follow the incidents."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ from bot.incidents.changes import IncidentChanges, IncidentTimeline
 from bot.incidents.flows import IncidentFlows
 from bot.incidents.postmortem import PostmortemWriter
 from bot.messages import TemplateRenderer
+from bot.metrics import BotMetrics
 from bot.monitoring import MonitoringService
+from bot.monitoring.service import build_monitoring
+from bot.monitoring.sink import LoggingAlertSink
 from bot.registry.service import ModelService
 from bot.runbook import Runbook, runbooks_for_alert
 from bot.slack.incident_reporter import SlackIncidentReporter
@@ -152,3 +156,64 @@ def build_incident_flows(
         # The incidents publish their changes; the stakeholder updates follow them.
         watchers=[updates],
     )
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """The alert intake, the monitors that raise alerts into it, the incidents and the updates."""
+
+    intake: AlertIntake
+    monitoring: MonitoringService
+    incidents: IncidentFlows
+    updates: IncidentUpdates
+
+
+def build_alerting(
+    settings: Settings,
+    *,
+    db: Database,
+    renderer: TemplateRenderer,
+    scheduler: AsyncIOScheduler,
+    client: AsyncWebClient,
+    models: ModelService,
+    metrics: BotMetrics,
+    runbooks: RunbookIndex,
+) -> Alerting:
+    """Intake, monitors, stakeholder updates and incident flows, in the order they need."""
+    # Two real cycles meet here: the monitors raise alerts into the intake, whose changes the
+    # incident flows publish, and the flows read the monitors' diagnoses; the flows tell the
+    # stakeholder updates of each publication, and every update sent is a timeline line the flows
+    # publish. The hub of changes (bot/incidents/changes.py) is built first and given to the
+    # intake, the updates' timeline and the flows, so each of them is built whole, in order.
+    changes = IncidentChanges()
+    intake = build_intake(settings, db=db, runbooks=runbooks, changes=changes)
+    monitoring = build_monitoring(
+        settings,
+        db=db,
+        models=models,
+        # Unless the team's own Alertmanager raises the alerts from the exported gauges:
+        # then the findings are only logged, so one problem never opens two incidents.
+        sink=intake if settings.monitor_alerts == "bot" else LoggingAlertSink(),
+        renderer=renderer,
+        registry=metrics.registry,
+    )
+    updates = build_updates(
+        settings,
+        db=db,
+        renderer=renderer,
+        scheduler=scheduler,
+        client=client,
+        timeline=IncidentTimeline(db=db, changes=changes),
+    )
+    incidents = build_incident_flows(
+        settings,
+        db=db,
+        renderer=renderer,
+        client=client,
+        models=models,
+        monitoring=monitoring,
+        runbooks=runbooks,
+        changes=changes,
+        updates=updates,
+    )
+    return Alerting(intake=intake, monitoring=monitoring, incidents=incidents, updates=updates)
