@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from bot.commands.registry import CommandRegistry
 from bot.config import Settings
 from bot.db import Database
 from bot.db.migrate import upgrade_to_head
-from bot.deploy.actions import register_deploy_actions
+from bot.deploy.actions import DeployDeps, register_deploy_actions
 from bot.deploy.probe import ModelServerClient
 from bot.incidents.runbook_link import IncidentRunbookReporter
 from bot.leader import LeaderElection, leader_lock
@@ -31,10 +29,10 @@ from bot.messages import TemplateRenderer, require_valid_templates
 from bot.metrics import BotMetrics
 from bot.model_status import ModelStatusCache
 from bot.monitoring.scheduled import schedule_monitor_jobs
-from bot.monitoring.service import build_monitoring
-from bot.monitoring.sink import ResolvingSink
+from bot.process_pool import ProcessPool
 from bot.registry.mlflow_backend import MlflowModelService
-from bot.retrain.actions import register_retrain_actions
+from bot.registry.service import ModelService
+from bot.retrain.actions import RetrainDeps, register_retrain_actions
 from bot.retrain.scheduled import schedule_retrain_jobs
 from bot.runbook import ActionRegistry, RunbookEngine, load_runbooks
 from bot.scheduling import make_scheduler, scheduler_election
@@ -43,7 +41,7 @@ from bot.slack.bolt_app import build_bolt_app
 from bot.slack.client import make_web_client
 from bot.slack.handlers import register_all
 from bot.slack.handlers.retrain import SlackRetrainReporter
-from bot.slack.incident_wiring import build_incidents
+from bot.slack.incident_wiring import RunbookIndex, build_alerting, webhook_routes
 from bot.slack.interactions import InteractionRegistry
 from bot.slack.runbook_reporter import SlackRunbookReporter
 from bot.tasks import BackgroundTasks
@@ -63,11 +61,14 @@ class BotApp:
     web: Starlette
     commands: CommandRegistry
     interactions: InteractionRegistry
-    model_status: ModelStatusCache
     started: bool = False
     election: LeaderElection | None = None
     _recovery: asyncio.Task[int] | None = None
     _resumer: asyncio.Task[None] | None = None
+
+    @property
+    def model_status(self) -> ModelStatusCache:
+        return self.services.model_status
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> BotApp:
@@ -77,50 +78,77 @@ class BotApp:
         if migrate:
             upgrade_to_head(url)
         db = Database(url)
+        renderer = TemplateRenderer(settings.templates_dir)
+        # A broken template stops start-up here, not the first time someone needs the message.
+        require_valid_templates(renderer)
+        roles = RolePolicy.from_ids(
+            admins=settings.oncall_admins, engineers=settings.oncall_engineers
+        )
+        scheduler = make_scheduler(db.engine)
+        metrics = BotMetrics()
+        pool = ProcessPool(settings.worker_processes)
+        client = make_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        models = MlflowModelService.from_settings(settings)
+        model_server = ModelServerClient(settings.model_server_url)
+        actions = build_actions(
+            settings,
+            db=db,
+            models=models,
+            model_server=model_server,
+            roles=roles,
+            renderer=renderer,
+            pool=pool,
+            client=client,
+        )
+        runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
+        alerting = build_alerting(
+            settings,
+            db=db,
+            renderer=renderer,
+            scheduler=scheduler,
+            client=client,
+            models=models,
+            metrics=metrics,
+            runbooks=RunbookIndex(runbooks),
+        )
+        incidents = alerting.incidents
+        # Runs started for an incident (or in its thread) also write to the incident's timeline.
+        engine = RunbookEngine(
+            db,
+            runbooks,
+            actions,
+            IncidentRunbookReporter(
+                SlackRunbookReporter(client, renderer, slash=settings.slash_command),
+                incidents=incidents,
+            ),
+            renderer=renderer,
+        )
         services = Services(
             settings=settings,
             mode=settings.mode,
             db=db,
-            renderer=TemplateRenderer(settings.templates_dir),
-            roles=RolePolicy.from_ids(
-                admins=settings.oncall_admins, engineers=settings.oncall_engineers
-            ),
-            scheduler=make_scheduler(db.engine),
+            renderer=renderer,
+            roles=roles,
+            scheduler=scheduler,
             tasks=BackgroundTasks(),
-            metrics=BotMetrics(),
+            metrics=metrics,
+            pool=pool,
+            models=models,
+            model_server=model_server,
+            model_status=ModelStatusCache(models=models, server=model_server),
+            engine=engine,
+            monitoring=alerting.monitoring,
+            alert_sink=alerting.intake,
+            incidents=incidents,
+            updates=alerting.updates,
         )
-        # A broken template stops start-up here, not the first time someone needs the message.
-        require_valid_templates(services.renderer)
-        client = make_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-        services.models = MlflowModelService.from_settings(settings)
-        services.model_server = ModelServerClient(settings.model_server_url)
-        services.monitoring = build_monitoring(
-            settings,
-            db=db,
-            models=services.models,
-            # The incidents intake (services.alert_sink, wired below), unless the team's own
-            # Alertmanager raises the alerts from the exported gauges: then the findings are only
-            # logged, so one problem never opens two incidents.
-            sink=ResolvingSink(
-                lambda: services.alert_sink if settings.monitor_alerts == "bot" else None
-            ),
-            renderer=services.renderer,
-            registry=services.metrics.registry,
-        )
-        services.engine = build_engine(services, client)
-        incidents = build_incidents(services, client)
-        services.alert_sink, services.incidents = incidents.intake, incidents.flows
-        services.updates = incidents.updates
-        model_status = ModelStatusCache(models=services.models, server=services.model_server)
-        services.extras["status_providers"] = [lambda: model_status.section(settings.model_name)]
-        services.extras["model_status"] = model_status  # the stakeholder page (GET /status)
         commands = CommandRegistry()
         interactions = InteractionRegistry()
         register_all(services, commands, interactions)
         bolt, _ = build_bolt_app(
             services, client=client, commands=commands, interactions=interactions
         )
-        web = build_web_app(services, bolt, extra_routes=incidents.routes)
+        web = build_web_app(services, bolt, extra_routes=webhook_routes(settings, alerting.intake))
         return cls(
             services=services,
             client=client,
@@ -128,7 +156,6 @@ class BotApp:
             web=web,
             commands=commands,
             interactions=interactions,
-            model_status=model_status,
         )
 
     async def start(self) -> None:
@@ -149,13 +176,12 @@ class BotApp:
         def elected() -> None:
             # Stored update jobs find this bot under its database's key (bot/updates/scheduled.py);
             # only the leader registers, so a standby in the same process never shadows it.
-            if updates is not None:
-                RUNNING[key] = updates
+            RUNNING[key] = updates
             if self.started:  # a takeover: finish what the old leader left behind
                 self.services.tasks.spawn(self._take_over(), name="leader takeover")
 
         def deposed() -> None:
-            if updates is not None and RUNNING.get(key) is updates:
+            if RUNNING.get(key) is updates:
                 del RUNNING[key]
 
         self.election = scheduler_election(
@@ -166,8 +192,7 @@ class BotApp:
             on_deposed=deposed,
         )
         await self.election.start()
-        if self.services.incidents is not None:
-            await self.services.incidents.start()
+        await self.services.incidents.start()
         if self.election.is_leader:
             await self._take_over()
         self.started = True
@@ -185,7 +210,6 @@ class BotApp:
         runs whose driver died after the takeover or ran on another machine.
         """
         engine = self.services.engine
-        assert engine is not None
         resumed = await engine.resume_incomplete()
         if resumed:
             log.info("resumed runbook runs %s", resumed)
@@ -204,12 +228,15 @@ class BotApp:
         if self._resumer is None or self._resumer.done():
             self._resumer = self.services.tasks.spawn(resume_while_leading(), name="runbook-resume")
         updates = self.services.updates
-        if updates is not None and self._recovery is None:
+        if self._recovery is None:
             # In the background: it goes at Slack's pace and may wait out the grace period.
             self._recovery = self.services.tasks.spawn(
                 updates.recover(wait_for_fresh=True), name="incident-update-recovery"
             )
-            self._recovery.add_done_callback(lambda _: setattr(self, "_recovery", None))
+            self._recovery.add_done_callback(self._recovered)
+
+    def _recovered(self, _: asyncio.Task[None]) -> None:
+        self._recovery = None
 
     async def stop(self) -> None:
         if not self.started:
@@ -218,30 +245,23 @@ class BotApp:
         await self.model_status.stop()
         if self._resumer is not None:
             self._resumer.cancel()  # before the engine closes, so it resumes nothing more
-        if self.services.engine is not None:
-            await self.services.engine.aclose()
+        await self.services.engine.aclose()
         if self._recovery is not None:
             self._recovery.cancel()  # safe: its rows stay for the next pass
         await self.services.tasks.drain()
-        if self.services.updates is not None:  # its updates land on the timelines, then close
-            await self.services.updates.idle(timeout=5.0)
-        if self.services.incidents is not None:
-            await self.services.incidents.aclose()
-            self.services.alert_sink.close()  # type: ignore[union-attr]
-        if self.services.updates is not None:
-            await self.services.updates.aclose()
-        if self.services.model_server is not None:
-            await self.services.model_server.aclose()
-        if self.services.monitoring is not None:
-            await self.services.monitoring.aclose()
+        await self.services.updates.idle(timeout=5.0)  # its updates land on the timelines
+        await self.services.incidents.aclose()
+        self.services.alert_sink.close()
+        await self.services.updates.aclose()
+        await self.services.model_server.aclose()
+        await self.services.monitoring.aclose()
         if self.election is not None:
             # Pauses the scheduler and unregisters first, then a standby may take over.
             await self.election.stop()
             self.election = None
         if self.services.scheduler.running:
             self.services.scheduler.shutdown(wait=False)
-        if self.services.pool is not None:
-            self.services.pool.shutdown(wait=False, cancel_futures=True)
+        self.services.pool.shutdown()
         self.services.audit_buffer.flush()
         self.services.db.dispose()
 
@@ -253,58 +273,48 @@ class BotApp:
 
     def _warm_registry(self) -> None:
         try:
-            self.services.models.connect()  # type: ignore[union-attr]
+            self.services.models.connect()
         except Exception as exc:
             log.warning("model registry not reachable yet: %s", exc)
 
 
-def domain_actions() -> ActionRegistry:
-    """Every action a runbook step may name, from every domain."""
+def domain_actions(deploy: DeployDeps, retrain: RetrainDeps) -> ActionRegistry:
+    """Every action a runbook step may name, from every domain, each given its dependencies."""
     actions = ActionRegistry()
-    register_deploy_actions(actions)
-    register_retrain_actions(actions)
+    register_deploy_actions(actions, deploy)
+    register_retrain_actions(actions, retrain)
     return actions
 
 
-def build_engine(services: Services, client: AsyncWebClient) -> RunbookEngine:
-    """Actions from every domain, the runbooks that use them, and the Slack checklist reporter."""
-    settings = services.settings
-    actions = domain_actions()
-    runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
-    # Runs started for an incident (or in its thread) also write to the incident's timeline.
-    reporter = IncidentRunbookReporter(
-        SlackRunbookReporter(client, services.renderer, slash=settings.slash_command),
-        incidents=lambda: services.incidents,
-    )
-    extras = {
-        "db": services.db,
-        "models": services.models,
-        "model_server": services.model_server,
-        "settings": settings,
-        "roles": services.roles,
-        "renderer": services.renderer,
-        "process_pool": lambda: process_pool(services),
-        "retrain_reports": SlackRetrainReporter(
-            client, services.renderer, slash=settings.slash_command
+def build_actions(
+    settings: Settings,
+    *,
+    db: Database,
+    models: ModelService,
+    model_server: ModelServerClient,
+    roles: RolePolicy,
+    renderer: TemplateRenderer,
+    pool: ProcessPool,
+    client: AsyncWebClient,
+) -> ActionRegistry:
+    """The runbook actions of every domain, each domain given its typed dependencies."""
+    # Closed over by each domain's actions at registration, rather than handed to the engine:
+    # the engine then needs to know nothing of any domain, and each action's needs are read off
+    # one dataclass beside it.
+    return domain_actions(
+        DeployDeps(
+            db=db,
+            models=models,
+            model_server=model_server,
+            roles=roles,
+            renderer=renderer,
+            settings=settings,
         ),
-    }
-    return RunbookEngine(
-        services.db, runbooks, actions, reporter, extras, renderer=services.renderer
-    )
-
-
-def process_pool(services: Services) -> Executor:
-    """The process pool, created on first use (and again if a worker died and broke it)."""
-    pool = services.pool
-    if pool is None or getattr(pool, "_broken", False):
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-        pool = services.pool = make_process_pool(services.settings.worker_processes)
-    return pool
-
-
-def make_process_pool(size: int) -> ProcessPoolExecutor:
-    """CPU-bound work (training, evaluation) runs here; forkserver avoids forking a threaded process."""
-    return ProcessPoolExecutor(
-        max_workers=size, mp_context=multiprocessing.get_context("forkserver")
+        RetrainDeps(
+            db=db,
+            models=models,
+            pool=pool,
+            reports=SlackRetrainReporter(client, renderer, slash=settings.slash_command),
+            settings=settings,
+        ),
     )

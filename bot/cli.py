@@ -6,8 +6,18 @@ import argparse
 import asyncio
 import logging
 import sys
+from types import ModuleType
 
 from bot.config import Settings, SettingsError, load_settings
+from bot.db.migrate import upgrade_to_head
+from bot.messages import TemplateError, TemplateRenderer, require_valid_templates
+from bot.slack.manifest import ManifestError, ManifestOptions, manifest_yaml
+
+uvloop: ModuleType | None
+try:  # optional: a faster event loop where it is installed
+    import uvloop
+except ImportError:
+    uvloop = None
 
 EXIT_CONFIG = 2
 
@@ -37,8 +47,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def print_manifest(settings: Settings, *, url: str | None) -> int:
-    from bot.slack.manifest import ManifestError, ManifestOptions, manifest_yaml
-
     try:
         print(manifest_yaml(ManifestOptions(slash_command=settings.slash_command, url=url)), end="")
     except ManifestError as exc:
@@ -58,11 +66,9 @@ def _configure_logging(settings: Settings) -> None:
 
 
 def _run_async(coro: object) -> None:
-    try:
-        import uvloop
-
+    if uvloop is not None:
         uvloop.run(coro)  # type: ignore[arg-type]
-    except ImportError:
+    else:
         asyncio.run(coro)  # type: ignore[arg-type]
 
 
@@ -95,24 +101,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("run", "serve"):
         # Checked before anything starts (model server, registry), so a broken template is
         # one line on stderr; BotApp.build checks again, which costs nothing once it passed.
-        from bot.messages import TemplateError, TemplateRenderer, require_valid_templates
-
         try:
             require_valid_templates(TemplateRenderer(settings.templates_dir))
         except TemplateError as exc:
             print(f"oncall-bot: template error: {exc}", file=sys.stderr)
             return EXIT_CONFIG
     _configure_logging(settings)
-
-    from bot import runtime
-
     if args.command == "migrate":
-        from bot.db.migrate import upgrade_to_head
-
         settings.oncall_data_dir.mkdir(parents=True, exist_ok=True)
         upgrade_to_head(settings.resolved_database_url)
         print("database is up to date")
         return 0
+    # These load MLflow and scikit-learn (seconds), which `manifest` and `migrate` never need.
+    from bot import runtime
+    from bot.registry.bootstrap import bootstrap_from_settings
+    from bot.serving.server import run_model_server
+
     if args.command == "serve":
         _run_async(runtime.serve_http(settings, port=args.port))
     elif args.command == "run":
@@ -123,12 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _run_async(runtime.run_local(settings, shell=not args.no_shell))
     elif args.command == "serve-model":
-        from bot.serving.server import run_model_server
-
         run_model_server(settings, port=args.port or settings.model_server_port)
     elif args.command == "bootstrap":
-        from bot.registry.bootstrap import bootstrap_from_settings
-
         print(bootstrap_from_settings(settings).summary)
     return 0
 

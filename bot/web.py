@@ -108,8 +108,7 @@ def build_web_app(
         return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def status_page() -> StatusPage:
-        model_status = services.extras.get("model_status")
-        model = model_part(services.settings.model_name, getattr(model_status, "status", None))
+        model = model_part(services.settings.model_name, services.model_status.status)
         return await gather(flows=services.incidents, model=model, now=utcnow())
 
     async def status_html(_: Request) -> Response:

@@ -8,14 +8,18 @@ all change nothing the second time. Registry calls block, so they run in a threa
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from bot.access.roles import RolePolicy
+from bot.config import Settings
+from bot.db import Database
 from bot.deploy import service
 from bot.deploy.guard import check_production_change, record_override
 from bot.deploy.policy import Decision, ProductionAction
 from bot.deploy.preflight import PreflightReport, holdout_agreement, run_checks
 from bot.deploy.probe import ModelServerClient
+from bot.messages import TemplateRenderer
 from bot.registry.errors import RegistryError, UnknownVersion
 from bot.registry.service import ModelService
 from bot.runbook import ActionContext, ActionFailed, ActionRegistry, ActionResult
@@ -34,28 +38,38 @@ def _done(kind: str, outputs: dict[str, Any] | None = None, **facts: Any) -> Act
     return ActionResult(template=STEP_WORDS, facts={"kind": kind, **facts}, outputs=outputs or {})
 
 
-def _deps(ctx: ActionContext) -> tuple[Any, ModelService, ModelServerClient, Any]:
-    extras = ctx.extras
-    return extras["db"], extras["models"], extras["model_server"], extras["settings"]
+@dataclass(frozen=True)
+class DeployDeps:
+    """What the deploy and rollback actions use besides the step's own facts."""
+
+    db: Database
+    models: ModelService
+    model_server: ModelServerClient
+    roles: RolePolicy  # who may change production, for the production policy
+    renderer: TemplateRenderer  # the words of a refusal
+    settings: Settings  # lock lifetime, accuracy floor, waits, the slash command
 
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).strip().lower() in {"true", "1", "yes", "on"}
 
 
-def _refusal(ctx: ActionContext, template: str, **facts: Any) -> ActionFailed:
+def _refusal(deps: DeployDeps, template: str, **facts: Any) -> ActionFailed:
     """A step failure whose words come from a template, like the command's own refusals."""
-    settings = ctx.extras["settings"]
-    text = ctx.extras["renderer"].render(template, slash=settings.slash_command, **facts).text
+    text = deps.renderer.render(template, slash=deps.settings.slash_command, **facts).text
     return ActionFailed(text)
 
 
 async def _authorize(
-    ctx: ActionContext, version: int, action: ProductionAction, *, force: bool = False
+    deps: DeployDeps,
+    ctx: ActionContext,
+    version: int,
+    action: ProductionAction,
+    *,
+    force: bool = False,
 ) -> Decision:
     """The production policy for this run's actor; a refusal fails the step with its template."""
-    db, models, _, _ = _deps(ctx)
-    roles: RolePolicy = ctx.extras["roles"]
+    db, models, roles = deps.db, deps.models, deps.roles
     try:
         decision = await asyncio.to_thread(
             check_production_change,
@@ -70,7 +84,7 @@ async def _authorize(
     except UnknownVersion as exc:
         raise ActionFailed(str(exc)) from None
     if not decision.allowed:
-        raise _refusal(ctx, decision.template, kind=decision.kind, **decision.facts)
+        raise _refusal(deps, decision.template, kind=decision.kind, **decision.facts)
     return decision
 
 
@@ -85,10 +99,12 @@ def _version(value: Any) -> int:
         raise _failed("not_a_version", given=repr(value)) from None
 
 
-def register_deploy_actions(actions: ActionRegistry) -> None:
+def register_deploy_actions(actions: ActionRegistry, deps: DeployDeps) -> None:
+    """The deploy and rollback actions, closed over their dependencies."""
+
     @actions.action("deploy.acquire_lock", description="Take the production deploy lock")
     async def acquire_lock(ctx: ActionContext) -> ActionResult:
-        db, _, _, settings = _deps(ctx)
+        db, settings = deps.db, deps.settings
         purpose = f"{ctx.runbook_id} run #{ctx.run_id}"
         try:
             with db.session() as session:
@@ -110,7 +126,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
 
     @actions.action("deploy.release_lock", description="Release the production deploy lock")
     async def release_lock(ctx: ActionContext) -> ActionResult:
-        db, _, _, _ = _deps(ctx)
+        db = deps.db
         with db.session() as session:
             released = service.release_lock(session, run_id=ctx.run_id)
         return _done("lock_released" if released else "lock_was_free")
@@ -123,10 +139,10 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
     async def preflight(
         ctx: ActionContext, version: Any, require_gate: Any = False
     ) -> ActionResult:
-        db, models, _, settings = _deps(ctx)
+        db, models, settings = deps.db, deps.models, deps.settings
         number = _version(version)
         force = _truthy(ctx.params.get("force"))
-        decision = await _authorize(ctx, number, _deploy_action(require_gate), force=force)
+        decision = await _authorize(deps, ctx, number, _deploy_action(require_gate), force=force)
         # Evaluating Iris on the holdout takes milliseconds: a thread is enough, and the step
         # runs long after the Slack ack anyway.
         report = await asyncio.to_thread(
@@ -136,7 +152,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
         # Without a stored figure there is nothing to disagree with; the floor check says so.
         if disagreement is not None and report.holdout.get("difference") is not None:
             raise _refusal(
-                ctx,
+                deps,
                 "preflight_refused",
                 kind="holdout_disagrees",
                 version=f"v{number}",
@@ -165,7 +181,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
         description="Find the version to roll back to",
     )
     async def resolve_target(ctx: ActionContext, version: Any = None) -> ActionResult:
-        db, models, _, _ = _deps(ctx)
+        db, models = deps.db, deps.models
         current = await asyncio.to_thread(models.production_version)
         if current is None:
             raise _failed("nothing_in_production")
@@ -178,7 +194,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
             target = _version(version)
         if target == current:
             raise _failed("already_production", version=target)
-        await _authorize(ctx, target, ProductionAction.ROLLBACK)
+        await _authorize(deps, ctx, target, ProductionAction.ROLLBACK)
         try:
             await asyncio.to_thread(models.load, target)
         except UnknownVersion as exc:
@@ -194,7 +210,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
         description="Point the production alias at a version",
     )
     async def set_production(ctx: ActionContext, version: Any, policy: Any = None) -> ActionResult:
-        _, models, _, _ = _deps(ctx)
+        models = deps.models
         target = _version(version)
         if policy not in (None, ""):
             # Asked again at the moment the alias moves: the version may have been discarded
@@ -204,7 +220,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
                 action = ProductionAction(str(policy))
             except ValueError:
                 raise _failed("unknown_policy", given=repr(policy)) from None
-            await _authorize(ctx, target, action, force=_truthy(ctx.params.get("force")))
+            await _authorize(deps, ctx, target, action, force=_truthy(ctx.params.get("force")))
         previous = await asyncio.to_thread(models.set_production, target)
         return _done("production_set", {"previous": previous, "version": target}, version=target)
 
@@ -214,7 +230,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
         description="Wait until the model server serves a version",
     )
     async def wait_for_version(ctx: ActionContext, version: Any) -> ActionResult:
-        _, _, server, settings = _deps(ctx)
+        server, settings = deps.model_server, deps.settings
         target = _version(version)
         try:
             seconds = await server.wait_for_version(target, timeout=settings.deploy_wait_seconds)
@@ -228,7 +244,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
         description="Golden samples through the model server",
     )
     async def smoke_test(ctx: ActionContext, version: Any = None) -> ActionResult:
-        _, _, server, settings = _deps(ctx)
+        server, settings = deps.model_server, deps.settings
         expected = _version(version) if version not in (None, "") else None
         result = await server.smoke_test(
             expected_version=expected, latency_bound_ms=settings.smoke_latency_ms
@@ -254,7 +270,7 @@ def register_deploy_actions(actions: ActionRegistry) -> None:
         to_version: Any = None,
         reason: Any = "",
     ) -> ActionResult:
-        db, models, _, _ = _deps(ctx)
+        db, models = deps.db, deps.models
         source = int(from_version) if from_version not in (None, "", "None") else None
         target = int(to_version) if to_version not in (None, "", "None") else None
         preflight_out = dict(ctx.outputs.get("preflight", {}) or ctx.outputs.get("resolve", {}))

@@ -1,6 +1,6 @@
 """What the incident flow asks of a diagnosis provider (the monitoring domain implements it).
 
-The provider is optional (`services.diagnosis`); without one, the first diagnosis in an incident
+The provider is optional (`IncidentFlows.diagnosis`); without one, the first diagnosis in an incident
 is the alerts' own annotations. `diagnose` may be a plain or an async function; a plain one runs in
 a worker thread, and either is given a few seconds before the incident opens without it.
 """

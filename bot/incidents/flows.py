@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.db import Database, utcnow
 from bot.incidents import service
+from bot.incidents.changes import IncidentChanges, IncidentTimeline
 from bot.incidents.diagnosis import DiagnosisProvider
 from bot.incidents.header_facts import HeaderFacts, current_facts, look_up_opening_facts
 from bot.incidents.models import IncidentView
@@ -39,7 +40,7 @@ class IncidentFlows:
         db: Database,
         reporter: IncidentReporter,
         models: ModelService | None = None,
-        diagnosis: Callable[[], DiagnosisProvider | None] = lambda: None,
+        diagnosis: DiagnosisProvider | None = None,
         runbook_title: Callable[[str], str | None] = lambda _id: None,
         quiet: timedelta = timedelta(minutes=30),
         debounce: float = 0.5,
@@ -47,6 +48,8 @@ class IncidentFlows:
         max_concurrent_flushes: int = 4,
         postmortems: PostmortemWriter | None = None,
         model_name: str = "",
+        changes: IncidentChanges | None = None,
+        watchers: Sequence[IncidentWatcher] = (),
     ) -> None:
         self.db = db
         self.reporter = reporter
@@ -63,6 +66,12 @@ class IncidentFlows:
             debounce=debounce,
             max_concurrent_flushes=max_concurrent_flushes,
         )
+        for watcher in watchers:
+            self.publisher.watch(watcher)
+        # Changes written elsewhere (alert intake, stakeholder updates) are published here.
+        self.changes = changes or IncidentChanges()
+        self.changes.attach(self.publisher.mark_dirty)
+        self.timeline = IncidentTimeline(db=db, changes=self.changes, clock=clock)
         self._sweeper: asyncio.Task[None] | None = None
         self.postmortems = postmortems
         self.model_name = model_name
@@ -158,23 +167,9 @@ class IncidentFlows:
         data: dict[str, Any] | None = None,
     ) -> int:
         """Add a line to the timeline (a rollback started, a retrain started, ...); its id."""
-
-        def write(conn: Any) -> int:
-            event_id = service.add_event(
-                conn,
-                incident_id=incident_id,
-                kind=kind,
-                now=self.clock(),
-                actor=actor,
-                text=text,
-                data=data,
-            )
-            service.add_participant(conn, incident_id=incident_id, user=actor)
-            return event_id
-
-        event_id = await self._db(write)
-        self.mark_dirty(incident_id)
-        return event_id
+        return await self.timeline.record(
+            incident_id=incident_id, kind=kind, actor=actor, text=text, data=data
+        )
 
     # --- the quiet period ------------------------------------------------------------------
     async def sweep(self, now: datetime | None = None) -> list[int]:
@@ -207,7 +202,11 @@ class IncidentFlows:
 
     async def _opening_facts(self, incident: IncidentView) -> None:
         await look_up_opening_facts(
-            incident, store=self._db, models=self.models, diagnosis=self.diagnosis, clock=self.clock
+            incident,
+            store=self._db,
+            models=self.models,
+            diagnosis=lambda: self.diagnosis,
+            clock=self.clock,
         )
 
     async def _header_facts(

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bot.db import Database
 from bot.deploy.flows import deploy_history
@@ -43,6 +42,13 @@ class PostmortemFacts:
     runs: list[dict[str, Any]] = field(default_factory=list)
 
 
+class MonitorReadings(Protocol):
+    """The monitors' latest results (the monitoring service), quoted in the draft."""
+
+    @property
+    def latest(self) -> Any: ...
+
+
 class PostmortemWriter:
     """Gathers what the postmortem needs, renders it, stores it under `<data dir>/postmortems`."""
 
@@ -52,14 +58,14 @@ class PostmortemWriter:
         db: Database,
         folder: Path,
         renderer: TemplateRenderer,
-        models: Callable[[], ModelService | None],
-        monitor_snapshot: Callable[[], Any],
+        models: ModelService | None,
+        monitor: MonitorReadings | None,
     ) -> None:
         self.db = db
         self.folder = folder
         self.renderer = renderer
         self.models = models
-        self.monitor_snapshot = monitor_snapshot
+        self.monitor = monitor
 
     def path(self, incident: IncidentView) -> Path:
         return self.folder / f"{incident.ref}.md"
@@ -91,7 +97,7 @@ class PostmortemWriter:
         except Exception as exc:
             facts.deploys_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         try:
-            facts.monitor = self.monitor_snapshot()
+            facts.monitor = self.monitor.latest if self.monitor is not None else None
         except Exception:
             facts.monitor = None
         runs: dict[int, dict[str, Any]] = {}
@@ -114,7 +120,7 @@ class PostmortemWriter:
     def _version(self, version: int | None) -> VersionFacts | None:
         if version is None:
             return None
-        models = self.models()
+        models = self.models
         if models is None:
             return VersionFacts(version=version, error="model registry not connected")
         try:

@@ -11,7 +11,6 @@ incident's timeline. The engine itself knows nothing of incidents.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from bot.incidents.flows import IncidentFlows
 from bot.runbook import RunState
@@ -26,9 +25,7 @@ _STEP_DONE = {StepStatus.SUCCEEDED: "succeeded", StepStatus.FAILED: "failed"}
 
 
 class IncidentRunbookReporter:
-    def __init__(
-        self, inner: ProgressReporter, incidents: Callable[[], IncidentFlows | None]
-    ) -> None:
+    def __init__(self, inner: ProgressReporter, incidents: IncidentFlows) -> None:
         self.inner = inner
         self.incidents = incidents
         # run id → incident ids it reports to, step ids already on the timeline, ended?
@@ -45,8 +42,8 @@ class IncidentRunbookReporter:
         return ts
 
     async def _record(self, run: RunState) -> None:
-        flows = self.incidents()
-        if flows is None or run.id in self._ended:
+        flows = self.incidents
+        if run.id in self._ended:
             return
         targets = self._targets.get(run.id)
         if targets is None:

@@ -23,9 +23,9 @@ MONITOR_JOB = "monitoring.run_all"
 
 
 def schedule_monitor_jobs(services: Services) -> None:
-    """Add the monitor job when MONITOR_INTERVAL_SECONDS > 0 and monitoring is wired."""
+    """Add the monitor job when MONITOR_INTERVAL_SECONDS > 0."""
     seconds = services.settings.monitor_interval_seconds
-    if seconds <= 0 or services.monitoring is None:
+    if seconds <= 0:
         return
     scheduler = services.scheduler
     with contextlib.suppress(ValueError):  # another domain (or an earlier start) added it
@@ -43,8 +43,6 @@ def schedule_monitor_jobs(services: Services) -> None:
 
 async def run_monitors(services: Services) -> None:
     """One scheduled run of every check; failures are logged, the next run tries again."""
-    if services.monitoring is None:
-        return
     try:
         await services.monitoring.run_all()
     except Exception:

@@ -9,7 +9,6 @@ first message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -54,20 +53,3 @@ class LoggingAlertSink:
             labels.get("severity"),
             summary,
         )
-
-
-class ResolvingSink:
-    """Delivers to whatever sink `resolve()` returns at delivery time, else to `fallback`.
-
-    The composition root wires the incidents sink after the monitors may have been built; looking
-    it up per delivery keeps the build order free.
-    """
-
-    def __init__(
-        self, resolve: Callable[[], AlertSink | None], fallback: AlertSink | None = None
-    ) -> None:
-        self.resolve = resolve
-        self.fallback: AlertSink = fallback or LoggingAlertSink()
-
-    async def deliver(self, payload: dict[str, Any]) -> Any:
-        return await (self.resolve() or self.fallback).deliver(payload)

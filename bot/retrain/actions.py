@@ -1,7 +1,7 @@
 """Runbook actions for retraining: what the steps in runbooks/retrain.md call.
 
 Data store and registry calls block, so they run in a thread; fitting runs in the process pool
-(`extras["process_pool"]`, created on first use), so a training run never delays a Slack ack.
+(`RetrainDeps.pool`, started on first use), so a training run never delays a Slack ack.
 Every action is idempotent: re-running ingestion takes nothing twice, registration finds the
 version this run already registered, tagging sets the same tags again.
 """
@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from bot.config import Settings
+from bot.db import Database
+from bot.process_pool import ProcessPool
 from bot.registry.errors import RegistryError
 from bot.registry.mlflow_tags import T_VALIDATION_REASONS
 from bot.registry.schemas import Evaluation, ModelVersion
@@ -44,8 +47,23 @@ def _done(kind: str, outputs: dict[str, Any] | None = None, **facts: Any) -> Act
     return ActionResult(template=STEP_WORDS, facts={"kind": kind, **facts}, outputs=outputs or {})
 
 
-def _deps(ctx: ActionContext) -> tuple[Any, ModelService, Any]:
-    return ctx.extras["db"], ctx.extras["models"], ctx.extras["settings"]
+class RetrainReports(Protocol):
+    """Posts the candidate-versus-production report of a run (in Slack: bot/slack)."""
+
+    async def post_report(
+        self, *, channel: str, thread_ts: str | None, facts: dict[str, Any]
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetrainDeps:
+    """What the retrain actions use besides the step's own facts."""
+
+    db: Database
+    models: ModelService
+    pool: ProcessPool  # fitting runs in a worker process
+    reports: RetrainReports
+    settings: Settings  # the data folder, the gate's floor and tolerances
 
 
 def landing_dir(settings: Any) -> Path:
@@ -102,12 +120,14 @@ def _run_message_ts(db: Any, run_id: int) -> str | None:
         return None if run is None else run.message_ts
 
 
-def register_retrain_actions(actions: ActionRegistry) -> None:
+def register_retrain_actions(actions: ActionRegistry, deps: RetrainDeps) -> None:
+    """The retrain actions, closed over their dependencies."""
+
     @actions.action("data.ingest", description="Take new files from the landing folder")
     async def ingest(ctx: ActionContext) -> ActionResult:
         from bot.data.service import ingest_landing
 
-        db, _, settings = _deps(ctx)
+        db, settings = deps.db, deps.settings
         folder = landing_dir(settings)
         folder.mkdir(parents=True, exist_ok=True)
         report = await asyncio.to_thread(ingest_landing, db, landing_dir=folder)
@@ -134,7 +154,7 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
     async def summarize(ctx: ActionContext, include: Any = None) -> ActionResult:
         from bot.data.service import dataset_summary
 
-        db, models, _ = _deps(ctx)
+        db, models = deps.db, deps.models
         production = await asyncio.to_thread(production_facts, models)
         since = trained_at(production)
         summary = await asyncio.to_thread(dataset_summary, db, since=since)
@@ -176,7 +196,7 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
     ) -> ActionResult:
         from bot.data.service import training_set
 
-        db, models, settings = _deps(ctx)
+        db, models, settings = deps.db, deps.models, deps.settings
         sources = _include(include)
         hyper = _params(params)
         data = await asyncio.to_thread(training_set, db, include=sources)
@@ -193,7 +213,7 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
                 trained_at=trained_at(production),
                 data_hash=data.data_hash,
             )
-        pool: Executor = ctx.extras["process_pool"]()
+        pool = deps.pool.executor()
         loop = asyncio.get_running_loop()
         try:
             fitted = await loop.run_in_executor(
@@ -235,7 +255,7 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
 
     @actions.action("model.register", description="Register the candidate as the next version")
     async def register(ctx: ActionContext) -> ActionResult:
-        _, models, _ = _deps(ctx)
+        models = deps.models
         trained = dict(ctx.outputs.get("train", {}))
         if not trained:
             raise _failed("nothing_to_register")
@@ -255,7 +275,7 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
         description="Evaluate candidate and production on the holdout; tag passed or rejected",
     )
     async def gate(ctx: ActionContext, version: Any) -> ActionResult:
-        _, models, settings = _deps(ctx)
+        models, settings = deps.models, deps.settings
         outputs = await asyncio.to_thread(_gate, models, settings, int(version))
         verdict = outputs["verdict"]
         if verdict["passed"]:
@@ -268,7 +288,7 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
         description="Mark a candidate rejected (its gate did not run)",
     )
     async def reject(ctx: ActionContext, version: Any, reason: Any = "") -> ActionResult:
-        _, models, _ = _deps(ctx)
+        models = deps.models
         number = int(version)
         current = await asyncio.to_thread(models.describe, number)
         if current.validation_status == "passed":
@@ -281,9 +301,8 @@ def register_retrain_actions(actions: ActionRegistry) -> None:
 
     @actions.action("retrain.report", description="Post the candidate vs production report")
     async def report(ctx: ActionContext) -> ActionResult:
-        db, _, _ = _deps(ctx)
-        reporter = ctx.extras.get("retrain_reports")
-        if reporter is None or not ctx.channel:
+        db, reporter = deps.db, deps.reports
+        if not ctx.channel:
             return _done("no_channel")
         facts = {
             "run_id": ctx.run_id,

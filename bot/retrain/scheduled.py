@@ -86,7 +86,6 @@ async def scheduled_retrain(services: Services) -> RunState | None:
     from bot.data.service import rows_since
 
     engine, models, settings = services.engine, services.models, services.settings
-    assert engine is not None and models is not None
     production = await asyncio.to_thread(production_facts, models)
     if production is not None:
         since = trained_at(production)
@@ -117,7 +116,6 @@ async def auto_promote(services: Services, retrain_run_id: int, timeout: float =
     from bot.deploy.flows import DeployContext, DeployRefused, start_deploy
 
     engine, models = services.engine, services.models
-    assert engine is not None and models is not None
     state = await engine.wait(retrain_run_id, timeout=timeout)
     version = next(
         (s.outputs.get("version") for s in state.steps if s.step_id == "register" and s.outputs),

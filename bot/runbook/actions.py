@@ -58,7 +58,8 @@ class ActionResult:
 
 @dataclass(frozen=True)
 class ActionContext:
-    """Everything an action may need besides its arguments; `extras` holds the domain services."""
+    """What the engine knows of the step being run. The domain services an action uses are
+    its own typed dependencies, given to its domain's `register_*_actions` (bot/app.py)."""
 
     run_id: int
     runbook_id: str
@@ -67,8 +68,6 @@ class ActionContext:
     params: Mapping[str, Any]
     # Outputs of the steps that already succeeded, by step id.
     outputs: Mapping[str, Mapping[str, Any]]
-    # Filled by the composition root (registry client, lock service, settings...); opaque here.
-    extras: Mapping[str, Any]
     confirmed_by: str | None = None
     channel: str | None = None
     thread_ts: str | None = None

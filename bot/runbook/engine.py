@@ -82,7 +82,6 @@ class RunbookEngine:
         runbooks: Mapping[str, Runbook],
         actions: ActionRegistry,
         reporter: ProgressReporter | None = None,
-        extras: Mapping[str, Any] | None = None,
         *,
         renderer: TemplateRenderer | None = None,
         reporter_timeout: float = 15.0,
@@ -92,7 +91,6 @@ class RunbookEngine:
         self._runbooks = dict(runbooks)
         self._actions = actions
         self._reporter: ProgressReporter = reporter or NullReporter()
-        self._extras: Mapping[str, Any] = extras or {}
         # Steps' lines are rendered when they end and stored as text, so a finished run reads
         # the same after the templates change and needs no renderer to show.
         self._renderer = renderer or TemplateRenderer()
@@ -397,9 +395,7 @@ class RunbookEngine:
         confirmed_by: str | None,
         state: RunState,
     ) -> None:
-        result, failure = await call_action(
-            self._actions, self._extras, step, state, context, confirmed_by
-        )
+        result, failure = await call_action(self._actions, step, state, context, confirmed_by)
         # Rendered before the transaction: a template is quick, but the session is not held
         # over anything that could be slow.
         if failure is None and result is not None:

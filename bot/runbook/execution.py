@@ -58,7 +58,6 @@ def _engine_failure(kind: str, **facts: Any) -> ActionFailed:
 
 async def call_action(
     actions: ActionRegistry,
-    extras: Mapping[str, Any],
     step: Step,
     state: RunState,
     context: dict[str, Any],
@@ -79,7 +78,6 @@ async def call_action(
         actor=state.actor,
         params=dict(state.params),
         outputs=dict(context["steps"]),
-        extras=extras,
         confirmed_by=confirmed_by,
         channel=state.channel,
         thread_ts=state.thread_ts,

@@ -65,8 +65,7 @@ def build_bolt_app(
         item = event.get("item") or {}
         flows = services.incidents
         if (
-            flows is None
-            or event.get("reaction") != PIN
+            event.get("reaction") != PIN
             or item.get("type") != "message"
             or not item.get("channel")
             or not item.get("ts")

@@ -88,11 +88,12 @@ async def post(
 
 def prepare(bot: BotHarness, *, debounce: float = 0.05, without_registry: bool = False) -> None:
     """Shorten the debounce (and optionally detach the model registry) for quick tests."""
-    assert bot.app.services.incidents is not None
     bot.app.services.incidents.publisher.debounce = debounce
     if without_registry:
         # The plain harness has no MLflow store; its first use costs seconds per test.
         bot.app.services.incidents.models = None
+        if bot.app.services.incidents.postmortems is not None:
+            bot.app.services.incidents.postmortems.models = None
 
 
 async def settle(bot: BotHarness) -> None:

@@ -37,7 +37,7 @@ class FakeDiagnosis:
 async def bot(tmp_path: Path) -> AsyncIterator[ModelBotHarness]:
     harness = await start_model_harness(tmp_path, alert_webhook_token=TOKEN)
     prepare(harness)
-    harness.app.services.diagnosis = FakeDiagnosis()
+    harness.app.services.incidents.diagnosis = FakeDiagnosis()
     try:
         yield harness
     finally:

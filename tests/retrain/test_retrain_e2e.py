@@ -28,7 +28,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[ModelBotHarness]:
     try:
         yield harness
     finally:
-        pool = harness.app.services.pool
+        pool = harness.app.services.pool.current
         await harness.stop()
         _kill_workers(pool)
 
@@ -205,7 +205,7 @@ async def test_a_big_retrain_never_delays_acks_and_a_dead_worker_fails_cleanly(
     while True:  # until the fit is running in a worker process
         run = last_run(bot)
         step = {s.step_id: s.status for s in run.steps}
-        pool = bot.app.services.pool
+        pool = bot.app.services.pool.current
         if (
             step.get("train") == "running"
             and pool is not None
@@ -222,7 +222,7 @@ async def test_a_big_retrain_never_delays_acks_and_a_dead_worker_fails_cleanly(
     await bot.slack.wait_for_text("Oncall bot", user=VIEWER, timeout=5)
     assert {s.step_id: s.status for s in last_run(bot).steps}["train"] == "running"
 
-    _kill_workers(bot.app.services.pool)  # the kernel's OOM killer, say
+    _kill_workers(bot.app.services.pool.current)  # the kernel's OOM killer, say
     failed = await bot.slack.wait_for(
         lambda m: "training worker process died" in m.plain() and m.thread_ts is not None,
         timeout=30,

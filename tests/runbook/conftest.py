@@ -66,7 +66,6 @@ async def make_engine(
             "runbooks": runbooks,
             "actions": fakes.registry,
             "reporter": reporter,
-            "extras": {"service": "fake"},
         }
         kwargs.update(overrides)
         engine = RunbookEngine(**kwargs)  # type: ignore[arg-type]

@@ -38,7 +38,6 @@ class Call:
     args: dict[str, Any]
     run_id: int
     confirmed_by: str | None
-    extras: Mapping[str, Any]
 
 
 @dataclass
@@ -58,7 +57,7 @@ class FakeActions:
         self.outputs[name] = outputs
 
         async def fn(ctx: ActionContext, **args: Any) -> ActionResult:
-            self.calls.append(Call(name, args, ctx.run_id, ctx.confirmed_by, ctx.extras))
+            self.calls.append(Call(name, args, ctx.run_id, ctx.confirmed_by))
             if name in self.block:
                 started, release = self.block[name]
                 started.set()

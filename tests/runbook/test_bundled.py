@@ -2,13 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.access.roles import RolePolicy
 from bot.app import BUNDLED_RUNBOOKS, domain_actions
-from bot.runbook import load_runbooks
+from bot.db import Database
+from bot.deploy.actions import DeployDeps
+from bot.deploy.probe import ModelServerClient
+from bot.messages import TemplateRenderer
+from bot.process_pool import ProcessPool
+from bot.registry.mlflow_backend import MlflowModelService
+from bot.retrain.actions import RetrainDeps
+from bot.runbook import ActionRegistry, load_runbooks
+from tests.harness import make_settings
 from tests.runbook.fakes import DOMAIN_ACTIONS
 
 
-def test_bundled_runbooks_load_with_the_real_actions() -> None:
-    books = load_runbooks(BUNDLED_RUNBOOKS, actions=domain_actions())
+class _NoReports:
+    async def post_report(self, *, channel: str, thread_ts: str | None, facts: dict) -> None:
+        raise AssertionError("loading runbooks runs no action")
+
+
+@pytest.fixture
+def real_actions(tmp_path: Path) -> Iterator[ActionRegistry]:
+    # The real dependencies, built as the composition root builds them; nothing here connects
+    # (the registry, the model server and the pool are reached only when an action runs).
+    settings = make_settings(tmp_path)
+    db = Database(f"sqlite:///{tmp_path / 'bot.db'}")
+    models = MlflowModelService.from_settings(settings)
+    deploy = DeployDeps(
+        db=db,
+        models=models,
+        model_server=ModelServerClient(settings.model_server_url),
+        roles=RolePolicy.from_ids(admins=frozenset(), engineers=frozenset()),
+        renderer=TemplateRenderer(settings.templates_dir),
+        settings=settings,
+    )
+    retrain = RetrainDeps(
+        db=db, models=models, pool=ProcessPool(1), reports=_NoReports(), settings=settings
+    )
+    yield domain_actions(deploy, retrain)
+    db.dispose()
+
+
+def test_bundled_runbooks_load_with_the_real_actions(real_actions: ActionRegistry) -> None:
+    books = load_runbooks(BUNDLED_RUNBOOKS, actions=real_actions)
     assert {"deploy", "rollback", "retrain"} <= set(books)
     # Production changes take the lock first and ask a human before the alias moves.
     for book in (books["deploy"], books["rollback"]):
@@ -17,8 +58,9 @@ def test_bundled_runbooks_load_with_the_real_actions() -> None:
         assert ids.index("confirm") < ids.index("promote")
 
 
-def test_the_engine_tests_fakes_take_the_real_actions_arguments() -> None:
+def test_the_engine_tests_fakes_take_the_real_actions_arguments(
+    real_actions: ActionRegistry,
+) -> None:
     # The engine tests run the shipped runbooks with these fakes; same arguments, same checks.
-    real = domain_actions()
     for name, (params, _) in DOMAIN_ACTIONS.items():
-        assert dict(real.get(name).params) == params, name
+        assert dict(real_actions.get(name).params) == params, name

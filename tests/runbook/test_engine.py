@@ -83,7 +83,6 @@ async def test_deploy_pauses_for_confirmation_then_succeeds(
     assert lock.args == {} and lock.run_id == started.id  # the lock is held by the run
     assert lock.confirmed_by is None  # ctx.confirmed_by is about the step's own confirmation
     assert done.step("confirm").outputs == {"confirmed_by": "U2"}
-    assert lock.extras == {"service": "fake"}
     assert done.step("smoke").outputs == {"latency_ms": 12.5}
     assert done.step("smoke").summary == "serving.smoke_test ok"
 

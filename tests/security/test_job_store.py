@@ -55,7 +55,7 @@ async def test_stored_jobs_hold_no_database_url_or_token(
         await bot.command("incident declare sev1 Setosa predictions are all wrong", user=ONCALL)
         await bot.slack.wait_for_text("You are the commander", user=ONCALL)
         await settle(bot)
-        updates = bot.app.services.updates  # type: ignore[union-attr]
+        updates = bot.app.services.updates
         updates.reminders.snoozes.start(1, datetime.now(UTC) + timedelta(minutes=30))
         scheduler = bot.app.services.scheduler
         assert scheduler.get_job(job_id(1)) is not None
@@ -89,7 +89,7 @@ async def test_jobs_stored_with_the_url_are_rekeyed_at_start(tmp_path: Path) -> 
     try:
         url = bot.settings.resolved_database_url
         scheduler = bot.app.services.scheduler
-        clock = bot.app.services.updates.schedule  # type: ignore[union-attr]
+        clock = bot.app.services.updates.schedule
         clock.start(7, 30, datetime.now(UTC))
         scheduler.modify_job(job_id(7), args=[7, url])  # as stored before
         await bot.restart_bot()

@@ -43,29 +43,15 @@ async def help_command(ctx: Ctx) -> Rendered:
     )
 
 
-class _StatusCache:
-    """The rendered status is reused for a second: status is what people (and dashboards) ask
-    most, and its facts are cached already; uptime to the second is precise enough."""
-
-    def __init__(self) -> None:
-        self.at = -1.0
-        self.message: Rendered | None = None
-
-
 async def status_command(ctx: Ctx) -> Rendered:
     services = ctx.services
-    model_status = services.extras.get("model_status")
-    if model_status is not None:
-        # Within a second when the server answers or refuses; `probe_timeout` when it hangs.
-        await model_status.current()
-    cache: _StatusCache = services.extras.setdefault("status_cache", _StatusCache())
-    now = time.monotonic()
-    if cache.message is None or now - cache.at >= 1.0:
-        cache.message = services.renderer.render(
-            "status", slash=ctx.slash, **status_facts(services)
-        )
-        cache.at = now
-    return cache.message
+    # Within a second when the server answers or refuses; `probe_timeout` when it hangs.
+    await services.model_status.current()
+    cache, now = services.status_cache, time.monotonic()
+    if cache.answer is None or now - cache.answer_at >= 1.0:
+        cache.answer = services.renderer.render("status", slash=ctx.slash, **status_facts(services))
+        cache.answer_at = now
+    return cache.answer
 
 
 async def audit_command(ctx: Ctx) -> Rendered:
@@ -97,33 +83,26 @@ COMMANDS = (
 HEALTH_TTL_SECONDS = 2.0
 
 
-class _HealthCache:
-    def __init__(self) -> None:
-        self.at = -HEALTH_TTL_SECONDS
-        self.facts: dict[str, object] = {}
-
-    def get(self, services: Services) -> dict[str, object]:
-        now = time.monotonic()
-        if now - self.at >= HEALTH_TTL_SECONDS:
-            self.facts = {
-                "database_ok": services.db.ping(),
-                "scheduler": scheduler_health(services.scheduler),
-            }
-            self.at = now
-        return self.facts
+def _health(services: Services) -> dict[str, object]:
+    """The database and job store facts, asked at most every HEALTH_TTL_SECONDS."""
+    cache, now = services.status_cache, time.monotonic()
+    if now - cache.health_at >= HEALTH_TTL_SECONDS:
+        cache.health = {
+            "database_ok": services.db.ping(),
+            "scheduler": scheduler_health(services.scheduler),
+        }
+        cache.health_at = now
+    return cache.health
 
 
 def status_facts(services: Services) -> dict[str, object]:
-    """Everything `/iris status` shows; providers in `extras['status_providers']` add model facts."""
-    cache = services.extras.setdefault("health_cache", _HealthCache())
+    """Everything `/iris status` shows, the model's facts included."""
     facts: dict[str, object] = {
         "version": bot.__version__,
         "mode": services.mode,
         "uptime_seconds": services.uptime_seconds,
         "database_kind": services.db.engine.dialect.name,
-        **cache.get(services),
-        "sections": [],
+        **_health(services),
+        "sections": [services.model_status.section(services.settings.model_name)],
     }
-    for provider in services.extras.get("status_providers", []):
-        facts["sections"].append(provider())  # type: ignore[union-attr]
     return facts

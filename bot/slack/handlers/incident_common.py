@@ -70,15 +70,11 @@ def usage(ctx: Ctx, kind: str, **facts: Any) -> UserError:
 
 
 def flows(services: Services) -> IncidentFlows:
-    if services.incidents is None:
-        raise UserError("incident_answer", kind="not_set_up")
     return services.incidents
 
 
 def updates(services: Services) -> IncidentUpdates:
     """Stakeholder updates (subscriptions, the update clock, commander reminders)."""
-    if services.updates is None:
-        raise UserError("incident_answer", kind="not_set_up")
     return services.updates
 
 

@@ -194,7 +194,7 @@ async def on_retrain(click: Interaction) -> Rendered | None:
     services = click.services
     incident = await clicked(click)
     engine = services.engine
-    if engine is None or "retrain" not in engine.runbooks:
+    if "retrain" not in engine.runbooks:
         return answer(services, click.slash, "no_retrain")
     try:
         run = await engine.start(
@@ -218,9 +218,9 @@ async def on_retrain(click: Interaction) -> Rendered | None:
 
 async def _retrain_params(services: Services) -> dict[str, object]:
     """Retrain what is in production, the way it was trained (the runbook needs an estimator)."""
-    runbook = services.engine.runbooks["retrain"] if services.engine else None
+    runbook = services.engine.runbooks["retrain"]
     needs = getattr(getattr(runbook, "parameters", None), "get", lambda _k: None)("estimator")
-    if needs is None or services.models is None:
+    if needs is None:
         return {}
     estimator = "logistic_regression"
     try:
