@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.monitoring.drift import DriftThresholds, dataset_drift  # noqa: E402
-from bot.registry.training import FEATURES, _iris_arrays  # noqa: E402
+from bot.training.iris import FEATURES, _iris_arrays  # noqa: E402
 
 
 def make_rows(n: int, *, seed: int, shift_sd: float = 0.0) -> np.ndarray:

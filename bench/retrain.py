@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from bot.data.service import ingest_landing, training_set  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.db.migrate import upgrade_to_head  # noqa: E402
-from bot.registry.training import CLASSES, FEATURES, _iris_arrays  # noqa: E402
 from bot.retrain.jobs import fit_candidate  # noqa: E402
+from bot.training.iris import CLASSES, FEATURES, _iris_arrays  # noqa: E402
 
 MB = 1024 * 1024
 

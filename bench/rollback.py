@@ -42,7 +42,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bot.localslack import LocalSlack  # noqa: E402
-from bot.registry.mlflow_backend import MlflowModelService  # noqa: E402
+from bot.model_registry.mlflow_backend import MlflowModelService  # noqa: E402
 
 BIN = Path(sys.executable).parent / "oncall-bot"
 SECRET = "bench-secret"

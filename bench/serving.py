@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.lib import wrkload  # noqa: E402
-from bot.registry.training import FEATURES, GOLDEN_SAMPLES  # noqa: E402
+from bot.training.iris import FEATURES, GOLDEN_SAMPLES  # noqa: E402
 
 MODEL = "iris_classifier"
 RECORDS = [g.features for g in GOLDEN_SAMPLES]
@@ -60,8 +60,8 @@ def ensure_wrk() -> str | None:
 def prepare_store(data_dir: Path) -> int:
     """Bootstrap the registry and the bot database in data_dir; returns the production version."""
     from bot.db.migrate import upgrade_to_head
-    from bot.registry.bootstrap import bootstrap
-    from bot.registry.mlflow_backend import MlflowModelService
+    from bot.model_registry.bootstrap import bootstrap
+    from bot.model_registry.mlflow_backend import MlflowModelService
 
     service = MlflowModelService(
         f"sqlite:///{data_dir / 'mlflow.db'}", data_dir / "mlflow-artifacts", MODEL
@@ -218,7 +218,7 @@ def measure(args: argparse.Namespace, wrk: str) -> int:
         flush=True,
     )
     version = prepare_store(data_dir)
-    from bot.registry.mlflow_backend import MlflowModelService
+    from bot.model_registry.mlflow_backend import MlflowModelService
     from bot.serving.server import http_implementation, loop_implementation
 
     service = MlflowModelService(

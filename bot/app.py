@@ -17,24 +17,24 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from bot.access.roles import RolePolicy
-from bot.commands.registry import CommandRegistry
+from bot.commands.catalog import CommandCatalog
 from bot.config import Settings
 from bot.db import Database
 from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import DeployDeps, register_deploy_actions
-from bot.deploy.probe import ModelServerClient
+from bot.deploy.model_server import ModelServerClient
 from bot.incidents.runbook_link import IncidentRunbookReporter
 from bot.leader import LeaderElection, leader_lock
 from bot.messages import TemplateRenderer, require_valid_templates
 from bot.metrics import BotMetrics
+from bot.model_registry.mlflow_backend import MlflowModelService
+from bot.model_registry.service import ModelService
 from bot.model_status import ModelStatusCache
 from bot.monitoring.scheduled import schedule_monitor_jobs
 from bot.process_pool import ProcessPool
-from bot.registry.mlflow_backend import MlflowModelService
-from bot.registry.service import ModelService
 from bot.retrain.actions import RetrainDeps, register_retrain_actions
 from bot.retrain.scheduled import schedule_retrain_jobs
-from bot.runbook import ActionRegistry, RunbookEngine, load_runbooks
+from bot.runbook import ActionCatalog, RunbookEngine, load_runbooks
 from bot.scheduling import make_scheduler, scheduler_election
 from bot.services import Services
 from bot.slack.bolt_app import build_bolt_app
@@ -42,7 +42,7 @@ from bot.slack.client import make_web_client
 from bot.slack.handlers import register_all
 from bot.slack.handlers.retrain import SlackRetrainReporter
 from bot.slack.incident_wiring import RunbookIndex, build_alerting, webhook_routes
-from bot.slack.interactions import InteractionRegistry
+from bot.slack.interactions import InteractionRouter
 from bot.slack.runbook_reporter import SlackRunbookReporter
 from bot.tasks import BackgroundTasks
 from bot.updates.scheduled import RUNNING, bot_key, rekey_stored_jobs
@@ -59,8 +59,8 @@ class BotApp:
     client: AsyncWebClient
     bolt: AsyncApp
     web: Starlette
-    commands: CommandRegistry
-    interactions: InteractionRegistry
+    commands: CommandCatalog
+    interactions: InteractionRouter
     started: bool = False
     election: LeaderElection | None = None
     _recovery: asyncio.Task[int] | None = None
@@ -142,8 +142,8 @@ class BotApp:
             incidents=incidents,
             updates=alerting.updates,
         )
-        commands = CommandRegistry()
-        interactions = InteractionRegistry()
+        commands = CommandCatalog()
+        interactions = InteractionRouter()
         register_all(services, commands, interactions)
         bolt, _ = build_bolt_app(
             services, client=client, commands=commands, interactions=interactions
@@ -278,9 +278,9 @@ class BotApp:
             log.warning("model registry not reachable yet: %s", exc)
 
 
-def domain_actions(deploy: DeployDeps, retrain: RetrainDeps) -> ActionRegistry:
+def domain_actions(deploy: DeployDeps, retrain: RetrainDeps) -> ActionCatalog:
     """Every action a runbook step may name, from every domain, each given its dependencies."""
-    actions = ActionRegistry()
+    actions = ActionCatalog()
     register_deploy_actions(actions, deploy)
     register_retrain_actions(actions, retrain)
     return actions
@@ -296,7 +296,7 @@ def build_actions(
     renderer: TemplateRenderer,
     pool: ProcessPool,
     client: AsyncWebClient,
-) -> ActionRegistry:
+) -> ActionCatalog:
     """The runbook actions of every domain, each domain given its typed dependencies."""
     # Closed over by each domain's actions at registration, rather than handed to the engine:
     # the engine then needs to know nothing of any domain, and each action's needs are read off

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # These load MLflow and scikit-learn (seconds), which `manifest` and `migrate` never need.
     from bot import runtime
-    from bot.registry.bootstrap import bootstrap_from_settings
+    from bot.model_registry.bootstrap import bootstrap_from_settings
     from bot.serving.server import run_model_server
 
     if args.command == "serve":

@@ -15,8 +15,8 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from bot.deploy.probe import ModelServerClient, ServerHealth
-from bot.registry.service import ModelService
+from bot.deploy.model_server import ModelServerClient, ServerHealth
+from bot.model_registry.service import ModelService
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import sys
 from bot.app import BotApp
 from bot.config import Settings
 from bot.db.migrate import upgrade_to_head
-from bot.deploy.probe import ModelServerClient
+from bot.deploy.model_server import ModelServerClient
 from bot.localslack import LocalSlack
 from bot.localslack.shell import run_shell
-from bot.registry.bootstrap import bootstrap_from_settings
+from bot.model_registry.bootstrap import bootstrap_from_settings
 from bot.servers import ServerTask
 from bot.serving.server import build_model_app
 

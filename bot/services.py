@@ -13,14 +13,14 @@ from bot.alerts.intake import AlertIntake
 from bot.audit.buffer import AuditBuffer
 from bot.config import Mode, Settings
 from bot.db import Database
-from bot.deploy.probe import ModelServerClient
+from bot.deploy.model_server import ModelServerClient
 from bot.incidents.flows import IncidentFlows
 from bot.messages import TemplateRenderer
 from bot.metrics import BotMetrics
+from bot.model_registry.service import ModelService
 from bot.model_status import ModelStatusCache
 from bot.monitoring import MonitoringService
 from bot.process_pool import ProcessPool
-from bot.registry.service import ModelService
 from bot.runbook import RunbookEngine
 from bot.slack.status_cache import StatusCache
 from bot.tasks import BackgroundTasks

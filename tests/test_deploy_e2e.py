@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from bot.deploy import service as deploy_service
-from bot.registry import training
 from bot.runbook import RunStatus
+from bot.training import iris
 from tests.harness import ONCALL, VIEWER, ModelBotHarness, start_model_harness
 
 
@@ -60,17 +60,17 @@ async def wait_run(bot: ModelBotHarness, status: RunStatus, timeout: float = 20.
 
 def register_model(bot: ModelBotHarness, *, shuffled_labels: bool, claim_good_metrics: bool) -> int:
     """Register a v3: honest or lying about its holdout metrics."""
-    split = training.holdout_split()
+    split = iris.holdout_split()
     y = np.random.default_rng(0).permutation(split.y_train) if shuffled_labels else split.y_train
-    model = training.train(
-        "logistic_regression", training.validate_params("logistic_regression", {}), split.X_train, y
+    model = iris.train(
+        "logistic_regression", iris.validate_params("logistic_regression", {}), split.X_train, y
     )
-    honest = training.evaluate(
+    honest = iris.evaluate(
         model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
     )
     if claim_good_metrics:
-        good = training.train("logistic_regression", {}, split.X_train, split.y_train)
-        metrics = training.evaluate(
+        good = iris.train("logistic_regression", {}, split.X_train, split.y_train)
+        metrics = iris.evaluate(
             good, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
         )
     else:
@@ -177,14 +177,14 @@ def register_golden_breaker(bot: ModelBotHarness) -> int:
     sample: on the holdout it scores what v1 scores, so preflight lets it through, but it
     predicts that sample's exact features as the wrong class, so only the smoke test catches it.
     """
-    split = training.holdout_split()
-    golden = training.GOLDEN_SAMPLES[1]
+    split = iris.holdout_split()
+    golden = iris.GOLDEN_SAMPLES[1]
     row = np.array([list(golden.features.values())])
     X = np.vstack([split.X_train, row, row])
     y = np.concatenate([split.y_train, ["versicolor", "versicolor"]])
-    params = training.validate_params("knn", {"n_neighbors": 3, "weights": "distance"})
-    model = training.train("knn", params, X, y)
-    metrics = training.evaluate(
+    params = iris.validate_params("knn", {"n_neighbors": 3, "weights": "distance"})
+    model = iris.train("knn", params, X, y)
+    metrics = iris.evaluate(
         model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
     )
     mv = bot.app.services.models.register(  # type: ignore[union-attr]

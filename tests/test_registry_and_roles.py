@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from bot.access.roles import Role, RolePolicy
+from bot.commands.catalog import CommandCatalog
 from bot.commands.context import Arg, Command
-from bot.commands.registry import CommandRegistry
 
 
 async def _noop(ctx):  # type: ignore[no-untyped-def]
     return None
 
 
-def _registry() -> CommandRegistry:
-    registry = CommandRegistry()
+def _registry() -> CommandCatalog:
+    registry = CommandCatalog()
     registry.add(
         Command("deploy", _noop, role=Role.ONCALL, args=(Arg("version"),)),
         Command("runbook list", _noop),

@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import numpy as np
 
-from bot.registry.training import FEATURES, holdout_split
 from bot.serving.recorder import recent_served
+from bot.training.iris import FEATURES, holdout_split
 from tests.harness import ModelBotHarness
 
 PETAL_LENGTH = FEATURES.index("petal_length")

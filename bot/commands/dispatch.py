@@ -14,9 +14,9 @@ from typing import Any
 from bot.access.roles import Role, RolePolicy
 from bot.audit import service as audit
 from bot.audit.buffer import AuditBuffer
+from bot.commands.catalog import Command, CommandCatalog
 from bot.commands.context import CommandContext, Replier, UsageProblem, bind
 from bot.commands.parser import ParseError, parse_args, tokenize
-from bot.commands.registry import Command, CommandRegistry
 from bot.db import Database
 from bot.messages import Rendered, TemplateRenderer
 
@@ -35,7 +35,7 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        registry: CommandRegistry,
+        registry: CommandCatalog,
         roles: RolePolicy,
         db: Database,
         renderer: TemplateRenderer,

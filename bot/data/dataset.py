@@ -18,7 +18,7 @@ from bot.data.models import IngestedFile, QuarantinedRow, Sample
 from bot.data.schemas import SOURCES, DatasetSummary, TrainingSet
 from bot.data.validation import FEATURES
 from bot.db import Database
-from bot.registry.training import CLASSES, holdout_split
+from bot.training.iris import CLASSES, holdout_split
 
 READ_CHUNK = 20_000
 HASH_CHUNK = 100_000
@@ -128,7 +128,7 @@ def _in_holdout(chunk: np.ndarray, held: np.ndarray) -> np.ndarray:
 
 
 def _data_hash(X: np.ndarray, codes: np.ndarray) -> str:
-    """`bot.registry.training.data_hash(X, y)`, computed in chunks so it needs no label strings."""
+    """`bot.training.iris.data_hash(X, y)`, computed in chunks so it needs no label strings."""
     digest = hashlib.sha256()
     for start in range(0, len(X), HASH_CHUNK):
         digest.update(np.round(X[start : start + HASH_CHUNK], 9).tobytes())

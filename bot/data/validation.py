@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from bot.registry.training import CLASSES, FEATURES
+from bot.training.iris import CLASSES, FEATURES
 
 MAX_CM = 30.0
 LABEL_KEYS = ("species", "label", "class")

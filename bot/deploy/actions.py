@@ -16,13 +16,13 @@ from bot.config import Settings
 from bot.db import Database
 from bot.deploy import service
 from bot.deploy.guard import check_production_change, record_override
+from bot.deploy.model_server import ModelServerClient
 from bot.deploy.policy import Decision, ProductionAction
 from bot.deploy.preflight import PreflightReport, holdout_agreement, run_checks
-from bot.deploy.probe import ModelServerClient
 from bot.messages import TemplateRenderer
-from bot.registry.errors import RegistryError, UnknownVersion
-from bot.registry.service import ModelService
-from bot.runbook import ActionContext, ActionFailed, ActionRegistry, ActionResult
+from bot.model_registry.errors import RegistryError, UnknownVersion
+from bot.model_registry.service import ModelService
+from bot.runbook import ActionCatalog, ActionContext, ActionFailed, ActionResult
 
 # Every line these steps show in the checklist, by `kind`.
 STEP_WORDS = "deploy_step"
@@ -99,7 +99,7 @@ def _version(value: Any) -> int:
         raise _failed("not_a_version", given=repr(value)) from None
 
 
-def register_deploy_actions(actions: ActionRegistry, deps: DeployDeps) -> None:
+def register_deploy_actions(actions: ActionCatalog, deps: DeployDeps) -> None:
     """The deploy and rollback actions, closed over their dependencies."""
 
     @actions.action("deploy.acquire_lock", description="Take the production deploy lock")

@@ -16,7 +16,7 @@ from bot.deploy import service
 from bot.deploy.guard import check_production_change
 from bot.deploy.models import DeployEntry, LockInfo
 from bot.deploy.policy import Decision, ProductionAction
-from bot.registry.service import ModelService
+from bot.model_registry.service import ModelService
 from bot.runbook import RunbookEngine, RunState
 
 

@@ -13,8 +13,8 @@ from bot.audit.models import AuditRecord
 from bot.db import Database
 from bot.deploy import service
 from bot.deploy.policy import Decision, ProductionAction, decide, gate_facts
-from bot.registry.mlflow_tags import T_FORCE_REASON, T_FORCED_BY, T_FORCED_OVER
-from bot.registry.service import ModelService
+from bot.model_registry.mlflow_tags import T_FORCE_REASON, T_FORCED_BY, T_FORCED_OVER
+from bot.model_registry.service import ModelService
 
 OVERRIDE_AUDIT_ACTION = "production.force"
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.access.roles import Role
-from bot.registry.mlflow_tags import T_DEPLOYED_AT, T_DISCARDED_BY, T_VALIDATION_REASONS
-from bot.registry.schemas import ModelVersion
+from bot.model_registry.mlflow_tags import T_DEPLOYED_AT, T_DISCARDED_BY, T_VALIDATION_REASONS
+from bot.model_registry.schemas import ModelVersion
 
 REFUSAL_TEMPLATE = "production_refused"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.registry.schemas import Evaluation, InputSignature, ModelVersion
+from bot.model_registry.schemas import Evaluation, InputSignature, ModelVersion
 
 # How far a version's stored holdout accuracy may be from what its artifact measures on the same
 # fixed holdout now. Evaluation is deterministic and the tags keep 6 digits, so an honest version

@@ -26,7 +26,7 @@ from bot.incidents.header_facts import HeaderFacts, current_facts, look_up_openi
 from bot.incidents.models import IncidentView
 from bot.incidents.postmortem import PostmortemWriter
 from bot.incidents.publisher import IncidentPublisher, IncidentReporter, IncidentWatcher
-from bot.registry.service import ModelService
+from bot.model_registry.service import ModelService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -22,7 +22,7 @@ from bot.deploy.models import DeployEntry
 from bot.incidents import service
 from bot.incidents.diagnosis import Diagnosis, DiagnosisProvider, as_diagnosis
 from bot.incidents.models import IncidentView
-from bot.registry.service import ModelService
+from bot.model_registry.service import ModelService
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from bot.deploy.flows import deploy_history
 from bot.deploy.models import DeployEntry
 from bot.incidents.models import IncidentView, aware
 from bot.messages import TemplateRenderer
-from bot.registry.service import ModelService
+from bot.model_registry.service import ModelService
 
 log = logging.getLogger(__name__)
 

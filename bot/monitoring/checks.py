@@ -28,9 +28,9 @@ from bot.monitoring.drift import (
     dataset_drift,
     prediction_drift,
 )
-from bot.registry.training import FEATURES, holdout_split
 from bot.serving.models import ServedPrediction
 from bot.serving.recorder import recent_served
+from bot.training.iris import FEATURES, holdout_split
 
 PREDICT_ENDPOINT = "predict"
 

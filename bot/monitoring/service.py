@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.db import Database
     from bot.messages import TemplateRenderer
-    from bot.registry.service import ModelService
+    from bot.model_registry.service import ModelService
 
 log = logging.getLogger(__name__)
 

@@ -19,15 +19,15 @@ from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.db import Database
+from bot.model_registry.errors import RegistryError
+from bot.model_registry.mlflow_tags import T_VALIDATION_REASONS
+from bot.model_registry.schemas import Evaluation, ModelVersion
+from bot.model_registry.service import ModelService
 from bot.process_pool import ProcessPool
-from bot.registry.errors import RegistryError
-from bot.registry.mlflow_tags import T_VALIDATION_REASONS
-from bot.registry.schemas import Evaluation, ModelVersion
-from bot.registry.service import ModelService
 from bot.retrain import jobs
 from bot.retrain.gate import run_gate
 from bot.retrain.options import ALL_SOURCES, parse_include
-from bot.runbook import ActionContext, ActionFailed, ActionRegistry, ActionResult
+from bot.runbook import ActionCatalog, ActionContext, ActionFailed, ActionResult
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _run_message_ts(db: Any, run_id: int) -> str | None:
         return None if run is None else run.message_ts
 
 
-def register_retrain_actions(actions: ActionRegistry, deps: RetrainDeps) -> None:
+def register_retrain_actions(actions: ActionCatalog, deps: RetrainDeps) -> None:
     """The retrain actions, closed over their dependencies."""
 
     @actions.action("data.ingest", description="Take new files from the landing folder")
@@ -324,7 +324,7 @@ def _truthy(value: Any) -> bool:
 def _register(models: ModelService, ctx: ActionContext, trained: dict[str, Any]) -> ModelVersion:
     import skops.io
 
-    from bot.registry.mlflow_backend import SKOPS_TRUSTED_TYPES
+    from bot.model_registry.mlflow_backend import SKOPS_TRUSTED_TYPES
 
     # Re-running this step after a crash must not register a second version for the same run.
     for existing in models.list_versions():

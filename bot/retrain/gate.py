@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.deploy.preflight import Check
-from bot.registry.schemas import Evaluation
+from bot.model_registry.schemas import Evaluation
 
 EPSILON = 1e-9
 

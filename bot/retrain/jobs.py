@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.registry import training
+from bot.training import iris
 
 
 def fit_candidate(
@@ -21,9 +21,9 @@ def fit_candidate(
     import skops.io
 
     started = time.perf_counter()
-    split = training.holdout_split(X, y)
-    model = training.train(estimator, params, split.X_train, split.y_train)
-    evaluation = training.evaluate(
+    split = iris.holdout_split(X, y)
+    model = iris.train(estimator, params, split.X_train, split.y_train)
+    evaluation = iris.evaluate(
         model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
     )
     return {

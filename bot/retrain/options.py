@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.registry import training
-from bot.registry.errors import InvalidParams, UnknownEstimator
+from bot.model_registry.errors import InvalidParams, UnknownEstimator
+from bot.training import iris
 
 # The dataset store's sources; `base` (bundled Iris) is always in a training set.
 COLLECTED_SOURCES: tuple[str, ...] = ("landing", "feedback")
@@ -73,13 +73,13 @@ def parse_retrain_options(
     estimator = (options.get("estimator") or default_estimator or "").strip().lower()
     validated: dict[str, Any] = {}
     if not estimator:
-        problems.append(f"name an estimator with --estimator ({', '.join(training.ESTIMATORS)})")
+        problems.append(f"name an estimator with --estimator ({', '.join(iris.ESTIMATORS)})")
     else:
         try:
-            validated = training.validate_params(estimator, dict(params))
+            validated = iris.validate_params(estimator, dict(params))
         except UnknownEstimator:
             problems.append(
-                f"unknown estimator `{estimator}`; choose from {', '.join(training.ESTIMATORS)}"
+                f"unknown estimator `{estimator}`; choose from {', '.join(iris.ESTIMATORS)}"
             )
         except InvalidParams as exc:
             problems.extend(f"`{k}`: {why}" for k, why in _problems(exc).items())

@@ -1,15 +1,15 @@
 """Runbooks as executable documents: Markdown files whose YAML front matter lists steps.
 
 The engine is framework-free: it never imports Slack, Starlette or APScheduler. The composition
-root builds an `ActionRegistry` (domain services register their actions), loads `runbooks/` with
+root builds an `ActionCatalog` (domain services register their actions), loads `runbooks/` with
 `load_runbooks` (an invalid runbook stops start-up), builds a `RunbookEngine` with a
 `ProgressReporter` (the Slack checklist message) and calls `resume_incomplete()`.
 """
 
 from bot.runbook.actions import (
+    ActionCatalog,
     ActionContext,
     ActionFailed,
-    ActionRegistry,
     ActionResult,
     ActionSpec,
 )
@@ -42,7 +42,7 @@ from bot.runbook.schema import (
 __all__ = [
     "ActionContext",
     "ActionFailed",
-    "ActionRegistry",
+    "ActionCatalog",
     "ActionResult",
     "ActionSpec",
     "AlreadyConfirmedError",

@@ -1,7 +1,7 @@
-"""The action registry: names that runbook steps refer to, mapped to async functions.
+"""The action catalog: names that runbook steps refer to, mapped to async functions.
 
 Domain packages (model registry, serving, deploy lock) register their actions at start-up; the
-loader checks every step against the registry, so a typo in a runbook stops start-up instead of
+loader checks every step against the catalog, so a typo in a runbook stops start-up instead of
 failing at 3am. Actions get an `ActionContext` and keyword arguments and return an `ActionResult`.
 
 Actions must be idempotent: after a crash the engine re-runs the step that was running (see
@@ -92,7 +92,7 @@ class ActionSpec:
         return frozenset(name for name, required in self.params.items() if required)
 
 
-class ActionRegistry:
+class ActionCatalog:
     """Action name -> ActionSpec. Comes with the built-in `flow.confirm`."""
 
     def __init__(self) -> None:

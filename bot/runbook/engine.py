@@ -34,7 +34,7 @@ from jinja2 import TemplateError
 from bot.db import Database
 from bot.messages import TemplateRenderer
 from bot.runbook import leases, service
-from bot.runbook.actions import STEP_WORDS, ActionRegistry
+from bot.runbook.actions import STEP_WORDS, ActionCatalog
 from bot.runbook.errors import (
     ConfirmDeniedError,
     RunbookInputError,
@@ -80,7 +80,7 @@ class RunbookEngine:
         self,
         db: Database,
         runbooks: Mapping[str, Runbook],
-        actions: ActionRegistry,
+        actions: ActionCatalog,
         reporter: ProgressReporter | None = None,
         *,
         renderer: TemplateRenderer | None = None,

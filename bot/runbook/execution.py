@@ -18,9 +18,9 @@ from jinja2 import TemplateError
 from bot.messages import TemplateRenderer
 from bot.runbook.actions import (
     STEP_WORDS,
+    ActionCatalog,
     ActionContext,
     ActionFailed,
-    ActionRegistry,
     ActionResult,
 )
 from bot.runbook.models import RunbookRun
@@ -57,7 +57,7 @@ def _engine_failure(kind: str, **facts: Any) -> ActionFailed:
 
 
 async def call_action(
-    actions: ActionRegistry,
+    actions: ActionCatalog,
     step: Step,
     state: RunState,
     context: dict[str, Any],

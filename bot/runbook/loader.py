@@ -1,4 +1,4 @@
-"""Load runbooks from Markdown files with YAML front matter and check them against the registry.
+"""Load runbooks from Markdown files with YAML front matter and check them against the action catalog.
 
 Every problem is a `RunbookError` that names the file and the line, because the person fixing it
 is reading the file, not a pydantic error dump. Lines come from PyYAML's node marks: the front
@@ -16,7 +16,7 @@ import yaml
 from jinja2 import TemplateSyntaxError
 from pydantic import ValidationError
 
-from bot.runbook.actions import ActionRegistry
+from bot.runbook.actions import ActionCatalog
 from bot.runbook.errors import RunbookError, RunbookInputError
 from bot.runbook.params import coerce_value
 from bot.runbook.schema import RESERVED_NAMES, OnFailure, Runbook, Step, is_identifier
@@ -69,7 +69,7 @@ class _DuplicateKey(Exception):
         self.key, self.line, self.first = key, line, first
 
 
-def parse_runbook(text: str, *, path: Path | str, actions: ActionRegistry) -> Runbook:
+def parse_runbook(text: str, *, path: Path | str, actions: ActionCatalog) -> Runbook:
     """Parse and check one runbook file's text; raises RunbookError naming `path` and a line."""
     try:
         front, body, offset = split_front_matter(text)
@@ -129,7 +129,7 @@ def _dotted(loc: Loc) -> str:
     return out
 
 
-def check_runbook(runbook: Runbook, actions: ActionRegistry) -> list[Problem]:
+def check_runbook(runbook: Runbook, actions: ActionCatalog) -> list[Problem]:
     """Cross-field checks pydantic cannot do: ids, actions, arguments, template references."""
     problems: list[Problem] = []
     for name, param in runbook.parameters.items():
@@ -173,7 +173,7 @@ def check_runbook(runbook: Runbook, actions: ActionRegistry) -> list[Problem]:
 
 
 def _check_step(
-    runbook: Runbook, step: Step, where: Loc, before: list[str], actions: ActionRegistry
+    runbook: Runbook, step: Step, where: Loc, before: list[str], actions: ActionCatalog
 ) -> list[Problem]:
     problems: list[Problem] = []
     if step.action not in actions:
@@ -230,7 +230,7 @@ def _check_template(
     return problems
 
 
-def load_runbook(path: Path, *, actions: ActionRegistry) -> Runbook:
+def load_runbook(path: Path, *, actions: ActionCatalog) -> Runbook:
     """Read and check one runbook file."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -239,7 +239,7 @@ def load_runbook(path: Path, *, actions: ActionRegistry) -> Runbook:
     return parse_runbook(text, path=path, actions=actions)
 
 
-def load_runbooks(folder: Path, *, actions: ActionRegistry) -> dict[str, Runbook]:
+def load_runbooks(folder: Path, *, actions: ActionCatalog) -> dict[str, Runbook]:
     """Every `*.md` in `folder` (sorted), by runbook id; the first invalid file raises."""
     if not folder.is_dir():
         raise RunbookError("runbooks folder does not exist", path=folder)

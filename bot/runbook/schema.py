@@ -2,7 +2,7 @@
 
 The front matter models forbid unknown keys, so a typo such as `on_fail:` is an error with a line
 number instead of a silently ignored setting. Cross-field checks that need other files or the action
-registry (unknown actions, template references, duplicate ids) live in `loader.py`, where the
+catalog (unknown actions, template references, duplicate ids) live in `loader.py`, where the
 line of the offending value is known.
 """
 

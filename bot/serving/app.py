@@ -25,12 +25,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.registry.service import ModelService
-from bot.registry.training import GOLDEN_SAMPLES
+from bot.model_registry.service import ModelService
 from bot.request_body import BodyTooLarge, read_body
 from bot.serving.metrics import ServerMetrics
 from bot.serving.recorder import PredictionRecorder
 from bot.serving.validation import InputError, RecordValidator
+from bot.training.iris import GOLDEN_SAMPLES
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import uvicorn
 
 from bot.data.feedback_route import feedback_route
 from bot.db import Database
-from bot.registry.mlflow_backend import MlflowModelService
+from bot.model_registry.mlflow_backend import MlflowModelService
 from bot.serving.app import create_model_app
 from bot.serving.recorder import PredictionRecorder
 

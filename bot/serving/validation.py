@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from bot.registry.schemas import FeatureSpec
+from bot.model_registry.schemas import FeatureSpec
 
 
 class InputError(ValueError):

@@ -9,11 +9,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.commands.catalog import CommandCatalog
 from bot.commands.dispatch import Dispatcher
-from bot.commands.registry import CommandRegistry
 from bot.services import Services
 from bot.slack.commands import CommandRunner, register_command_listener
-from bot.slack.interactions import InteractionRegistry, register_interaction_listener
+from bot.slack.interactions import InteractionRouter, register_interaction_listener
 from bot.slack.response_url import ResponseUrlPolicy
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,8 @@ def build_bolt_app(
     services: Services,
     *,
     client: AsyncWebClient,
-    commands: CommandRegistry,
-    interactions: InteractionRegistry,
+    commands: CommandCatalog,
+    interactions: InteractionRouter,
 ) -> tuple[AsyncApp, CommandRunner]:
     settings = services.settings
     app = AsyncApp(

@@ -24,10 +24,10 @@ from bot.incidents.flows import IncidentFlows
 from bot.incidents.postmortem import PostmortemWriter
 from bot.messages import TemplateRenderer
 from bot.metrics import BotMetrics
+from bot.model_registry.service import ModelService
 from bot.monitoring import MonitoringService
 from bot.monitoring.service import build_monitoring
 from bot.monitoring.sink import LoggingAlertSink
-from bot.registry.service import ModelService
 from bot.runbook import Runbook, runbooks_for_alert
 from bot.slack.incident_reporter import SlackIncidentReporter
 from bot.slack.reminder_poster import SlackReminderPoster

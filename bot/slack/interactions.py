@@ -100,7 +100,7 @@ class Modal:
     check: SubmissionCheck
 
 
-class InteractionRegistry:
+class InteractionRouter:
     def __init__(self) -> None:
         self.actions: dict[str, Button] = {}
         self.views: dict[str, Modal] = {}
@@ -118,7 +118,7 @@ class InteractionRegistry:
 
 
 def register_interaction_listener(
-    app: AsyncApp, services: Services, registry: InteractionRegistry
+    app: AsyncApp, services: Services, registry: InteractionRouter
 ) -> None:
     listener = InteractionListener(services, registry)
     app.action(re.compile(r".+"))(listener.on_action)
@@ -128,7 +128,7 @@ def register_interaction_listener(
 class InteractionListener:
     """Bolt's listeners for every button and modal: ack, check the role, run, audit, answer."""
 
-    def __init__(self, services: Services, registry: InteractionRegistry) -> None:
+    def __init__(self, services: Services, registry: InteractionRouter) -> None:
         self.services = services
         self.registry = registry
         self.renderer = services.renderer

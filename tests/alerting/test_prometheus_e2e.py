@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.registry.training import FEATURES
+from bot.training.iris import FEATURES
 from tests.harness import ModelBotHarness, start_model_harness
 from tests.traffic import send, traffic
 

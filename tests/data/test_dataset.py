@@ -17,7 +17,7 @@ from bot.data.service import (
     training_set,
 )
 from bot.db import Database
-from bot.registry.training import data_hash, holdout_split
+from bot.training.iris import data_hash, holdout_split
 from tests.data.conftest import HEADER
 
 VIRGINICA = {"sepal_length": 7.0, "sepal_width": 3.1, "petal_length": 6.0, "petal_width": 2.2}

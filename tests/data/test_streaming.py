@@ -10,7 +10,7 @@ import numpy as np
 from bot.data import models as _models  # noqa: F401
 from bot.data.service import ingest_landing, training_set
 from bot.db import Base, Database
-from bot.registry.training import CLASSES
+from bot.training.iris import CLASSES
 from tests.data.conftest import HEADER
 
 ROWS = 200_000

@@ -15,7 +15,7 @@ from bot.monitoring.drift import (
     prediction_drift,
     psi,
 )
-from bot.registry.training import CLASSES, FEATURES, holdout_split
+from bot.training.iris import CLASSES, FEATURES, holdout_split
 
 REF = holdout_split().X_train
 PETAL_LENGTH = FEATURES.index("petal_length")

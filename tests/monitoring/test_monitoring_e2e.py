@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.registry.training import FEATURES
+from bot.training.iris import FEATURES
 from tests.harness import VIEWER, ModelBotHarness, start_model_harness
 from tests.traffic import send, traffic
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.registry.mlflow_backend import MlflowModelService
+from bot.model_registry.mlflow_backend import MlflowModelService
 from tests.registry.store import MODEL, copy_store, sqlite_uri, template_store
 
 

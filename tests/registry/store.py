@@ -13,8 +13,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from bot.registry.bootstrap import bootstrap
-from bot.registry.mlflow_backend import MlflowModelService
+from bot.model_registry.bootstrap import bootstrap
+from bot.model_registry.mlflow_backend import MlflowModelService
 
 MODEL = "iris_classifier"
 _lock = threading.Lock()

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import yaml
 
-from bot.registry import training
-from bot.registry.bootstrap import BOOTSTRAP_TAG, bootstrap
-from bot.registry.errors import InvalidTags, UnknownVersion, UntrustedModelTypes
-from bot.registry.mlflow_backend import MlflowModelService
-from bot.registry.service import ModelService, parse_version_text
-from bot.registry.training import FEATURES, GOLDEN_SAMPLES
+from bot.model_registry.bootstrap import BOOTSTRAP_TAG, bootstrap
+from bot.model_registry.errors import InvalidTags, UnknownVersion, UntrustedModelTypes
+from bot.model_registry.mlflow_backend import MlflowModelService
+from bot.model_registry.service import ModelService, parse_version_text
+from bot.training import iris
+from bot.training.iris import FEATURES, GOLDEN_SAMPLES
 
 GOLDEN_X = np.array([[g.features[f] for f in FEATURES] for g in GOLDEN_SAMPLES])
 GOLDEN_Y = [g.expected for g in GOLDEN_SAMPLES]
@@ -72,12 +72,12 @@ def test_bootstrap_is_idempotent(fresh_service):
 
 
 def test_versions_carry_metrics_and_lineage(shared_service):
-    split = training.holdout_split()
+    split = iris.holdout_split()
     for v in shared_service.list_versions():
         assert v.accuracy is not None and v.accuracy >= 0.9 and v.macro_f1 >= 0.9
-        assert set(v.per_class_recall) == set(training.CLASSES)
+        assert set(v.per_class_recall) == set(iris.CLASSES)
         assert v.holdout_version == split.holdout_version and v.holdout_n == 45
-        assert v.training_data_hash == training.data_hash(split.X_train, split.y_train)
+        assert v.training_data_hash == iris.data_hash(split.X_train, split.y_train)
         assert v.trained_by == "bootstrap" and v.trained_at is not None and v.code_version
         assert v.validation_status == "passed"
         assert v.params and v.evaluation is not None and v.evaluation.accuracy == v.accuracy
@@ -91,7 +91,7 @@ def test_describe_unknown_version(shared_service):
 
 def test_input_signature(shared_service):
     sig = shared_service.input_signature(1)
-    assert [f.name for f in sig.features] == FEATURES and sig.classes == training.CLASSES
+    assert [f.name for f in sig.features] == FEATURES and sig.classes == iris.CLASSES
 
 
 def test_models_are_skops_and_load_with_pickle_disabled(shared_service, monkeypatch, tmp_path):
@@ -141,10 +141,10 @@ def test_set_tags_merges_and_protects_lineage(fresh_service):
 
 
 def test_register_new_version(fresh_service):
-    split = training.holdout_split()
-    params = training.validate_params("knn", {"n_neighbors": 7})
-    model = training.train("knn", params, split.X_train, split.y_train)
-    ev = training.evaluate(
+    split = iris.holdout_split()
+    params = iris.validate_params("knn", {"n_neighbors": 7})
+    model = iris.train("knn", params, split.X_train, split.y_train)
+    ev = iris.evaluate(
         model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
     )
     mv = fresh_service.register(
@@ -172,11 +172,11 @@ def test_register_refuses_models_needing_untrusted_types(shared_service):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    split = training.holdout_split()
+    split = iris.holdout_split()
     model = make_pipeline(FunctionTransformer(_double), LogisticRegression(max_iter=1000)).fit(
         split.X_train, split.y_train
     )
-    ev = training.evaluate(model, split.X_holdout, split.y_holdout)
+    ev = iris.evaluate(model, split.X_holdout, split.y_holdout)
     with pytest.raises(UntrustedModelTypes):
         shared_service.register(model, estimator="custom", params={}, metrics=ev, trained_by="x")
     assert len(shared_service.list_versions()) == 2

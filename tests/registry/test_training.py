@@ -7,21 +7,21 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
-from bot.registry import training
-from bot.registry.errors import InvalidParams, UnknownEstimator
-from bot.registry.training import CLASSES, ESTIMATORS, FEATURES, GOLDEN_SAMPLES
+from bot.model_registry.errors import InvalidParams, UnknownEstimator
+from bot.training import iris
+from bot.training.iris import CLASSES, ESTIMATORS, FEATURES, GOLDEN_SAMPLES
 
 
 def test_base_frame_has_features_and_species():
-    frame = training.iris_base_frame()
+    frame = iris.iris_base_frame()
     assert list(frame.columns) == [*FEATURES, "species"]
     assert len(frame) == 150
     assert set(frame["species"]) == set(CLASSES)
 
 
 def test_holdout_is_fixed_stratified_and_disjoint():
-    a, b = training.holdout_split(), training.holdout_split()
-    assert a.holdout_version == b.holdout_version == training.data_hash(a.X_holdout, a.y_holdout)
+    a, b = iris.holdout_split(), iris.holdout_split()
+    assert a.holdout_version == b.holdout_version == iris.data_hash(a.X_holdout, a.y_holdout)
     assert Counter(a.y_holdout.tolist()) == {"setosa": 15, "versicolor": 15, "virginica": 15}
     held = {tuple(r) for r in a.X_holdout}
     assert not any(tuple(r) in held for r in a.X_train)
@@ -29,26 +29,26 @@ def test_holdout_is_fixed_stratified_and_disjoint():
 
 
 def test_holdout_never_enters_custom_training_data():
-    base = training.holdout_split()
+    base = iris.holdout_split()
     extra_X = np.vstack([base.X_holdout, [[5.0, 3.0, 1.5, 0.2]]])
     extra_y = np.concatenate([base.y_holdout, ["setosa"]])
-    split = training.holdout_split(extra_X, extra_y)
+    split = iris.holdout_split(extra_X, extra_y)
     assert split.X_train.tolist() == [[5.0, 3.0, 1.5, 0.2]]
     assert split.holdout_version == base.holdout_version
 
 
 def test_data_hash_is_content_sensitive():
     X = np.array([[1.0, 2.0, 3.0, 4.0]])
-    assert training.data_hash(X, ["setosa"]) == training.data_hash(X.copy(), np.array(["setosa"]))
-    assert training.data_hash(X, ["setosa"]) != training.data_hash(X + 0.1, ["setosa"])
-    assert training.data_hash(X, ["setosa"]) != training.data_hash(X, ["virginica"])
+    assert iris.data_hash(X, ["setosa"]) == iris.data_hash(X.copy(), np.array(["setosa"]))
+    assert iris.data_hash(X, ["setosa"]) != iris.data_hash(X + 0.1, ["setosa"])
+    assert iris.data_hash(X, ["setosa"]) != iris.data_hash(X, ["virginica"])
 
 
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
 def test_every_estimator_trains_evaluates_and_gets_golden_samples_right(name):
-    split = training.holdout_split()
-    model = training.train(name, {}, split.X_train, split.y_train)
-    ev = training.evaluate(
+    split = iris.holdout_split()
+    model = iris.train(name, {}, split.X_train, split.y_train)
+    ev = iris.evaluate(
         model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
     )
     assert ev.accuracy >= 0.9 and ev.macro_f1 >= 0.9
@@ -64,42 +64,42 @@ def test_every_estimator_trains_evaluates_and_gets_golden_samples_right(name):
 
 def test_unknown_estimator_lists_choices():
     with pytest.raises(UnknownEstimator) as err:
-        training.train("xgboost", {}, [[1, 2, 3, 4]], ["setosa"])
+        iris.train("xgboost", {}, [[1, 2, 3, 4]], ["setosa"])
     assert "logistic_regression" in str(err.value) and err.value.available == list(ESTIMATORS)
 
 
 def test_bad_params_name_every_problem():
     with pytest.raises(InvalidParams) as err:
-        training.validate_params(
+        iris.validate_params(
             "random_forest", {"n_estimators": "many", "max_depht": 3, "min_samples_leaf": 0}
         )
     assert set(err.value.problems) == {"n_estimators", "max_depht", "min_samples_leaf"}
     assert "unknown parameter" in err.value.problems["max_depht"]
     assert "integer" in err.value.problems["n_estimators"]
     with pytest.raises(InvalidParams, match="one of uniform, distance"):
-        training.validate_params("knn", {"weights": "closest"})
+        iris.validate_params("knn", {"weights": "closest"})
     with pytest.raises(InvalidParams, match="integer"):
-        training.validate_params("knn", {"n_neighbors": 2.5})
+        iris.validate_params("knn", {"n_neighbors": 2.5})
     with pytest.raises(InvalidParams, match="number"):
-        training.validate_params("logistic_regression", {"C": True})
+        iris.validate_params("logistic_regression", {"C": True})
 
 
 def test_params_coerce_text_and_merge_defaults():
-    params = training.validate_params("random_forest", {"n_estimators": "20", "max_depth": "none"})
+    params = iris.validate_params("random_forest", {"n_estimators": "20", "max_depth": "none"})
     assert params == {
         "n_estimators": 20,
         "max_depth": None,
         "min_samples_leaf": 1,
         "random_state": 0,
     }
-    assert training.validate_params("logistic_regression", {"C": "0.5"})["C"] == 0.5
+    assert iris.validate_params("logistic_regression", {"C": "0.5"})["C"] == 0.5
 
 
 def test_training_runs_in_a_process_pool():
-    split = training.holdout_split()
-    pickle.dumps(training.train)
+    split = iris.holdout_split()
+    pickle.dumps(iris.train)
     with ProcessPoolExecutor(max_workers=1) as pool:
         model = pool.submit(
-            training.train, "decision_tree", {"max_depth": 3}, split.X_train, split.y_train
+            iris.train, "decision_tree", {"max_depth": 3}, split.X_train, split.y_train
         ).result(timeout=60)
-    assert training.evaluate(model, split.X_holdout, split.y_holdout).accuracy >= 0.9
+    assert iris.evaluate(model, split.X_holdout, split.y_holdout).accuracy >= 0.9

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.registry.schemas import Evaluation
+from bot.model_registry.schemas import Evaluation
 from bot.retrain.gate import run_gate
 from bot.retrain.options import RetrainOptionsError, parse_include, parse_retrain_options
 

@@ -14,9 +14,9 @@ import pytest
 
 from bot.data.service import record_feedback
 from bot.deploy import service as deploy_service
-from bot.registry import training
 from bot.runbook import RunStatus
 from bot.runbook.models import RunbookRun
+from bot.training import iris
 from tests.harness import ADMIN, ONCALL, VIEWER, ModelBotHarness, start_model_harness
 
 HEADER = "sepal_length,sepal_width,petal_length,petal_width,species\n"
@@ -58,7 +58,7 @@ def rows_csv(X: np.ndarray, y: np.ndarray) -> str:
 
 
 def jittered_training_rows(copies: int, seed: int, *, shuffle_labels: bool = False) -> str:
-    split = training.holdout_split()
+    split = iris.holdout_split()
     rng = np.random.default_rng(seed)
     X = np.tile(split.X_train, (copies, 1)) + rng.normal(0, 0.02, (copies * len(split.y_train), 4))
     y = np.tile(split.y_train, copies)
@@ -113,7 +113,7 @@ async def test_collect_ingest_retrain_report_and_promote(bot: ModelBotHarness) -
 
     v3 = bot.app.services.models.describe(3)  # type: ignore[union-attr]
     assert v3.validation_status == "passed" and v3.trained_by == ONCALL
-    assert v3.training_data_hash and v3.holdout_version == training.holdout_split().holdout_version
+    assert v3.training_data_hash and v3.holdout_version == iris.holdout_split().holdout_version
     assert v3.code_version and v3.estimator == "logistic_regression"
     assert production(bot) == 1  # a retrain never moves production by itself
 
@@ -191,7 +191,7 @@ async def test_a_big_retrain_never_delays_acks_and_a_dead_worker_fails_cleanly(
     bot: ModelBotHarness,
 ) -> None:
     rng = np.random.default_rng(3)
-    split = training.holdout_split()
+    split = iris.holdout_split()
     idx = rng.integers(0, len(split.y_train), 300_000)
     X = np.round(split.X_train[idx] + rng.normal(0, 0.05, (len(idx), 4)), 2).clip(0.1, 20)
     lines = [HEADER] + [

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.runbook import ActionContext, ActionFailed, ActionRegistry, ActionResult, RunState
+from bot.runbook import ActionCatalog, ActionContext, ActionFailed, ActionResult, RunState
 
 # name -> (params: name -> required, outputs the fake returns)
 DOMAIN_ACTIONS: dict[str, tuple[dict[str, bool], dict[str, Any]]] = {
@@ -44,7 +44,7 @@ class Call:
 class FakeActions:
     """A registry whose actions record calls and misbehave on request."""
 
-    registry: ActionRegistry = field(default_factory=ActionRegistry)
+    registry: ActionCatalog = field(default_factory=ActionCatalog)
     calls: list[Call] = field(default_factory=list)
     fail: dict[str, str] = field(default_factory=dict)
     crash: set[str] = field(default_factory=set)

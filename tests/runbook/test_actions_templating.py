@@ -4,12 +4,12 @@ import pytest
 from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
-from bot.runbook import ActionContext, ActionRegistry, ActionResult
+from bot.runbook import ActionCatalog, ActionContext, ActionResult
 from bot.runbook.templating import evaluate, references, render_value
 
 
 def test_registry_register_and_decorator() -> None:
-    registry = ActionRegistry()
+    registry = ActionCatalog()
 
     @registry.action("model.preflight", params={"version"})
     async def preflight(ctx: ActionContext, version: int) -> ActionResult:

@@ -11,12 +11,12 @@ from bot.access.roles import RolePolicy
 from bot.app import BUNDLED_RUNBOOKS, domain_actions
 from bot.db import Database
 from bot.deploy.actions import DeployDeps
-from bot.deploy.probe import ModelServerClient
+from bot.deploy.model_server import ModelServerClient
 from bot.messages import TemplateRenderer
+from bot.model_registry.mlflow_backend import MlflowModelService
 from bot.process_pool import ProcessPool
-from bot.registry.mlflow_backend import MlflowModelService
 from bot.retrain.actions import RetrainDeps
-from bot.runbook import ActionRegistry, load_runbooks
+from bot.runbook import ActionCatalog, load_runbooks
 from tests.harness import make_settings
 from tests.runbook.fakes import DOMAIN_ACTIONS
 
@@ -27,7 +27,7 @@ class _NoReports:
 
 
 @pytest.fixture
-def real_actions(tmp_path: Path) -> Iterator[ActionRegistry]:
+def real_actions(tmp_path: Path) -> Iterator[ActionCatalog]:
     # The real dependencies, built as the composition root builds them; nothing here connects
     # (the registry, the model server and the pool are reached only when an action runs).
     settings = make_settings(tmp_path)
@@ -48,7 +48,7 @@ def real_actions(tmp_path: Path) -> Iterator[ActionRegistry]:
     db.dispose()
 
 
-def test_bundled_runbooks_load_with_the_real_actions(real_actions: ActionRegistry) -> None:
+def test_bundled_runbooks_load_with_the_real_actions(real_actions: ActionCatalog) -> None:
     books = load_runbooks(BUNDLED_RUNBOOKS, actions=real_actions)
     assert {"deploy", "rollback", "retrain"} <= set(books)
     # Production changes take the lock first and ask a human before the alias moves.
@@ -59,7 +59,7 @@ def test_bundled_runbooks_load_with_the_real_actions(real_actions: ActionRegistr
 
 
 def test_the_engine_tests_fakes_take_the_real_actions_arguments(
-    real_actions: ActionRegistry,
+    real_actions: ActionCatalog,
 ) -> None:
     # The engine tests run the shipped runbooks with these fakes; same arguments, same checks.
     for name, (params, _) in DOMAIN_ACTIONS.items():

@@ -22,7 +22,7 @@ from bot.audit.models import AuditRecord
 from bot.db.migrate import upgrade_to_head
 from bot.deploy import service as deploy_service
 from bot.localslack import LocalSlack
-from bot.registry.mlflow_backend import MlflowModelService
+from bot.model_registry.mlflow_backend import MlflowModelService
 from bot.runbook import RunStatus
 from bot.runbook.models import RunbookRun
 from bot.servers import ServerTask

@@ -10,7 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from bot.db import Base, Database
-from bot.registry.mlflow_backend import MlflowModelService
+from bot.model_registry.mlflow_backend import MlflowModelService
 from bot.serving import models as _models  # noqa: F401 - registers the table on Base.metadata
 from bot.serving.app import create_model_app
 from bot.serving.recorder import PredictionRecorder
@@ -80,8 +80,8 @@ class FakeService:
         return self.model
 
     def input_signature(self, version: int) -> Any:
-        from bot.registry.schemas import FeatureSpec, InputSignature
-        from bot.registry.training import CLASSES, FEATURES
+        from bot.model_registry.schemas import FeatureSpec, InputSignature
+        from bot.training.iris import CLASSES, FEATURES
 
         return InputSignature(features=[FeatureSpec(name=f) for f in FEATURES], classes=CLASSES)
 

@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 
-from bot.registry.training import FEATURES
 from bot.serving.app import create_model_app
+from bot.training.iris import FEATURES
 from tests.serving.conftest import running, wait_for_version
 
 BATCH = [

@@ -4,8 +4,8 @@ arguments, so the dispatcher checks them) and its `BUTTONS` (buttons and modals)
 
 from __future__ import annotations
 
+from bot.commands.catalog import CommandCatalog
 from bot.commands.context import Command
-from bot.commands.registry import CommandRegistry
 from bot.services import Services
 from bot.slack.handlers import (
     core,
@@ -17,7 +17,7 @@ from bot.slack.handlers import (
     runbooks,
     subscriptions,
 )
-from bot.slack.interactions import Button, InteractionRegistry, Modal
+from bot.slack.interactions import Button, InteractionRouter, Modal
 
 COMMANDS: tuple[Command, ...] = (
     *core.COMMANDS,
@@ -39,7 +39,7 @@ BUTTONS: tuple[Button | Modal, ...] = (
 
 
 def register_all(
-    services: Services, commands: CommandRegistry, interactions: InteractionRegistry
+    services: Services, commands: CommandCatalog, interactions: InteractionRouter
 ) -> None:
     """Every command, button and modal, registered once; the handlers are given `services` with
     each call (`ctx.services`, `click.services`), so they hold no reference of their own."""

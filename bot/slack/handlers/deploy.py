@@ -16,7 +16,7 @@ from bot.deploy.flows import (
     start_rollback,
 )
 from bot.messages import Rendered
-from bot.registry.errors import RegistryError, UnknownVersion
+from bot.model_registry.errors import RegistryError, UnknownVersion
 from bot.runbook import RunState
 from bot.services import Services
 

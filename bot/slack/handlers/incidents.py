@@ -14,7 +14,7 @@ from bot.commands.kinds import PERSON, choice
 from bot.deploy.flows import DeployRefused, start_rollback
 from bot.incidents.models import IncidentView
 from bot.messages import Rendered
-from bot.registry.errors import RegistryError
+from bot.model_registry.errors import RegistryError
 from bot.runbook import RunbookInputError
 from bot.services import Services
 from bot.slack.handlers.deploy import deploy_context

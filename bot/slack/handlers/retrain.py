@@ -13,9 +13,9 @@ from bot.commands.context import Arg, Command, CommandContext, Opt, UserError
 from bot.data.service import dataset_summary, ingest_landing, rows_since
 from bot.deploy.flows import start_deploy
 from bot.messages import Rendered, TemplateRenderer
-from bot.registry.errors import RegistryError, UnknownVersion
-from bot.registry.mlflow_tags import T_DISCARDED_BY
-from bot.registry.service import parse_version_text
+from bot.model_registry.errors import RegistryError, UnknownVersion
+from bot.model_registry.mlflow_tags import T_DISCARDED_BY
+from bot.model_registry.service import parse_version_text
 from bot.retrain.actions import (
     REASONS_TAG,
     landing_dir,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.registry import training
-from bot.registry.mlflow_backend import MlflowModelService
-from bot.registry.schemas import ModelVersion
-from bot.registry.service import ModelService
+from bot.model_registry.mlflow_backend import MlflowModelService
+from bot.model_registry.schemas import ModelVersion
+from bot.model_registry.service import ModelService
+from bot.training import iris
 
 # Each bootstrap version is recognised by this tag, so a re-run registers nothing new.
 BOOTSTRAP_TAG = "bootstrap_slot"
@@ -39,8 +39,8 @@ def bootstrap(
     existing = {
         v.tags.get(BOOTSTRAP_TAG): v for v in service.list_versions() if BOOTSTRAP_TAG in v.tags
     }
-    split = training.holdout_split()
-    train_hash = training.data_hash(split.X_train, split.y_train)
+    split = iris.holdout_split()
+    train_hash = iris.data_hash(split.X_train, split.y_train)
     found: dict[str, int] = {}
     created: list[int] = []
     for slot, estimator in BOOTSTRAP_PLAN:
@@ -71,14 +71,14 @@ def _register_one(
     *,
     slot: str,
     estimator: str,
-    split: training.Split,
+    split: iris.Split,
     train_hash: str,
     actor: str,
     floor: float,
 ) -> ModelVersion:
-    params = training.validate_params(estimator, {})
-    model = training.train(estimator, params, split.X_train, split.y_train)
-    evaluation = training.evaluate(
+    params = iris.validate_params(estimator, {})
+    model = iris.train(estimator, params, split.X_train, split.y_train)
+    evaluation = iris.evaluate(
         model, split.X_holdout, split.y_holdout, holdout_version=split.holdout_version
     )
     passed = evaluation.accuracy >= floor and evaluation.macro_f1 >= floor

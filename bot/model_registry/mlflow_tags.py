@@ -10,9 +10,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.registry import training
-from bot.registry.lineage import code_version
-from bot.registry.schemas import Evaluation, ModelVersion
+from bot.model_registry.lineage import code_version
+from bot.model_registry.schemas import Evaluation, ModelVersion
+from bot.training import iris
 
 # Model-version tags we own; users may not overwrite them (except validation_status).
 T_ESTIMATOR = "estimator"
@@ -69,7 +69,7 @@ def tags_for_registration(
         T_TRAINED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
         T_CODE_VERSION: code_version(),
         T_VALIDATION: "pending",
-        T_FEATURES: json.dumps(training.FEATURES),
+        T_FEATURES: json.dumps(iris.FEATURES),
         T_CLASSES: json.dumps(classes),
         **{f"{T_RECALL}{c}": repr(r) for c, r in metrics.per_class_recall.items()},
         **user_tags,

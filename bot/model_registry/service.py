@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol, runtime_checkable
 
-from bot.registry.errors import UnknownVersion
-from bot.registry.schemas import Evaluation, InputSignature, ModelVersion
+from bot.model_registry.errors import UnknownVersion
+from bot.model_registry.schemas import Evaluation, InputSignature, ModelVersion
 
 _PLAIN = re.compile(r"^\s*v?(\d{1,9})\s*$", re.IGNORECASE)
 

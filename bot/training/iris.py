@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bot.registry.errors import InvalidParams, UnknownEstimator
-from bot.registry.schemas import Evaluation
+from bot.model_registry.errors import InvalidParams, UnknownEstimator
+from bot.model_registry.schemas import Evaluation
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 CLASSES = ["setosa", "versicolor", "virginica"]

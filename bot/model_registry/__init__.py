@@ -1,9 +1,9 @@
 """Model registry: the `ModelService` interface, its MLflow backend, training and bootstrap.
 
-Import the MLflow backend from `bot.registry.mlflow_backend` (it pulls in MLflow lazily).
+Import the MLflow backend from `bot.model_registry.mlflow_backend` (it pulls in MLflow lazily).
 """
 
-from bot.registry.errors import (
+from bot.model_registry.errors import (
     InvalidParams,
     InvalidTags,
     ModelLoadError,
@@ -14,14 +14,14 @@ from bot.registry.errors import (
     UnknownVersion,
     UntrustedModelTypes,
 )
-from bot.registry.schemas import (
+from bot.model_registry.schemas import (
     PRODUCTION_ALIAS,
     Evaluation,
     FeatureSpec,
     InputSignature,
     ModelVersion,
 )
-from bot.registry.service import ModelService, parse_version_text
+from bot.model_registry.service import ModelService, parse_version_text
 
 __all__ = [
     "PRODUCTION_ALIAS",

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 from bot.commands.context import Command, Handler
 
-__all__ = ["Command", "CommandRegistry", "Handler"]
+__all__ = ["Command", "CommandCatalog", "Handler"]
 
 
 @dataclass
-class CommandRegistry:
+class CommandCatalog:
     commands: dict[tuple[str, ...], Command] = field(default_factory=dict)
 
     def add(self, *commands: Command) -> None:

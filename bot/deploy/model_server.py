@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from bot.registry.training import GOLDEN_SAMPLES
+from bot.training.iris import GOLDEN_SAMPLES
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.registry import training
-from bot.registry.errors import (
+from bot.model_registry.errors import (
     InvalidTags,
     ModelLoadError,
     RegistryError,
@@ -28,7 +27,7 @@ from bot.registry.errors import (
     UnknownVersion,
     UntrustedModelTypes,
 )
-from bot.registry.mlflow_tags import (
+from bot.model_registry.mlflow_tags import (
     RESERVED_TAGS,
     T_CLASSES,
     T_FEATURES,
@@ -40,14 +39,15 @@ from bot.registry.mlflow_tags import (
     tags_for_registration,
     version_from_mlflow,
 )
-from bot.registry.schemas import (
+from bot.model_registry.schemas import (
     PRODUCTION_ALIAS,
     Evaluation,
     FeatureSpec,
     InputSignature,
     ModelVersion,
 )
-from bot.registry.service import resolve_version_text
+from bot.model_registry.service import resolve_version_text
+from bot.training import iris
 
 log = logging.getLogger(__name__)
 
@@ -263,11 +263,11 @@ class MlflowModelService:
         """Feature names, ranges and classes a version expects and predicts."""
         mv = self.describe(version)
         raw = self._raw_tags(version)
-        features = json.loads(raw[T_FEATURES]) if T_FEATURES in raw else training.FEATURES
+        features = json.loads(raw[T_FEATURES]) if T_FEATURES in raw else iris.FEATURES
         classes = (
             json.loads(raw[T_CLASSES])
             if T_CLASSES in raw
-            else (list(mv.per_class_recall) or training.CLASSES)
+            else (list(mv.per_class_recall) or iris.CLASSES)
         )
         return InputSignature(features=[FeatureSpec(name=f) for f in features], classes=classes)
 
@@ -285,8 +285,8 @@ class MlflowModelService:
 
     def evaluate(self, version: int) -> Evaluation:
         """Re-evaluate a version on the fixed holdout (loads the model)."""
-        split = training.holdout_split()
-        return training.evaluate(
+        split = iris.holdout_split()
+        return iris.evaluate(
             self.load(version),
             split.X_holdout,
             split.y_holdout,
@@ -337,7 +337,7 @@ class MlflowModelService:
             metrics=metrics,
             trained_by=trained_by,
             training_data_hash=training_data_hash,
-            classes=[str(c) for c in getattr(model, "classes_", training.CLASSES)],
+            classes=[str(c) for c in getattr(model, "classes_", iris.CLASSES)],
             user_tags=user_tags,
         )
         with _translated("register a model"):
@@ -391,9 +391,7 @@ class MlflowModelService:
                 source_run_id=run_id,
                 params={k: str(v) for k, v in params.items()},
             )
-            signature = ModelSignature(
-                inputs=Schema([ColSpec("double", f) for f in training.FEATURES])
-            )
+            signature = ModelSignature(inputs=Schema([ColSpec("double", f) for f in iris.FEATURES]))
             with tempfile.TemporaryDirectory(prefix="oncall-save-") as tmp:
                 path = os.path.join(tmp, "model")
                 mlflow.sklearn.save_model(

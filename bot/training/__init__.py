@@ -1,0 +1,1 @@
+"""Training: the Iris data, the estimators and their evaluation."""
