@@ -8,7 +8,9 @@ all change nothing the second time. Registry calls block, so they run in a threa
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bot.access.roles import RolePolicy
@@ -99,203 +101,178 @@ def _version(value: Any) -> int:
         raise _failed("not_a_version", given=repr(value)) from None
 
 
-def register_deploy_actions(actions: ActionCatalog, deps: DeployDeps) -> None:
-    """The deploy and rollback actions, closed over their dependencies."""
-
-    @actions.action("deploy.acquire_lock", description="Take the production deploy lock")
-    async def acquire_lock(ctx: ActionContext) -> ActionResult:
-        db, settings = deps.db, deps.settings
-        purpose = f"{ctx.runbook_id} run #{ctx.run_id}"
-        try:
-            with db.session() as session:
-                lock = service.acquire_lock(
-                    session,
-                    run_id=ctx.run_id,
-                    holder=ctx.actor,
-                    purpose=purpose,
-                    ttl_seconds=settings.deploy_lock_ttl_seconds,
-                )
-        except service.LockHeld as exc:
-            raise _failed(
-                "lock_held",
-                holder=exc.lock.holder,
-                purpose=exc.lock.purpose,
-                acquired_at=exc.lock.acquired_at,
-            ) from None
-        return _done("lock_taken", {"holder": lock.holder}, purpose=purpose)
-
-    @actions.action("deploy.release_lock", description="Release the production deploy lock")
-    async def release_lock(ctx: ActionContext) -> ActionResult:
-        db = deps.db
+async def acquire_lock(deps: DeployDeps, ctx: ActionContext) -> ActionResult:
+    db, settings = deps.db, deps.settings
+    purpose = f"{ctx.runbook_id} run #{ctx.run_id}"
+    try:
         with db.session() as session:
-            released = service.release_lock(session, run_id=ctx.run_id)
-        return _done("lock_released" if released else "lock_was_free")
-
-    @actions.action(
-        "model.preflight",
-        params={"version": True, "require_gate": False},
-        description="Check a version may go to production",
-    )
-    async def preflight(
-        ctx: ActionContext, version: Any, require_gate: Any = False
-    ) -> ActionResult:
-        db, models, settings = deps.db, deps.models, deps.settings
-        number = _version(version)
-        force = _truthy(ctx.params.get("force"))
-        decision = await _authorize(deps, ctx, number, _deploy_action(require_gate), force=force)
-        # Evaluating Iris on the holdout takes milliseconds: a thread is enough, and the step
-        # runs long after the Slack ack anyway.
-        report = await asyncio.to_thread(
-            _preflight, models, number, settings.accuracy_floor, settings.accuracy_tolerance
-        )
-        disagreement = next((c for c in report.failures if c.name == "holdout_agrees"), None)
-        # Without a stored figure there is nothing to disagree with; the floor check says so.
-        if disagreement is not None and report.holdout.get("difference") is not None:
-            raise _refusal(
-                deps,
-                "preflight_refused",
-                kind="holdout_disagrees",
-                version=f"v{number}",
-                **report.holdout,
-            )
-        if not report.passed:
-            raise _failed("preflight_failed", problems=[c.detail for c in report.failures])
-        if decision.overridden is not None:
-            await asyncio.to_thread(
-                record_override,
-                models,
-                db,
-                decision=decision,
-                version=number,
-                actor=ctx.actor,
-                reason=str(ctx.params.get("reason") or ""),
-                run_id=ctx.run_id,
-                channel=ctx.channel,
-            )
-        outputs = {**report.as_dict(), "forced_over": decision.overridden}
-        return _done("preflight_passed", outputs, checks=[c.detail for c in report.checks])
-
-    @actions.action(
-        "model.resolve_rollback_target",
-        params={"version": False},
-        description="Find the version to roll back to",
-    )
-    async def resolve_target(ctx: ActionContext, version: Any = None) -> ActionResult:
-        db, models = deps.db, deps.models
-        current = await asyncio.to_thread(models.production_version)
-        if current is None:
-            raise _failed("nothing_in_production")
-        if version in (None, ""):
-            with db.session() as session:
-                target = service.previous_production(session, current=current)
-            if target is None:
-                raise _failed("no_history", production=current)
-        else:
-            target = _version(version)
-        if target == current:
-            raise _failed("already_production", version=target)
-        await _authorize(deps, ctx, target, ProductionAction.ROLLBACK)
-        try:
-            await asyncio.to_thread(models.load, target)
-        except UnknownVersion as exc:
-            raise ActionFailed(str(exc)) from None
-        except RegistryError as exc:
-            raise _failed("cannot_load", version=target, problem=str(exc)) from None
-        outputs = {"from_version": current, "to_version": target}
-        return _done("rollback_target", outputs, **outputs)
-
-    @actions.action(
-        "model.set_production",
-        params={"version": True, "policy": False},
-        description="Point the production alias at a version",
-    )
-    async def set_production(ctx: ActionContext, version: Any, policy: Any = None) -> ActionResult:
-        models = deps.models
-        target = _version(version)
-        if policy not in (None, ""):
-            # Asked again at the moment the alias moves: the version may have been discarded
-            # while the run waited for its confirmation. Restore steps pass no policy: they put
-            # back what was live when the run began.
-            try:
-                action = ProductionAction(str(policy))
-            except ValueError:
-                raise _failed("unknown_policy", given=repr(policy)) from None
-            await _authorize(deps, ctx, target, action, force=_truthy(ctx.params.get("force")))
-        previous = await asyncio.to_thread(models.set_production, target)
-        return _done("production_set", {"previous": previous, "version": target}, version=target)
-
-    @actions.action(
-        "serving.wait_for_version",
-        params={"version": True},
-        description="Wait until the model server serves a version",
-    )
-    async def wait_for_version(ctx: ActionContext, version: Any) -> ActionResult:
-        server, settings = deps.model_server, deps.settings
-        target = _version(version)
-        try:
-            seconds = await server.wait_for_version(target, timeout=settings.deploy_wait_seconds)
-        except TimeoutError as exc:
-            raise ActionFailed(str(exc)) from None
-        return _done("serving", {"seconds": round(seconds, 3)}, version=target, seconds=seconds)
-
-    @actions.action(
-        "serving.smoke_test",
-        params={"version": False},
-        description="Golden samples through the model server",
-    )
-    async def smoke_test(ctx: ActionContext, version: Any = None) -> ActionResult:
-        server, settings = deps.model_server, deps.settings
-        expected = _version(version) if version not in (None, "") else None
-        result = await server.smoke_test(
-            expected_version=expected, latency_bound_ms=settings.smoke_latency_ms
-        )
-        if not result.passed:
-            raise _failed("smoke_failed", problems=list(result.problems))
-        return _done(
-            "smoke_passed",
-            result.as_dict(),
-            samples=result.samples,
-            latency_ms=result.latency_ms,
-        )
-
-    @actions.action(
-        "deploy.record",
-        params={"from_version": False, "to_version": False, "outcome": True, "reason": False},
-        description="Write the deploy history and tag the versions",
-    )
-    async def record(
-        ctx: ActionContext,
-        outcome: str,
-        from_version: Any = None,
-        to_version: Any = None,
-        reason: Any = "",
-    ) -> ActionResult:
-        db, models = deps.db, deps.models
-        source = int(from_version) if from_version not in (None, "", "None") else None
-        target = int(to_version) if to_version not in (None, "", "None") else None
-        preflight_out = dict(ctx.outputs.get("preflight", {}) or ctx.outputs.get("resolve", {}))
-        smoke_out = dict(ctx.outputs.get("smoke", {}))
-        with db.session() as session:
-            entry = service.record_deploy(
+            lock = service.acquire_lock(
                 session,
-                kind=ctx.runbook_id,
-                actor=ctx.actor,
-                from_version=source,
-                to_version=target,
-                outcome=str(outcome),
-                reason=str(reason or ""),
-                preflight=preflight_out,
-                smoke=smoke_out,
                 run_id=ctx.run_id,
+                holder=ctx.actor,
+                purpose=purpose,
+                ttl_seconds=settings.deploy_lock_ttl_seconds,
             )
-        if target is not None and outcome == "succeeded":
-            stamp = entry.finished_at.isoformat(timespec="seconds")
-            await asyncio.to_thread(
-                models.set_tags,
-                target,
-                {"deployed_at": stamp, "deployed_by": ctx.actor, "deploy_run": str(ctx.run_id)},
-            )
-        return _done("recorded", {"record_id": entry.id}, outcome=outcome)
+    except service.LockHeld as exc:
+        raise _failed(
+            "lock_held",
+            holder=exc.lock.holder,
+            purpose=exc.lock.purpose,
+            acquired_at=exc.lock.acquired_at,
+        ) from None
+    return _done("lock_taken", {"holder": lock.holder}, purpose=purpose)
+
+
+async def release_lock(deps: DeployDeps, ctx: ActionContext) -> ActionResult:
+    db = deps.db
+    with db.session() as session:
+        released = service.release_lock(session, run_id=ctx.run_id)
+    return _done("lock_released" if released else "lock_was_free")
+
+
+async def preflight(
+    deps: DeployDeps, ctx: ActionContext, version: Any, require_gate: Any = False
+) -> ActionResult:
+    db, models, settings = deps.db, deps.models, deps.settings
+    number = _version(version)
+    force = _truthy(ctx.params.get("force"))
+    decision = await _authorize(deps, ctx, number, _deploy_action(require_gate), force=force)
+    # Evaluating Iris on the holdout takes milliseconds: a thread is enough, and the step
+    # runs long after the Slack ack anyway.
+    report = await asyncio.to_thread(
+        _preflight, models, number, settings.accuracy_floor, settings.accuracy_tolerance
+    )
+    disagreement = next((c for c in report.failures if c.name == "holdout_agrees"), None)
+    # Without a stored figure there is nothing to disagree with; the floor check says so.
+    if disagreement is not None and report.holdout.get("difference") is not None:
+        raise _refusal(
+            deps,
+            "preflight_refused",
+            kind="holdout_disagrees",
+            version=f"v{number}",
+            **report.holdout,
+        )
+    if not report.passed:
+        raise _failed("preflight_failed", problems=[c.detail for c in report.failures])
+    if decision.overridden is not None:
+        await asyncio.to_thread(
+            record_override,
+            models,
+            db,
+            decision=decision,
+            version=number,
+            actor=ctx.actor,
+            reason=str(ctx.params.get("reason") or ""),
+            run_id=ctx.run_id,
+            channel=ctx.channel,
+        )
+    outputs = {**report.as_dict(), "forced_over": decision.overridden}
+    return _done("preflight_passed", outputs, checks=[c.detail for c in report.checks])
+
+
+async def resolve_target(deps: DeployDeps, ctx: ActionContext, version: Any = None) -> ActionResult:
+    db, models = deps.db, deps.models
+    current = await asyncio.to_thread(models.production_version)
+    if current is None:
+        raise _failed("nothing_in_production")
+    if version in (None, ""):
+        with db.session() as session:
+            target = service.previous_production(session, current=current)
+        if target is None:
+            raise _failed("no_history", production=current)
+    else:
+        target = _version(version)
+    if target == current:
+        raise _failed("already_production", version=target)
+    await _authorize(deps, ctx, target, ProductionAction.ROLLBACK)
+    try:
+        await asyncio.to_thread(models.load, target)
+    except UnknownVersion as exc:
+        raise ActionFailed(str(exc)) from None
+    except RegistryError as exc:
+        raise _failed("cannot_load", version=target, problem=str(exc)) from None
+    outputs = {"from_version": current, "to_version": target}
+    return _done("rollback_target", outputs, **outputs)
+
+
+async def set_production(
+    deps: DeployDeps, ctx: ActionContext, version: Any, policy: Any = None
+) -> ActionResult:
+    models = deps.models
+    target = _version(version)
+    if policy not in (None, ""):
+        # Asked again at the moment the alias moves: the version may have been discarded
+        # while the run waited for its confirmation. Restore steps pass no policy: they put
+        # back what was live when the run began.
+        try:
+            action = ProductionAction(str(policy))
+        except ValueError:
+            raise _failed("unknown_policy", given=repr(policy)) from None
+        await _authorize(deps, ctx, target, action, force=_truthy(ctx.params.get("force")))
+    previous = await asyncio.to_thread(models.set_production, target)
+    return _done("production_set", {"previous": previous, "version": target}, version=target)
+
+
+async def wait_for_version(deps: DeployDeps, ctx: ActionContext, version: Any) -> ActionResult:
+    server, settings = deps.model_server, deps.settings
+    target = _version(version)
+    try:
+        seconds = await server.wait_for_version(target, timeout=settings.deploy_wait_seconds)
+    except TimeoutError as exc:
+        raise ActionFailed(str(exc)) from None
+    return _done("serving", {"seconds": round(seconds, 3)}, version=target, seconds=seconds)
+
+
+async def smoke_test(deps: DeployDeps, ctx: ActionContext, version: Any = None) -> ActionResult:
+    server, settings = deps.model_server, deps.settings
+    expected = _version(version) if version not in (None, "") else None
+    result = await server.smoke_test(
+        expected_version=expected, latency_bound_ms=settings.smoke_latency_ms
+    )
+    if not result.passed:
+        raise _failed("smoke_failed", problems=list(result.problems))
+    return _done(
+        "smoke_passed",
+        result.as_dict(),
+        samples=result.samples,
+        latency_ms=result.latency_ms,
+    )
+
+
+async def record(
+    deps: DeployDeps,
+    ctx: ActionContext,
+    outcome: str,
+    from_version: Any = None,
+    to_version: Any = None,
+    reason: Any = "",
+) -> ActionResult:
+    db, models = deps.db, deps.models
+    source = int(from_version) if from_version not in (None, "", "None") else None
+    target = int(to_version) if to_version not in (None, "", "None") else None
+    preflight_out = dict(ctx.outputs.get("preflight", {}) or ctx.outputs.get("resolve", {}))
+    smoke_out = dict(ctx.outputs.get("smoke", {}))
+    with db.session() as session:
+        entry = service.record_deploy(
+            session,
+            kind=ctx.runbook_id,
+            actor=ctx.actor,
+            from_version=source,
+            to_version=target,
+            outcome=str(outcome),
+            reason=str(reason or ""),
+            preflight=preflight_out,
+            smoke=smoke_out,
+            run_id=ctx.run_id,
+        )
+    if target is not None and outcome == "succeeded":
+        stamp = entry.finished_at.isoformat(timespec="seconds")
+        await asyncio.to_thread(
+            models.set_tags,
+            target,
+            {"deployed_at": stamp, "deployed_by": ctx.actor, "deploy_run": str(ctx.run_id)},
+        )
+    return _done("recorded", {"record_id": entry.id}, outcome=outcome)
 
 
 def _preflight(
@@ -328,3 +305,52 @@ def _preflight(
         tolerance=tolerance,
         measured=measured,
     )
+
+
+# Action name, function, its arguments (name -> required) and its description.
+_ACTIONS: tuple[tuple[str, Callable[..., Awaitable[ActionResult]], dict[str, bool], str], ...] = (
+    ("deploy.acquire_lock", acquire_lock, {}, "Take the production deploy lock"),
+    ("deploy.release_lock", release_lock, {}, "Release the production deploy lock"),
+    (
+        "model.preflight",
+        preflight,
+        {"version": True, "require_gate": False},
+        "Check a version may go to production",
+    ),
+    (
+        "model.resolve_rollback_target",
+        resolve_target,
+        {"version": False},
+        "Find the version to roll back to",
+    ),
+    (
+        "model.set_production",
+        set_production,
+        {"version": True, "policy": False},
+        "Point the production alias at a version",
+    ),
+    (
+        "serving.wait_for_version",
+        wait_for_version,
+        {"version": True},
+        "Wait until the model server serves a version",
+    ),
+    (
+        "serving.smoke_test",
+        smoke_test,
+        {"version": False},
+        "Golden samples through the model server",
+    ),
+    (
+        "deploy.record",
+        record,
+        {"from_version": False, "to_version": False, "outcome": True, "reason": False},
+        "Write the deploy history and tag the versions",
+    ),
+)
+
+
+def register_deploy_actions(actions: ActionCatalog, deps: DeployDeps) -> None:
+    """Register the deploy and rollback actions, each bound to `deps`."""
+    for name, fn, params, description in _ACTIONS:
+        actions.register(name, partial(fn, deps), params=params, description=description)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -120,201 +122,184 @@ def _run_message_ts(db: Any, run_id: int) -> str | None:
         return None if run is None else run.message_ts
 
 
-def register_retrain_actions(actions: ActionCatalog, deps: RetrainDeps) -> None:
-    """The retrain actions, closed over their dependencies."""
+async def ingest(deps: RetrainDeps, ctx: ActionContext) -> ActionResult:
+    from bot.data.service import ingest_landing
 
-    @actions.action("data.ingest", description="Take new files from the landing folder")
-    async def ingest(ctx: ActionContext) -> ActionResult:
-        from bot.data.service import ingest_landing
-
-        db, settings = deps.db, deps.settings
-        folder = landing_dir(settings)
-        folder.mkdir(parents=True, exist_ok=True)
-        report = await asyncio.to_thread(ingest_landing, db, landing_dir=folder)
-        top = sorted(report.reasons.items(), key=lambda kv: -kv[1])[:3]
-        return _done(
-            "ingested",
-            {
-                "files": list(report.files),
-                "rows_added": report.rows_added,
-                "rows_quarantined": report.rows_quarantined,
-                "reasons": dict(report.reasons),
-            },
-            rows_added=report.rows_added,
-            files=len(report.files),
-            rows_quarantined=report.rows_quarantined,
-            top_reasons=top,
-        )
-
-    @actions.action(
-        "data.summarize",
-        params={"include": False},
-        description="Rows by source and class, and what is new since production was trained",
+    db, settings = deps.db, deps.settings
+    folder = landing_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    report = await asyncio.to_thread(ingest_landing, db, landing_dir=folder)
+    top = sorted(report.reasons.items(), key=lambda kv: -kv[1])[:3]
+    return _done(
+        "ingested",
+        {
+            "files": list(report.files),
+            "rows_added": report.rows_added,
+            "rows_quarantined": report.rows_quarantined,
+            "reasons": dict(report.reasons),
+        },
+        rows_added=report.rows_added,
+        files=len(report.files),
+        rows_quarantined=report.rows_quarantined,
+        top_reasons=top,
     )
-    async def summarize(ctx: ActionContext, include: Any = None) -> ActionResult:
-        from bot.data.service import dataset_summary
 
-        db, models = deps.db, deps.models
-        production = await asyncio.to_thread(production_facts, models)
-        since = trained_at(production)
-        summary = await asyncio.to_thread(dataset_summary, db, since=since)
-        sources = _include(include)
-        rows = {s: int(n) for s, n in summary.rows_by_source.items() if s in sources}
-        classes: dict[str, int] = {}
-        for source, counts in summary.rows_by_class.items():
-            if source in sources:
-                for cls, n in counts.items():
-                    classes[cls] = classes.get(cls, 0) + int(n)
-        new = summary.new_since
-        new_total = sum(new.values()) if isinstance(new, dict) else int(new or 0)
-        return _done(
-            "summarized",
-            {
-                "rows_by_source": rows,
-                "class_counts": classes,
-                "new_since": new_total,
-                "quarantined": summary.quarantined,
-                "production_version": production.version if production else None,
-            },
-            rows_by_source=rows,
-            class_counts=classes,
-            new_since=new_total,
-            production_label=production.label if production else None,
-        )
 
-    @actions.action(
-        "model.train",
-        params={"estimator": True, "params": False, "include": False, "force": False},
-        description="Fit a candidate in the process pool and evaluate it on the holdout",
+async def summarize(deps: RetrainDeps, ctx: ActionContext, include: Any = None) -> ActionResult:
+    from bot.data.service import dataset_summary
+
+    db, models = deps.db, deps.models
+    production = await asyncio.to_thread(production_facts, models)
+    since = trained_at(production)
+    summary = await asyncio.to_thread(dataset_summary, db, since=since)
+    sources = _include(include)
+    rows = {s: int(n) for s, n in summary.rows_by_source.items() if s in sources}
+    classes: dict[str, int] = {}
+    for source, counts in summary.rows_by_class.items():
+        if source in sources:
+            for cls, n in counts.items():
+                classes[cls] = classes.get(cls, 0) + int(n)
+    new = summary.new_since
+    new_total = sum(new.values()) if isinstance(new, dict) else int(new or 0)
+    return _done(
+        "summarized",
+        {
+            "rows_by_source": rows,
+            "class_counts": classes,
+            "new_since": new_total,
+            "quarantined": summary.quarantined,
+            "production_version": production.version if production else None,
+        },
+        rows_by_source=rows,
+        class_counts=classes,
+        new_since=new_total,
+        production_label=production.label if production else None,
     )
-    async def train(
-        ctx: ActionContext,
-        estimator: str,
-        params: Any = "{}",
-        include: Any = None,
-        force: Any = False,
-    ) -> ActionResult:
-        from bot.data.service import training_set
 
-        db, models, settings = deps.db, deps.models, deps.settings
-        sources = _include(include)
-        hyper = _params(params)
-        data = await asyncio.to_thread(training_set, db, include=sources)
-        production = await asyncio.to_thread(production_facts, models)
-        if (
-            not _truthy(force)
-            and production is not None
-            and production.training_data_hash
-            and production.training_data_hash == data.data_hash
-        ):
-            raise _failed(
-                "nothing_new",
-                production_label=production.label,
-                trained_at=trained_at(production),
-                data_hash=data.data_hash,
-            )
-        pool = deps.pool.executor()
-        loop = asyncio.get_running_loop()
-        try:
-            fitted = await loop.run_in_executor(
-                pool, jobs.fit_candidate, estimator, hyper, data.X, data.y
-            )
-        except BrokenProcessPool:
-            raise _failed("worker_died") from None
-        except Exception as exc:
-            raise _failed(
-                "training_failed",
-                estimator=estimator,
-                error=type(exc).__name__,
-                problem=str(exc),
-            ) from None
-        path = artifact_path(settings, ctx.run_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(path.write_bytes, fitted["model"])
-        evaluation = Evaluation(**fitted["evaluation"])
-        return _done(
-            "trained",
-            {
-                "estimator": estimator,
-                "params": hyper,
-                "artifact": str(path),
-                "evaluation": evaluation.model_dump(),
-                "data_hash": data.data_hash,
-                "rows_by_source": {k: int(v) for k, v in dict(data.rows_by_source).items()},
-                "class_counts": {k: int(v) for k, v in dict(data.class_counts).items()},
-                "holdout_version": evaluation.holdout_version,
-                "n_train": fitted["n_train"],
-                "seconds": fitted["seconds"],
-            },
+
+async def train(
+    deps: RetrainDeps,
+    ctx: ActionContext,
+    estimator: str,
+    params: Any = "{}",
+    include: Any = None,
+    force: Any = False,
+) -> ActionResult:
+    from bot.data.service import training_set
+
+    db, models, settings = deps.db, deps.models, deps.settings
+    sources = _include(include)
+    hyper = _params(params)
+    data = await asyncio.to_thread(training_set, db, include=sources)
+    production = await asyncio.to_thread(production_facts, models)
+    if (
+        not _truthy(force)
+        and production is not None
+        and production.training_data_hash
+        and production.training_data_hash == data.data_hash
+    ):
+        raise _failed(
+            "nothing_new",
+            production_label=production.label,
+            trained_at=trained_at(production),
+            data_hash=data.data_hash,
+        )
+    pool = deps.pool.executor()
+    loop = asyncio.get_running_loop()
+    try:
+        fitted = await loop.run_in_executor(
+            pool, jobs.fit_candidate, estimator, hyper, data.X, data.y
+        )
+    except BrokenProcessPool:
+        raise _failed("worker_died") from None
+    except Exception as exc:
+        raise _failed(
+            "training_failed",
             estimator=estimator,
-            n_train=fitted["n_train"],
-            seconds=fitted["seconds"],
-            accuracy=evaluation.accuracy,
-            macro_f1=evaluation.macro_f1,
-        )
-
-    @actions.action("model.register", description="Register the candidate as the next version")
-    async def register(ctx: ActionContext) -> ActionResult:
-        models = deps.models
-        trained = dict(ctx.outputs.get("train", {}))
-        if not trained:
-            raise _failed("nothing_to_register")
-        try:
-            version = await asyncio.to_thread(_register, models, ctx, trained)
-        except RegistryError as exc:
-            raise _failed("register_failed", problem=str(exc)) from None
-        return _done(
-            "registered",
-            {"version": version.version, "data_hash": trained["data_hash"]},
-            label=version.label,
-        )
-
-    @actions.action(
-        "model.gate",
-        params={"version": True},
-        description="Evaluate candidate and production on the holdout; tag passed or rejected",
+            error=type(exc).__name__,
+            problem=str(exc),
+        ) from None
+    path = artifact_path(settings, ctx.run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(path.write_bytes, fitted["model"])
+    evaluation = Evaluation(**fitted["evaluation"])
+    return _done(
+        "trained",
+        {
+            "estimator": estimator,
+            "params": hyper,
+            "artifact": str(path),
+            "evaluation": evaluation.model_dump(),
+            "data_hash": data.data_hash,
+            "rows_by_source": {k: int(v) for k, v in dict(data.rows_by_source).items()},
+            "class_counts": {k: int(v) for k, v in dict(data.class_counts).items()},
+            "holdout_version": evaluation.holdout_version,
+            "n_train": fitted["n_train"],
+            "seconds": fitted["seconds"],
+        },
+        estimator=estimator,
+        n_train=fitted["n_train"],
+        seconds=fitted["seconds"],
+        accuracy=evaluation.accuracy,
+        macro_f1=evaluation.macro_f1,
     )
-    async def gate(ctx: ActionContext, version: Any) -> ActionResult:
-        models, settings = deps.models, deps.settings
-        outputs = await asyncio.to_thread(_gate, models, settings, int(version))
-        verdict = outputs["verdict"]
-        if verdict["passed"]:
-            return _done("gate_passed", outputs, version=version)
-        return _done("gate_rejected", outputs, version=version, reasons=list(verdict["reasons"]))
 
-    @actions.action(
-        "model.reject",
-        params={"version": True, "reason": False},
-        description="Mark a candidate rejected (its gate did not run)",
+
+async def register(deps: RetrainDeps, ctx: ActionContext) -> ActionResult:
+    models = deps.models
+    trained = dict(ctx.outputs.get("train", {}))
+    if not trained:
+        raise _failed("nothing_to_register")
+    try:
+        version = await asyncio.to_thread(_register, models, ctx, trained)
+    except RegistryError as exc:
+        raise _failed("register_failed", problem=str(exc)) from None
+    return _done(
+        "registered",
+        {"version": version.version, "data_hash": trained["data_hash"]},
+        label=version.label,
     )
-    async def reject(ctx: ActionContext, version: Any, reason: Any = "") -> ActionResult:
-        models = deps.models
-        number = int(version)
-        current = await asyncio.to_thread(models.describe, number)
-        if current.validation_status == "passed":
-            return _done("already_passed", version=number)
-        why = str(reason or "the regression gate did not run")
-        await asyncio.to_thread(
-            models.set_tags, number, {"validation_status": "rejected", REASONS_TAG: why}
-        )
-        return _done("marked_rejected", version=number, reason=why)
 
-    @actions.action("retrain.report", description="Post the candidate vs production report")
-    async def report(ctx: ActionContext) -> ActionResult:
-        db, reporter = deps.db, deps.reports
-        if not ctx.channel:
-            return _done("no_channel")
-        facts = {
-            "run_id": ctx.run_id,
-            "actor": ctx.actor,
-            "summary": dict(ctx.outputs.get("summarize", {})),
-            "train": {k: v for k, v in ctx.outputs.get("train", {}).items() if k != "artifact"},
-            "version": ctx.outputs.get("register", {}).get("version"),
-            "gate": dict(ctx.outputs.get("gate", {})),
-        }
-        thread_ts = ctx.thread_ts or await asyncio.to_thread(_run_message_ts, db, ctx.run_id)
-        await reporter.post_report(channel=ctx.channel, thread_ts=thread_ts, facts=facts)
-        return _done("report_posted", {"version": facts["version"]})
+
+async def gate(deps: RetrainDeps, ctx: ActionContext, version: Any) -> ActionResult:
+    models, settings = deps.models, deps.settings
+    outputs = await asyncio.to_thread(_gate, models, settings, int(version))
+    verdict = outputs["verdict"]
+    if verdict["passed"]:
+        return _done("gate_passed", outputs, version=version)
+    return _done("gate_rejected", outputs, version=version, reasons=list(verdict["reasons"]))
+
+
+async def reject(
+    deps: RetrainDeps, ctx: ActionContext, version: Any, reason: Any = ""
+) -> ActionResult:
+    models = deps.models
+    number = int(version)
+    current = await asyncio.to_thread(models.describe, number)
+    if current.validation_status == "passed":
+        return _done("already_passed", version=number)
+    why = str(reason or "the regression gate did not run")
+    await asyncio.to_thread(
+        models.set_tags, number, {"validation_status": "rejected", REASONS_TAG: why}
+    )
+    return _done("marked_rejected", version=number, reason=why)
+
+
+async def report(deps: RetrainDeps, ctx: ActionContext) -> ActionResult:
+    db, reporter = deps.db, deps.reports
+    if not ctx.channel:
+        return _done("no_channel")
+    facts = {
+        "run_id": ctx.run_id,
+        "actor": ctx.actor,
+        "summary": dict(ctx.outputs.get("summarize", {})),
+        "train": {k: v for k, v in ctx.outputs.get("train", {}).items() if k != "artifact"},
+        "version": ctx.outputs.get("register", {}).get("version"),
+        "gate": dict(ctx.outputs.get("gate", {})),
+    }
+    thread_ts = ctx.thread_ts or await asyncio.to_thread(_run_message_ts, db, ctx.run_id)
+    await reporter.post_report(channel=ctx.channel, thread_ts=thread_ts, facts=facts)
+    return _done("report_posted", {"version": facts["version"]})
 
 
 def _truthy(value: Any) -> bool:
@@ -370,3 +355,41 @@ def _gate(models: ModelService, settings: Any, version: int) -> dict[str, Any]:
         "candidate": candidate.model_dump(),
         "production": production.model_dump() if production else None,
     }
+
+
+# Action name, function, its arguments (name -> required) and its description.
+_ACTIONS: tuple[tuple[str, Callable[..., Awaitable[ActionResult]], dict[str, bool], str], ...] = (
+    ("data.ingest", ingest, {}, "Take new files from the landing folder"),
+    (
+        "data.summarize",
+        summarize,
+        {"include": False},
+        "Rows by source and class, and what is new since production was trained",
+    ),
+    (
+        "model.train",
+        train,
+        {"estimator": True, "params": False, "include": False, "force": False},
+        "Fit a candidate in the process pool and evaluate it on the holdout",
+    ),
+    ("model.register", register, {}, "Register the candidate as the next version"),
+    (
+        "model.gate",
+        gate,
+        {"version": True},
+        "Evaluate candidate and production on the holdout; tag passed or rejected",
+    ),
+    (
+        "model.reject",
+        reject,
+        {"version": True, "reason": False},
+        "Mark a candidate rejected (its gate did not run)",
+    ),
+    ("retrain.report", report, {}, "Post the candidate vs production report"),
+)
+
+
+def register_retrain_actions(actions: ActionCatalog, deps: RetrainDeps) -> None:
+    """Register the retrain actions, each bound to `deps`."""
+    for name, fn, params, description in _ACTIONS:
+        actions.register(name, partial(fn, deps), params=params, description=description)
