@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.config import Settings
+from bot.data.dataset import dataset_summary, training_set
+from bot.data.ingest import ingest_landing
 from bot.db import Database
 from bot.model_registry.errors import RegistryError
+from bot.model_registry.mlflow_backend import SKOPS_TRUSTED_TYPES
 from bot.model_registry.mlflow_tags import T_VALIDATION_REASONS
 from bot.model_registry.schemas import Evaluation, ModelVersion
 from bot.model_registry.service import ModelService
@@ -30,6 +33,7 @@ from bot.retrain import jobs
 from bot.retrain.gate import run_gate
 from bot.retrain.options import ALL_SOURCES, parse_include
 from bot.runbook import ActionCatalog, ActionContext, ActionFailed, ActionResult
+from bot.runbook import service as run_service
 
 log = logging.getLogger(__name__)
 
@@ -115,16 +119,12 @@ def _params(value: Any) -> dict[str, Any]:
 
 
 def _run_message_ts(db: Any, run_id: int) -> str | None:
-    from bot.runbook import service as run_service
-
     with db.session() as session:
         run = run_service.get_run(session=session, run_id=run_id)
         return None if run is None else run.message_ts
 
 
 async def ingest(deps: RetrainDeps, ctx: ActionContext) -> ActionResult:
-    from bot.data.service import ingest_landing
-
     db, settings = deps.db, deps.settings
     folder = landing_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
@@ -146,8 +146,6 @@ async def ingest(deps: RetrainDeps, ctx: ActionContext) -> ActionResult:
 
 
 async def summarize(deps: RetrainDeps, ctx: ActionContext, include: Any = None) -> ActionResult:
-    from bot.data.service import dataset_summary
-
     db, models = deps.db, deps.models
     production = await asyncio.to_thread(production_facts, models)
     since = trained_at(production)
@@ -185,8 +183,6 @@ async def train(
     include: Any = None,
     force: Any = False,
 ) -> ActionResult:
-    from bot.data.service import training_set
-
     db, models, settings = deps.db, deps.models, deps.settings
     sources = _include(include)
     hyper = _params(params)
@@ -307,9 +303,8 @@ def _truthy(value: Any) -> bool:
 
 
 def _register(models: ModelService, ctx: ActionContext, trained: dict[str, Any]) -> ModelVersion:
+    # skops takes seconds to import; only a registration needs it.
     import skops.io
-
-    from bot.model_registry.mlflow_backend import SKOPS_TRUSTED_TYPES
 
     # Re-running this step after a crash must not register a second version for the same run.
     for existing in models.list_versions():

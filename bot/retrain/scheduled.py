@@ -17,6 +17,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.access.roles import Role
+from bot.data.dataset import rows_since
+from bot.data.ingest import ingest_landing
+from bot.deploy.flows import DeployContext, DeployRefused, start_deploy
 from bot.retrain.actions import landing_dir, landing_files_since, production_facts, trained_at
 from bot.retrain.options import ALL_SOURCES
 from bot.runbook import RunState, RunStatus
@@ -63,8 +66,6 @@ def schedule_retrain_jobs(services: Services) -> None:
 
 async def ingest_once(services: Services) -> None:
     """Ingest new landing files; failures are logged, the next run tries again."""
-    from bot.data.service import ingest_landing
-
     folder = landing_dir(services.settings)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -83,8 +84,6 @@ async def ingest_once(services: Services) -> None:
 
 async def scheduled_retrain(services: Services) -> RunState | None:
     """Start the retrain runbook as `scheduler` in ONCALL_CHANNEL; auto-promote if allowed."""
-    from bot.data.service import rows_since
-
     engine, models, settings = services.engine, services.models, services.settings
     production = await asyncio.to_thread(production_facts, models)
     if production is not None:
@@ -113,8 +112,6 @@ async def scheduled_retrain(services: Services) -> RunState | None:
 
 async def auto_promote(services: Services, retrain_run_id: int, timeout: float = 3600) -> None:
     """After a scheduled retrain: promote its candidate if, and only if, it passed the gate."""
-    from bot.deploy.flows import DeployContext, DeployRefused, start_deploy
-
     engine, models = services.engine, services.models
     state = await engine.wait(retrain_run_id, timeout=timeout)
     version = next(
