@@ -82,9 +82,23 @@ class Package:
     def graph(self) -> dict[str, set[str]]:
         edges: dict[str, set[str]] = {module: set() for module in self.files}
         for imp in self.imports():
-            if imp.target != imp.source:
-                edges[imp.source].add(imp.target)
+            for target in self._entered(imp.source, imp.target):
+                if target != imp.source:
+                    edges[imp.source].add(target)
         return edges
+
+    def _entered(self, source: str, target: str) -> Iterator[str]:
+        """The target, and the packages whose `__init__` runs first when it is imported from
+        `source`: every package above it that `source` is not itself inside (those are running
+        already). A package `__init__` that imports its parts eagerly joins cycles this way."""
+        yield target
+        parts = target.split(".")
+        for depth in range(1, len(parts)):
+            package = ".".join(parts[:depth])
+            if package in self.files and not (
+                source == package or source.startswith(package + ".")
+            ):
+                yield package
 
     def lines(self, module: str) -> int:
         return len(self.files[module].read_text(encoding="utf-8").splitlines())
