@@ -92,44 +92,35 @@ def test_bad_settings_name_the_setting(
         load_settings()
 
 
-def test_cli_exits_2_with_one_line(tmp_path: Path) -> None:
-    env = {**CLEAN_ENV, "PORT": "not-a-port"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"],
+def run_cli(command: str, *, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`oncall-bot <command>` in a fresh interpreter, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", command],
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_cli_exits_2_with_one_line(tmp_path: Path) -> None:
+    env = {**CLEAN_ENV, "PORT": "not-a-port"}
+    result = run_cli("run", env=env, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "PORT" in lines[0]
 
 
 def test_cli_serve_needs_the_http_credentials(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "serve"],
-        env=CLEAN_ENV,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("serve", env=CLEAN_ENV, cwd=tmp_path)
     assert result.returncode == 2
     assert "SLACK_SIGNING_SECRET" in result.stderr
 
 
 def test_malformed_toml_is_a_configuration_error(tmp_path: Path) -> None:
     (tmp_path / "oncall.toml").write_text("port = = 3\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"],
-        env=CLEAN_ENV,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("run", env=CLEAN_ENV, cwd=tmp_path)
     assert result.returncode == 2
     assert "oncall.toml" in result.stderr
 
@@ -146,14 +137,7 @@ def test_half_configured_credentials_stop_serve_with_one_line(
     tmp_path: Path, extra: dict[str, str], named: str
 ) -> None:
     env = {k: v for k, v in CLEAN_ENV.items() if not k.startswith("ALERT_")} | extra
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "serve"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("serve", env=env, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0], result.stderr
