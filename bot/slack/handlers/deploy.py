@@ -4,7 +4,7 @@ Slack entry point (these commands, `promote`, the Promote button) starts a deplo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from bot.access.roles import Role
 from bot.commands.context import Arg, Command, CommandContext, Opt, UserError
@@ -55,9 +55,10 @@ async def models_command(ctx: Ctx) -> Rendered:
     )
 
 
-async def deploy_command(ctx: Ctx) -> Rendered:
+async def _started(ctx: Ctx, starter: Callable[..., Awaitable[RunState]]) -> Rendered:
+    """Start the deploy or rollback runbook for the command's version, reason and caller."""
     run = await start(
-        start_deploy(
+        starter(
             deploy_context(ctx.services),
             version_text=ctx.arg("version"),
             actor=ctx.user_id,
@@ -67,20 +68,14 @@ async def deploy_command(ctx: Ctx) -> Rendered:
         )
     )
     return ctx.services.renderer.render("runbook_started", slash=ctx.slash, run=run)
+
+
+async def deploy_command(ctx: Ctx) -> Rendered:
+    return await _started(ctx, start_deploy)
 
 
 async def rollback_command(ctx: Ctx) -> Rendered:
-    run = await start(
-        start_rollback(
-            deploy_context(ctx.services),
-            version_text=ctx.arg("version"),
-            actor=ctx.user_id,
-            role=ctx.role,
-            channel=ctx.channel_id,
-            reason=ctx.args.option("reason", "") or "",
-        )
-    )
-    return ctx.services.renderer.render("runbook_started", slash=ctx.slash, run=run)
+    return await _started(ctx, start_rollback)
 
 
 REASON = Opt("reason", value='"..."')
