@@ -142,9 +142,35 @@ def _child(request: dict[str, Any]) -> None:
         os._exit(1)
 
 
+def _warm_up() -> None:
+    """Pay once, in the zygote, what every child would otherwise pay on its own: the imports the
+    bot makes lazily (MLflow, scikit-learn, pandas, skops: seconds each) and the start-up check of
+    every template (its memo is inherited by each fork)."""
+    import mlflow  # noqa: F401
+    import mlflow.artifacts  # noqa: F401
+    import mlflow.sklearn  # noqa: F401
+    import pandas  # noqa: F401
+    import skops.io  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+    import httpcore  # noqa: F401
+    import uvicorn.lifespan.off  # noqa: F401
+    import uvicorn.lifespan.on  # noqa: F401
+    import uvicorn.protocols.http.httptools_impl  # noqa: F401
+    import uvicorn.protocols.websockets.auto  # noqa: F401
+    from apscheduler.executors import asyncio as _executor  # noqa: F401
+    from mlflow import MlflowClient  # noqa: F401
+
+    from bot.messages import TemplateRenderer, require_valid_templates
+
+    require_valid_templates(TemplateRenderer())
+
+
 def main() -> None:
     import bot.app  # noqa: F401  (the expensive import, paid once for every child)
     import bot.serving.server  # noqa: F401
+
+    _warm_up()
 
     # Children are reaped by the kernel as they die, so a killed child never lingers as a zombie.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import jinja2
+import jinja2.bccache
 
 from bot.messages.blocks import button, clip
 
@@ -56,6 +57,29 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value * 100:.{digits}f}%"
 
 
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept for the process, keyed by file and checked against its source.
+
+    Jinja compares a checksum of the source before using an entry, so an edited file or an
+    operator's override of the same name is compiled afresh; unchanged files are compiled once
+    however many environments (bots, start-up checks) the process builds.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _MemoryBytecodeCache()
+
+
 def template_environment(override_dir: Path | None = None) -> jinja2.Environment:
     """The environment over the operator's folder (when set) and the bundled one."""
     loaders: list[jinja2.BaseLoader] = []
@@ -75,6 +99,7 @@ def template_environment(override_dir: Path | None = None) -> jinja2.Environment
         keep_trailing_newline=False,
         # Templates are read once; an operator restarts the bot after restyling.
         auto_reload=False,
+        bytecode_cache=_COMPILED,
     )
     env.filters.update(
         esc=escape_mrkdwn,

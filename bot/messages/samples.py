@@ -49,7 +49,12 @@ class EnumWord(str):
         return str(self)
 
 
-class _SampleLoader(yaml.SafeLoader):
+# libyaml when PyYAML was built with it (the wheels are): the samples are read at every start-up,
+# and the pure-Python parser takes seconds over them.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _SampleLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """Safe YAML plus the four sample tags; nothing in a sample file can run code."""
 
 

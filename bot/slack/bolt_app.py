@@ -41,6 +41,9 @@ def build_bolt_app(
         # arrive over the app token's WebSocket, never over HTTP.
         request_verification_enabled=True,
         logger=logging.getLogger("slack_bolt"),
+        # Named, or Bolt names the app after its caller's file through inspect.stack(), which
+        # resolves the path of every loaded module: a second per bot once MLflow is imported.
+        name="oncall-bot",
     )
     app.middleware(ResponseUrlPolicy.from_settings(settings).middleware())
     dispatcher = Dispatcher(
