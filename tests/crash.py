@@ -146,14 +146,14 @@ def _warm_up() -> None:
     """Pay once, in the zygote, what every child would otherwise pay on its own: the imports the
     bot makes lazily (MLflow, scikit-learn, pandas, skops: seconds each) and the start-up check of
     every template (its memo is inherited by each fork)."""
+    import httpcore  # noqa: F401
     import mlflow  # noqa: F401
     import mlflow.artifacts  # noqa: F401
     import mlflow.sklearn  # noqa: F401
     import pandas  # noqa: F401
-    import skops.io  # noqa: F401
     import sklearn.metrics  # noqa: F401
     import sklearn.model_selection  # noqa: F401
-    import httpcore  # noqa: F401
+    import skops.io  # noqa: F401
     import uvicorn.lifespan.off  # noqa: F401
     import uvicorn.lifespan.on  # noqa: F401
     import uvicorn.protocols.http.httptools_impl  # noqa: F401
