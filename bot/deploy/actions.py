@@ -153,7 +153,7 @@ async def preflight(
             **report.holdout,
         )
     if not report.passed:
-        raise _failed("preflight_failed", problems=[c.detail for c in report.failures])
+        raise _failed("preflight_failed", problems=[c.as_facts() for c in report.failures])
     if decision.overridden is not None:
         await asyncio.to_thread(
             record_override,
@@ -167,7 +167,7 @@ async def preflight(
             channel=ctx.channel,
         )
     outputs = {**report.as_dict(), "forced_over": decision.overridden}
-    return _done("preflight_passed", outputs, checks=[c.detail for c in report.checks])
+    return _done("preflight_passed", outputs, checks=[c.as_facts() for c in report.checks])
 
 
 async def resolve_target(deps: DeployDeps, ctx: ActionContext, version: Any = None) -> ActionResult:

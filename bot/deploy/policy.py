@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.access.roles import Role
-from bot.model_registry.mlflow_tags import T_DEPLOYED_AT, T_DISCARDED_BY, T_VALIDATION_REASONS
+from bot.model_registry.mlflow_tags import (
+    T_DEPLOYED_AT,
+    T_DISCARDED_BY,
+    T_VALIDATION_REASONS,
+    decode_reasons,
+)
 from bot.model_registry.schemas import ModelVersion
 
 REFUSAL_TEMPLATE = "production_refused"
@@ -35,7 +40,8 @@ class GateFacts:
 
     version: int
     status: str
-    reasons: str = ""
+    # Why it was rejected, as `{kind, facts}` (templates/validation_reason.j2 words each).
+    reasons: list[dict[str, Any]] = field(default_factory=list)
     discarded_by: str | None = None
     ever_in_production: bool = False
 
@@ -59,15 +65,15 @@ class Decision:
 def gate_facts(version: ModelVersion, *, in_deploy_history: bool = False) -> GateFacts:
     """The gate facts stored on a registry version (its validation status and tags)."""
     tags = version.tags
-    reasons = tags.get(T_VALIDATION_REASONS, "")
+    text = tags.get(T_VALIDATION_REASONS, "")
     discarded_by = tags.get(T_DISCARDED_BY)
-    if discarded_by is None and reasons.startswith("discarded by <@"):
+    if discarded_by is None and text.startswith("discarded by <@"):
         # Discards recorded before the discarded_by tag existed say so only in their reasons.
-        discarded_by = reasons.removeprefix("discarded by <@").split(">", 1)[0]
+        discarded_by = text.removeprefix("discarded by <@").split(">", 1)[0]
     return GateFacts(
         version=version.version,
         status=version.validation_status,
-        reasons=reasons,
+        reasons=decode_reasons(text),
         discarded_by=discarded_by,
         ever_in_production=version.is_production or T_DEPLOYED_AT in tags or in_deploy_history,
     )

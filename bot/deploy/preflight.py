@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.model_registry.schemas import Evaluation, InputSignature, ModelVersion
@@ -46,9 +46,19 @@ def holdout_agreement(candidate: ModelVersion, measured: Evaluation) -> HoldoutA
 
 @dataclass(frozen=True)
 class Check:
+    """One check: its name, whether it passed, and the facts its line shows.
+
+    No words here: `templates/preflight_check.j2` (deploy) and `templates/gate_check.j2` (the
+    retrain gate) turn a check into its line, chosen by the name.
+    """
+
     name: str
     ok: bool
-    detail: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def as_facts(self) -> dict[str, Any]:
+        """The check as a template reads it (`check.kind`, `check.ok`, `check.facts`); JSON."""
+        return {"kind": self.name, "ok": self.ok, "facts": dict(self.facts)}
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ class PreflightReport:
             "version": self.version,
             "from_version": self.from_version,
             "passed": self.passed,
-            "checks": [asdict(c) for c in self.checks],
+            "checks": [c.as_facts() for c in self.checks],
             "holdout": dict(self.holdout),
         }
 
@@ -92,70 +102,46 @@ def run_checks(
     tolerance: float,
     measured: HoldoutAgreement | None = None,
 ) -> PreflightReport:
-    """Every check, each with a sentence a person can act on. `loads` is None or the load error.
+    """Every check, each with the facts a person needs to act on. `loads` is None or the load
+    error.
 
     `measured` is the candidate re-evaluated on the holdout; the gate itself is the production
     policy's business (bot.deploy.policy), not a preflight check.
     """
-    checks = [
-        Check(
-            "loads",
-            loads is None,
-            "the model artifact loads" if loads is None else f"cannot load: {loads}",
-        )
-    ]
+    checks = [Check("loads", loads is None, {"problem": loads})]
     if measured is not None:
         checks.append(
             Check(
                 "holdout_agrees",
                 measured.ok,
-                f"measured holdout accuracy {measured.measured:.3f} "
-                + (
-                    "matches the stored figure"
-                    if measured.ok
-                    else f"disagrees with the stored {measured.stored}"
-                ),
+                {"measured": measured.measured, "stored": measured.stored},
             )
         )
     if candidate_signature is not None and production_signature is not None:
         same = _signature_key(candidate_signature) == _signature_key(production_signature)
-        checks.append(
-            Check(
-                "signature",
-                same,
-                "same input features and classes as production"
-                if same
-                else "input features or classes differ from production",
-            )
-        )
+        checks.append(Check("signature", same))
     accuracy = candidate.accuracy
-    if accuracy is None:
-        checks.append(
-            Check("accuracy_floor", False, "no holdout accuracy recorded for this version")
+    checks.append(
+        Check(
+            "accuracy_floor",
+            accuracy is not None and accuracy >= floor,
+            {"accuracy": accuracy, "floor": floor},
         )
-    else:
+    )
+    if accuracy is not None and production is not None and production.accuracy is not None:
+        worse_by = production.accuracy - accuracy
         checks.append(
             Check(
-                "accuracy_floor",
-                accuracy >= floor,
-                f"holdout accuracy {accuracy:.3f} {'≥' if accuracy >= floor else '<'} floor {floor:.3f}",
+                "no_regression",
+                worse_by <= tolerance + 1e-12,
+                {
+                    "accuracy": accuracy,
+                    "production": production.accuracy,
+                    "worse_by": worse_by,
+                    "tolerance": tolerance,
+                },
             )
         )
-        if production is not None and production.accuracy is not None:
-            worse_by = production.accuracy - accuracy
-            ok = worse_by <= tolerance + 1e-12
-            checks.append(
-                Check(
-                    "no_regression",
-                    ok,
-                    f"{accuracy:.3f} vs production {production.accuracy:.3f} "
-                    + (
-                        "(within tolerance)"
-                        if ok
-                        else f"(worse by {worse_by:.3f} > tolerance {tolerance:.3f})"
-                    ),
-                )
-            )
     return PreflightReport(
         version=candidate.version,
         from_version=production.version if production is not None else None,

@@ -110,3 +110,30 @@ def version_from_mlflow(mv: Any, aliases: list[str] | None = None) -> ModelVersi
         validation_status=status if status in VALIDATION_STATUSES else "unknown",
         tags=user,
     )
+
+
+def encode_reasons(reasons: list[dict[str, Any]]) -> str:
+    """The `validation_reasons` tag: a JSON list of `{kind, facts}`, worded when shown."""
+    return json.dumps(
+        [{"kind": r["kind"], "facts": dict(r.get("facts") or {})} for r in reasons],
+        sort_keys=True,
+    )
+
+
+def decode_reasons(tag: str | None) -> list[dict[str, Any]]:
+    """The reasons a `validation_reasons` tag holds, as `{kind, facts}`.
+
+    Tags written before the reasons were facts hold plain text; that text is one reason of
+    kind "text", shown as it was written.
+    """
+    if not tag:
+        return []
+    try:
+        value = json.loads(tag)
+    except ValueError:
+        value = None
+    if isinstance(value, list) and all(
+        isinstance(r, dict) and isinstance(r.get("kind"), str) for r in value
+    ):
+        return [{"kind": r["kind"], "facts": dict(r.get("facts") or {})} for r in value]
+    return [{"kind": "text", "facts": {"text": tag}}]

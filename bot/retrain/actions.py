@@ -25,7 +25,7 @@ from bot.data.ingest import ingest_landing
 from bot.db import Database
 from bot.model_registry.errors import RegistryError
 from bot.model_registry.mlflow_backend import SKOPS_TRUSTED_TYPES
-from bot.model_registry.mlflow_tags import T_VALIDATION_REASONS
+from bot.model_registry.mlflow_tags import T_VALIDATION_REASONS, encode_reasons
 from bot.model_registry.schemas import Evaluation, ModelVersion
 from bot.model_registry.service import ModelService
 from bot.process_pool import ProcessPool
@@ -274,9 +274,17 @@ async def reject(
     current = await asyncio.to_thread(models.describe, number)
     if current.validation_status == "passed":
         return _done("already_passed", version=number)
-    why = str(reason or "the regression gate did not run")
+    # The runbook passes the reason it knows (the failed step's error); without one, the gate
+    # simply did not run.
+    why = (
+        {"kind": "given", "facts": {"reason": str(reason)}}
+        if reason
+        else {"kind": "gate_did_not_run", "facts": {}}
+    )
     await asyncio.to_thread(
-        models.set_tags, number, {"validation_status": "rejected", REASONS_TAG: why}
+        models.set_tags,
+        number,
+        {"validation_status": "rejected", REASONS_TAG: encode_reasons([why])},
     )
     return _done("marked_rejected", version=number, reason=why)
 
@@ -339,7 +347,7 @@ def _gate(models: ModelService, settings: Any, version: int) -> dict[str, Any]:
         tolerance=settings.accuracy_tolerance,
         recall_tolerance=settings.recall_tolerance,
     )
-    reasons = "; ".join(verdict.reasons) or "all checks passed"
+    reasons = encode_reasons(verdict.reasons)  # "[]" when it passed
     models.set_tags(version, {"validation_status": verdict.status, REASONS_TAG: reasons})
     return {
         "version": version,

@@ -1,8 +1,13 @@
-"""The regression gate: may a retrained candidate replace production? A pure function."""
+"""The regression gate: may a retrained candidate replace production? A pure function.
+
+Each check carries facts, not words: `templates/gate_check.j2` words a check, and the failed ones
+are stored on the version (the `validation_reasons` tag, see `bot.model_registry.mlflow_tags`)
+as `{kind, facts}`, worded again wherever they are shown.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.deploy.preflight import Check
@@ -13,7 +18,7 @@ EPSILON = 1e-9
 
 @dataclass(frozen=True)
 class GateVerdict:
-    """Every check with a sentence; `passed` only when all of them are ok."""
+    """Every check with its facts; `passed` only when all of them are ok."""
 
     checks: list[Check] = field(default_factory=list)
 
@@ -26,16 +31,16 @@ class GateVerdict:
         return "passed" if self.passed else "rejected"
 
     @property
-    def reasons(self) -> list[str]:
-        """Why it was rejected (empty when it passed)."""
-        return [c.detail for c in self.checks if not c.ok]
+    def reasons(self) -> list[dict[str, Any]]:
+        """Why it was rejected, as `{kind, facts}` (empty when it passed)."""
+        return [{"kind": c.name, "facts": dict(c.facts)} for c in self.checks if not c.ok]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
             "status": self.status,
             "reasons": self.reasons,
-            "checks": [asdict(c) for c in self.checks],
+            "checks": [c.as_facts() for c in self.checks],
         }
 
 
@@ -55,46 +60,46 @@ def run_gate(
             Check(
                 "same_holdout",
                 False,
-                f"evaluated on different holdouts ({candidate.holdout_version} vs "
-                f"{production.holdout_version})",
+                {"candidate": candidate.holdout_version, "production": production.holdout_version},
             )
         )
-    for name, label in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
-        value = float(getattr(candidate, name))
-        ok = value + EPSILON >= floor
+    for metric in ("accuracy", "macro_f1"):
+        value = float(getattr(candidate, metric))
         checks.append(
             Check(
-                f"{name}_floor",
-                ok,
-                f"{label} {value:.3f} {'≥' if ok else '<'} floor {floor:.3f}",
+                f"{metric}_floor",
+                value + EPSILON >= floor,
+                {"metric": metric, "value": value, "floor": floor},
             )
         )
         if production is not None:
-            base = float(getattr(production, name))
+            base = float(getattr(production, metric))
             worse_by = base - value
-            ok = worse_by <= tolerance + EPSILON
-            detail = f"{label} {value:.3f} vs production {base:.3f}"
-            detail += (
-                " (within tolerance)"
-                if ok
-                else f" (worse by {worse_by:.3f} > tolerance {tolerance:.3f})"
+            checks.append(
+                Check(
+                    f"{metric}_regression",
+                    worse_by <= tolerance + EPSILON,
+                    {
+                        "metric": metric,
+                        "value": value,
+                        "production": base,
+                        "worse_by": worse_by,
+                        "tolerance": tolerance,
+                    },
+                )
             )
-            checks.append(Check(f"{name}_regression", ok, detail))
     if production is not None:
         drops = []
         for cls, base in production.per_class_recall.items():
             value = candidate.per_class_recall.get(cls, 0.0)
             drop = base - value
             if drop > recall_tolerance + EPSILON:
-                drops.append(
-                    f"{cls} recall {value:.3f} vs production {base:.3f} "
-                    f"(drop {drop:.3f} > tolerance {recall_tolerance:.3f})"
-                )
+                drops.append({"cls": cls, "value": value, "production": base, "drop": drop})
         checks.append(
             Check(
                 "recall_regression",
                 not drops,
-                "; ".join(drops) if drops else "no class recall dropped beyond tolerance",
+                {"drops": drops, "tolerance": recall_tolerance},
             )
         )
     return GateVerdict(checks)

@@ -154,7 +154,7 @@ class RunbookEngine:
         with self._db.session() as session:
             run = service.get_run(session=session, run_id=run_id)
             if run is None:
-                raise RunNotFoundError(f"no runbook run #{run_id}")
+                raise RunNotFoundError("no_such_run", run=run_id)
             return service.to_state(run)
 
     async def confirm(
@@ -170,7 +170,7 @@ class RunbookEngine:
             state = self.get(run_id)
             check_confirmable(state, step_id)
             if authorize is not None and not await call_authorize(authorize, state, user):
-                raise ConfirmDeniedError(f"{user} is not allowed to confirm this step")
+                raise ConfirmDeniedError("not_allowed", user=user, action="confirm")
             with self._db.session() as session:
                 run = self._load(session, run_id)
                 # Re-checked inside the transaction: the authorize callback may have awaited.
@@ -180,7 +180,7 @@ class RunbookEngine:
             if not confirmed:
                 # Another process confirmed (or cancelled) it since we read it: say which.
                 check_confirmable(self.get(run_id), step_id)
-                raise RunStateError(f"run #{run_id} is no longer waiting for a confirmation")
+                raise RunStateError("no_longer_waiting", run=run_id)
             log.info("runbook run %s: %s confirmed by %s", run_id, step_id, user)
             self._spawn(run_id)
         return self.get(run_id)
@@ -193,7 +193,7 @@ class RunbookEngine:
             state = self.get(run_id)
             check_cancellable(state)
             if authorize is not None and not await call_authorize(authorize, state, user):
-                raise ConfirmDeniedError(f"{user} is not allowed to cancel this run")
+                raise ConfirmDeniedError("not_allowed", user=user, action="cancel")
             with self._db.session() as session:
                 run = self._load(session, run_id)
                 check_cancellable(service.to_state(run))
@@ -262,7 +262,7 @@ class RunbookEngine:
     def _load(self, session: Any, run_id: int) -> RunbookRun:
         run = service.get_run(session=session, run_id=run_id)
         if run is None:
-            raise RunNotFoundError(f"no runbook run #{run_id}")
+            raise RunNotFoundError("no_such_run", run=run_id)
         return run
 
     async def _drive(self, run_id: int) -> None:

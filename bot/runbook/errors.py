@@ -3,12 +3,13 @@
 - `RunbookError`: a runbook file is wrong; the author fixes it (start-up stops).
 - `RunbookInputError`: the parameters a user typed are wrong; the user retypes them.
 - `RunError` and subclasses: an operation on a run is not possible right now (finished,
-  already confirmed, not allowed); the Slack layer shows the message ephemerally.
+  already confirmed, not allowed); the Slack layer words its kind and facts ephemerally.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class RunbookError(Exception):
@@ -33,7 +34,16 @@ class RunbookInputError(ValueError):
 
 
 class RunError(Exception):
-    """An operation on a run cannot be done in the run's current state."""
+    """An operation on a run cannot be done in the run's current state.
+
+    No sentence: `kind` and `facts` are what `templates/run_not_waiting.j2` words for the person
+    who clicked; the exception's own text (for logs) is the kind and the facts.
+    """
+
+    def __init__(self, kind: str, **facts: Any) -> None:
+        self.kind = kind
+        self.facts = facts
+        super().__init__(f"{kind} {facts}" if facts else kind)
 
 
 class RunNotFoundError(RunError):

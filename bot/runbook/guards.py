@@ -1,7 +1,7 @@
 """Preconditions and small transitions the engine shares between its entry points.
 
-The checks raise the `RunError` subclasses whose messages the Slack layer shows to the person who
-clicked, so they are phrased for that person.
+The checks raise the `RunError` subclasses with a kind and facts, which the Slack layer words for
+the person who clicked (`templates/run_not_waiting.j2`).
 """
 
 from __future__ import annotations
@@ -44,23 +44,23 @@ def check_confirmable(state: RunState, step_id: str) -> None:
     try:
         step = state.step(step_id)
     except KeyError:
-        raise RunStateError(f"run #{state.id} has no step '{step_id}'") from None
+        raise RunStateError("no_such_step", run=state.id, step=step_id) from None
     if step.confirmed_by is not None:
-        raise AlreadyConfirmedError(f"'{step.title}' was already confirmed by {step.confirmed_by}")
+        raise AlreadyConfirmedError("already_confirmed", step=step.title, by=step.confirmed_by)
     if state.status.finished:
-        raise RunStateError(f"run #{state.id} is already {state.status.value.replace('_', ' ')}")
+        raise RunStateError("already_finished", run=state.id, status=state.status.value)
     if step.status is not StepStatus.WAITING_CONFIRMATION:
-        raise RunStateError(f"'{step.title}' is not waiting for a confirmation")
+        raise RunStateError("step_not_waiting", step=step.title)
 
 
 def check_cancellable(state: RunState) -> None:
     """Raise unless the run may be cancelled now."""
     if state.status.finished:
-        raise RunStateError(f"run #{state.id} is already {state.status.value.replace('_', ' ')}")
+        raise RunStateError("already_finished", run=state.id, status=state.status.value)
     if state.status is RunStatus.ROLLING_BACK:
-        raise RunStateError(f"run #{state.id} is rolling back; let the rollback finish")
+        raise RunStateError("rolling_back", run=state.id)
     if state.cancelled_by is not None:
-        raise RunStateError(f"run #{state.id} is already being cancelled by {state.cancelled_by}")
+        raise RunStateError("being_cancelled", run=state.id, by=state.cancelled_by)
 
 
 async def call_authorize(authorize: Authorize, state: RunState, user: str) -> bool:

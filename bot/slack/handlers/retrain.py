@@ -14,7 +14,7 @@ from bot.data.service import dataset_summary, ingest_landing, rows_since
 from bot.deploy.flows import start_deploy
 from bot.messages import Rendered, TemplateRenderer
 from bot.model_registry.errors import RegistryError, UnknownVersion
-from bot.model_registry.mlflow_tags import T_DISCARDED_BY
+from bot.model_registry.mlflow_tags import T_DISCARDED_BY, encode_reasons
 from bot.model_registry.service import parse_version_text
 from bot.retrain.actions import (
     REASONS_TAG,
@@ -180,9 +180,7 @@ async def on_discard(click: Interaction) -> Rendered:
             )
         tags = {
             "validation_status": "rejected",
-            REASONS_TAG: renderer.render(
-                "recorded_reason", kind="discarded", user=click.user_id
-            ).text,
+            REASONS_TAG: encode_reasons([{"kind": "discarded", "facts": {"user": click.user_id}}]),
             T_DISCARDED_BY: click.user_id,
         }
         await asyncio.to_thread(models.set_tags, number, tags)

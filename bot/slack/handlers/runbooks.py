@@ -66,13 +66,15 @@ async def on_confirm(click: Interaction) -> Rendered | None:
             int(run_id), step_id, click.user_id, authorize=_authorizer(click.services)
         )
     except AlreadyConfirmedError as exc:
-        return renderer.render("run_not_waiting", slash=click.slash, problem=str(exc))
+        return renderer.render("run_not_waiting", slash=click.slash, kind=exc.kind, **exc.facts)
     except ConfirmDeniedError:
         return renderer.render(
             "denied_action", slash=click.slash, action=CONFIRM, role=click.role.value
         )
-    except (RunError, ValueError) as exc:
-        return renderer.render("run_not_waiting", slash=click.slash, problem=str(exc))
+    except RunError as exc:
+        return renderer.render("run_not_waiting", slash=click.slash, kind=exc.kind, **exc.facts)
+    except ValueError:  # a button value that names no run (hand-made payloads)
+        return renderer.render("run_not_waiting", slash=click.slash, kind="no_such_run", run=None)
     return None
 
 
@@ -85,8 +87,10 @@ async def on_cancel(click: Interaction) -> Rendered | None:
         return renderer.render(
             "denied_action", slash=click.slash, action=CANCEL, role=click.role.value
         )
-    except (RunError, ValueError) as exc:
-        return renderer.render("run_not_waiting", slash=click.slash, problem=str(exc))
+    except RunError as exc:
+        return renderer.render("run_not_waiting", slash=click.slash, kind=exc.kind, **exc.facts)
+    except ValueError:  # a button value that names no run (hand-made payloads)
+        return renderer.render("run_not_waiting", slash=click.slash, kind="no_such_run", run=None)
     return None
 
 
