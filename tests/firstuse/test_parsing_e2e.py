@@ -1,0 +1,73 @@
+"""What a first-time user types, read the way they meant it (issue 16, "Command parsing"): one
+bot on the Slack stand-in, each command answered in its ack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import ONCALL, VIEWER, BotHarness, start_harness
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    harness = await start_harness(tmp_path)
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+
+
+async def said(bot: BotHarness, text: str, *, user: str = ONCALL) -> str:
+    """The ack's text, as the user reads it (blocks joined)."""
+    ack = await bot.command(text, user=user)
+    assert ack.ok, ack
+    body = json.loads(ack.body)
+    texts = [body.get("text", "")]
+    for block in body.get("blocks", []):
+        if "text" in block:
+            texts.append(block["text"]["text"])
+        texts += [e.get("text", "") for e in block.get("elements", [])]
+    return "\n".join(texts)
+
+
+async def test_words_are_read_as_meant(bot: BotHarness) -> None:
+    # A word left over is named as unexpected, whatever else the command says about it.
+    answer = await said(bot, "rollback v1 --reason “smart quotes” extra")
+    assert "Unexpected `extra`" in answer
+    answer = await said(bot, "deploy v2 --reason “smart quotes” extra")
+    assert "Unexpected `extra`" in answer and "Name one version" not in answer
+
+    # An em dash (what macOS and iOS type for `--`) starts an option.
+    answer = await said(bot, "deploy v2 —reason “hotfix”")
+    assert "Working on `/iris deploy v2 --reason" in answer, answer
+
+    # Full-width letters and digits are the same command either way (NFKC).
+    # (No registry here: after the first try the bot says at once that there is no v2.)
+    first = await said(bot, "deploy ｖ2")
+    assert "Working on `/iris deploy v2`" in first or "There is no v2" in first, first
+    for typed in ("deploy v２", "ｄｅｐｌｏｙ v2"):
+        answer = await said(bot, typed)
+        assert "There is no v2" in answer or "Working on `/iris deploy v2`" in answer, typed
+
+    # A 5,000-character argument is echoed as a short prefix, not in full.
+    for typed in ("deploy " + "v" * 5000, "rollback v1 " + "v" * 5000, "w" * 5000):
+        answer = await said(bot, typed)
+        assert "vvvvvvvvvv" * 10 not in answer and "wwwwwwwwww" * 10 not in answer
+        assert len(answer) < 800, answer
+
+    # Every subcommand is in its parent's help.
+    answer = await said(bot, "help data")
+    assert "data ingest" in answer
+    assert "runbook run" in await said(bot, "help runbook")
+
+
+async def test_a_denial_names_the_role_and_who_has_it(bot: BotHarness) -> None:
+    answer = await said(bot, "audit", user=ONCALL)
+    assert "needs the *admin* role" in answer
+    assert "<@U0ADMIN>" in answer and "ask the oncall engineer" not in answer
+    answer = await said(bot, "deploy v2", user=VIEWER)
+    assert "<@U0ONCALL>" in answer and "<@U0ADMIN>" in answer
