@@ -142,7 +142,12 @@ async def data_command(ctx: Ctx) -> Rendered:
     since = trained_at(current)
     summary = await asyncio.to_thread(dataset_summary, ctx.services.db, since=since)
     return ctx.services.renderer.render(
-        "data_summary", slash=ctx.slash, summary=summary, production=current, since=since
+        "data_summary",
+        slash=ctx.slash,
+        summary=summary,
+        production=current,
+        since=since,
+        landing=str(landing_dir(ctx.services.settings)),
     )
 
 
