@@ -3,6 +3,7 @@ bot on the Slack stand-in, each command answered in its ack."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -71,3 +72,16 @@ async def test_a_denial_names_the_role_and_who_has_it(bot: BotHarness) -> None:
     assert "<@U0ADMIN>" in answer and "ask the oncall engineer" not in answer
     answer = await said(bot, "deploy v2", user=VIEWER)
     assert "<@U0ONCALL>" in answer and "<@U0ADMIN>" in answer
+
+
+async def test_postmortem_names_people_and_says_what_happened(bot: BotHarness) -> None:
+    await bot.command("incident declare sev2 Predictions for setosa are all wrong")
+    await bot.slack.wait_for_text("Declared", user=ONCALL, timeout=10)
+    await bot.command("incident resolve INC-1 rolled back to v1")
+    await bot.slack.wait_for_text("INC-1 is resolved", user=ONCALL, timeout=10)
+    stored = await bot.app.services.incidents.postmortem(incident_id=1)
+    assert stored is not None
+    draft = stored.read_text()
+    assert "| Commander | @bob |" in draft, draft  # bob's display name, not U0ONCALL
+    assert "U0ONCALL" not in draft
+    assert "**Opened**" in draft and "**opened**" not in draft and "**resolved**" not in draft
