@@ -134,13 +134,13 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
         request_url=bot_url,
     )
     progress = Progress(4)
-    progress.say(FIRST_START)
+    progress.note(FIRST_START)
     await slack.start(host=settings.host, port=settings.local_slack_port)
     local = local_workspace_settings(settings, api_url=slack.api_url, signing_secret=secret)
     # The model registry and the model server run beside the bot, as a team's would.
     with progress.step("model registry (MLflow): training and registering v1 and v2 if missing"):
         summary = (await asyncio.to_thread(bootstrap_from_settings, local)).summary
-    progress.say("oncall-bot: " + summary)
+    progress.note("oncall-bot: " + summary)
     with progress.step("database migrations"):
         upgrade_to_head(local.resolved_database_url)
     progress.begin("model server: loading the production model")

@@ -27,17 +27,17 @@ class Progress:
         self.out = out or sys.stdout
         self.started = self._began = time.monotonic()
 
-    def say(self, text: str) -> None:
+    def note(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
     def begin(self, what: str) -> None:
         self.done += 1
         self._began = time.monotonic()
-        self.say(f"oncall-bot: [{self.done}/{self.total}] {what}…")
+        self.note(f"oncall-bot: [{self.done}/{self.total}] {what}…")
 
     def end(self) -> None:
         took = time.monotonic() - self._began
-        self.say(f"oncall-bot: [{self.done}/{self.total}] done in {took:.1f} s")
+        self.note(f"oncall-bot: [{self.done}/{self.total}] done in {took:.1f} s")
 
     @contextmanager
     def step(self, what: str) -> Iterator[None]:
@@ -46,4 +46,4 @@ class Progress:
         self.end()
 
     def finished(self) -> None:
-        self.say(f"oncall-bot: ready in {time.monotonic() - self.started:.1f} s")
+        self.note(f"oncall-bot: ready in {time.monotonic() - self.started:.1f} s")

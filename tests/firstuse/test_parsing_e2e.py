@@ -3,7 +3,6 @@ bot on the Slack stand-in, each command answered in its ack."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
