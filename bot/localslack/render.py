@@ -134,7 +134,9 @@ def block_lines(blocks: Iterable[Any], resolve: Resolver | None = None) -> list[
                 for part in mrkdwn(_text_of(block["text"]), resolve).splitlines() or [""]:
                     lines.append(Line("text", part))
             for fld in block.get("fields") or []:
-                lines.append(Line("field", mrkdwn(_text_of(fld), resolve).replace("\n", " ")))
+                # A field may hold several lines (a code block): each stays a line.
+                for part in mrkdwn(_text_of(fld), resolve).splitlines() or [""]:
+                    lines.append(Line("field", part))
             if isinstance(block.get("accessory"), dict):
                 button_line([block["accessory"]])
         elif kind == "context":

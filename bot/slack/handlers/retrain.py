@@ -170,7 +170,7 @@ async def on_promote(click: Interaction) -> Rendered:
     return click.services.renderer.render("runbook_started", slash=click.slash, run=run)
 
 
-async def on_discard(click: Interaction) -> Rendered:
+async def on_discard(click: Interaction) -> Rendered | None:
     """Discard a retrained version (the report's Discard button): tagged rejected, by whom."""
     models, renderer = click.services.models, click.services.renderer
     try:
@@ -199,9 +199,11 @@ async def on_discard(click: Interaction) -> Rendered:
         "retrain_discarded", slash=click.slash, version=version.label, user=click.user_id
     )
     if click.message_ts:
+        # Said once, in the report's thread where everyone sees it; no private copy besides.
         await click.reply.post(
             click.channel_id, discarded, thread_ts=click.thread_ts or click.message_ts
         )
+        return None
     return discarded
 
 
