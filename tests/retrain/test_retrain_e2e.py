@@ -194,6 +194,11 @@ async def test_nothing_new_bad_options_and_discard(bot: ModelBotHarness) -> None
     # One click, said once (in the report's thread), however many places could have shown it.
     said = [m for m in bot.slack.workspace.all_messages() if "v3 discarded by" in m.plain()]
     assert len(said) == 1 and said[0].thread_ts in (message.ts, message.thread_ts), said  # type: ignore[attr-defined]
+    # Who trained a version is a person: a mention (Slack shows the name), not a bare id.
+    mark = bot.slack.workspace.seq
+    await bot.command("models")
+    listing = await bot.slack.wait_for_text("Versions of", user=ONCALL, since=mark, timeout=10)
+    assert f"by <@{ONCALL}>" in str(listing.blocks) and f"by {ONCALL}" not in str(listing.blocks)
 
 
 async def test_a_big_retrain_never_delays_acks_and_a_dead_worker_fails_cleanly(
