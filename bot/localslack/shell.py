@@ -174,10 +174,10 @@ class Shell:
         unsubscribe = self.slack.subscribe(self.on_change)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.write(self._help())  # before the first prompt, so it never lands in the typing
         threading.Thread(
             target=self._reader, args=(loop, queue), daemon=True, name="localslack-shell"
         ).start()
-        self.write(self._help())
         try:
             while True:
                 line = await queue.get()
