@@ -134,9 +134,7 @@ def block_lines(blocks: Iterable[Any], resolve: Resolver | None = None) -> list[
                 for part in mrkdwn(_text_of(block["text"]), resolve).splitlines() or [""]:
                     lines.append(Line("text", part))
             for fld in block.get("fields") or []:
-                # A field may hold several lines (a code block): each stays a line.
-                for part in mrkdwn(_text_of(fld), resolve).splitlines() or [""]:
-                    lines.append(Line("field", part))
+                lines.append(Line("field", mrkdwn(_text_of(fld), resolve).replace("\n", " ")))
             if isinstance(block.get("accessory"), dict):
                 button_line([block["accessory"]])
         elif kind == "context":
