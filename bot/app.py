@@ -145,6 +145,7 @@ class BotApp:
         commands = CommandCatalog()
         interactions = InteractionRouter()
         register_all(services, commands, interactions)
+        alerting.monitoring.commands = frozenset(c.name for c in commands.sorted())
         bolt, _ = build_bolt_app(
             services, client=client, commands=commands, interactions=interactions
         )

@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(settings)
     if args.command == "migrate":
         settings.oncall_data_dir.mkdir(parents=True, exist_ok=True)
+        print(
+            f"oncall-bot: applying database migrations in {settings.oncall_data_dir}…", flush=True
+        )
         upgrade_to_head(settings.resolved_database_url)
         print("database is up to date")
         return 0
@@ -129,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "serve-model":
         run_model_server(settings, port=args.port or settings.model_server_port)
     elif args.command == "bootstrap":
+        # Silent for most of a minute the first time otherwise (training and registering).
+        print(
+            "oncall-bot: model registry: training and registering v1 and v2 if missing "
+            "(the first time about a minute)…",
+            flush=True,
+        )
         print(bootstrap_from_settings(settings).summary)
     return 0
 

@@ -16,9 +16,11 @@ from bot.db.migrate import upgrade_to_head
 from bot.deploy.model_server import ModelServerClient
 from bot.localslack import LocalSlack
 from bot.localslack.shell import run_shell
+from bot.localslack.shell_io import log_to_file
 from bot.model_registry.bootstrap import bootstrap_from_settings
 from bot.servers import ServerTask
 from bot.serving.server import build_model_app
+from bot.startup import FIRST_START, Progress
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +133,17 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
         signing_secret=secret,
         request_url=bot_url,
     )
+    progress = Progress(4)
+    progress.note(FIRST_START)
     await slack.start(host=settings.host, port=settings.local_slack_port)
     local = local_workspace_settings(settings, api_url=slack.api_url, signing_secret=secret)
     # The model registry and the model server run beside the bot, as a team's would.
-    print(
-        "oncall-bot: " + (await asyncio.to_thread(bootstrap_from_settings, local)).summary,
-        flush=True,
-    )
-    upgrade_to_head(local.resolved_database_url)
+    with progress.step("model registry (MLflow): training and registering v1 and v2 if missing"):
+        summary = (await asyncio.to_thread(bootstrap_from_settings, local)).summary
+    progress.note("oncall-bot: " + summary)
+    with progress.step("database migrations"):
+        upgrade_to_head(local.resolved_database_url)
+    progress.begin("model server: loading the production model")
     model_app = await asyncio.to_thread(build_model_app, local)
     model_server = ServerTask(
         model_app,
@@ -152,6 +157,8 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
         update={"model_server_url": f"http://{settings.host}:{model_server.port}"}
     )
     await _until_serving(local.model_server_url)
+    progress.end()
+    progress.begin("bot: scheduler, monitors and the Slack stand-in")
     app = BotApp.build(local)
     app.services.mode = "local"
     await app.start()
@@ -160,6 +167,8 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
         app.web, host=settings.host, port=settings.port, log_level=settings.log_level
     )
     await server.start()
+    progress.end()
+    progress.finished()
     print(
         f"oncall-bot: local workspace. Slack stand-in at {slack.base_url}, bot at {bot_url}, "
         f"model server at {local.model_server_url}",
@@ -169,10 +178,16 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
     try:
         # "quit" ends the session; end of input (no terminal, e.g. under a process manager)
         # leaves the workspace serving until SIGINT/SIGTERM.
+        if shell and sys.stdin is not None:
+            # Scheduler and server lines go to a file, not between the prompt and the typing.
+            print(f"oncall-bot: logging to {log_to_file(settings.oncall_data_dir)}", flush=True)
         if (
             shell
             and sys.stdin is not None
-            and await run_shell(slack, command=settings.slash_command) == "quit"
+            and await run_shell(
+                slack, command=settings.slash_command, data_dir=settings.oncall_data_dir
+            )
+            == "quit"
         ):
             return
         await stop.wait()

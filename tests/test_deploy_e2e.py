@@ -133,7 +133,8 @@ async def test_viewers_can_neither_deploy_nor_confirm(bot: ModelBotHarness) -> N
         lambda m: "Promote v2" in m.plain() and bool(m.buttons), timeout=15
     )
     await bot.slack.click(VIEWER, card, "runbook.confirm")
-    await bot.slack.wait_for_text("That button needs the *oncall* role", user=VIEWER)
+    denied = await bot.slack.wait_for_text("That button needs the *oncall* role", user=VIEWER)
+    assert "<@U0ONCALL>" in denied.text + str(denied.blocks)  # who can click it, by name
     await wait_run(bot, RunStatus.WAITING_CONFIRMATION)
     assert production(bot) == 1
 

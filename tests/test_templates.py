@@ -110,7 +110,7 @@ def test_postmortem_draft_renders_with_nothing_but_the_incident() -> None:
         "| Opened | 2024-05-14 09:05:00 UTC (by alerts: ModelAccuracyBelowFloor) |",
         "| Duration | 1h 35m |",
         "| Commander | nobody |",
-        '**alerts_changed** — {"added": ["ModelAccuracyBelowFloor"]}',
+        "**Alerts changed** — added: ModelAccuracyBelowFloor",
         "- In production when it opened: unknown",
         "No monitor snapshot was available.",
         "- No runbook runs were linked to this incident.",

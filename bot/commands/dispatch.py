@@ -16,7 +16,7 @@ from bot.audit import service as audit
 from bot.audit.buffer import AuditBuffer
 from bot.commands.catalog import Command, CommandCatalog
 from bot.commands.context import CommandContext, Replier, UsageProblem, bind
-from bot.commands.parser import ParseError, parse_args, tokenize
+from bot.commands.parser import ParseError, normalize, parse_args, tokenize
 from bot.db import Database
 from bot.messages import Rendered, TemplateRenderer
 
@@ -62,7 +62,8 @@ class Dispatcher:
         trigger_id: str | None = None,
     ) -> Prepared:
         """Parse and authorize one command; every outcome is audited."""
-        text = (text or "").strip()
+        # Normalised once, so what runs, what is audited and what is echoed are the same words.
+        text = normalize(text or "").strip()
         try:
             words = tokenize(text)
         except ParseError as exc:
@@ -84,7 +85,11 @@ class Dispatcher:
             why = f"needs {command.role.value}, has {role.value}"
             self._audit(user_id, command.name, text, channel_id, "denied", why)
             denied = self.renderer.render(
-                "denied", slash=self.slash, command=command, role=role.value
+                "denied",
+                slash=self.slash,
+                command=command,
+                role=role.value,
+                holders=self.holders(command.role),
             )
             return Prepared(answer=denied)
         try:
@@ -114,6 +119,11 @@ class Dispatcher:
             # Commands that may change something are on the record before they run.
             self.accept(context)
         return Prepared(context=context)
+
+    def holders(self, needed: Role) -> list[str]:
+        """Who may run a command that needs `needed` (a denial names them)."""
+        people = self.roles.admins | (self.roles.engineers if needed is Role.ONCALL else set())
+        return sorted(people) if needed is not Role.VIEWER else []
 
     def _usage(
         self,

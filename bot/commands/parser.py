@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 from dataclasses import dataclass, field
 
 # Quotes that Slack clients and phones substitute for plain ones.
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"'})
+# What phones and macOS type for `--`: an em or en dash (or a run of them) at the start of a word.
+_DASH_OPTION = re.compile(r"(?<!\S)[\u2014\u2013\u2012\u2015\u2212]+(?=[A-Za-z])")
 _KEY_VALUE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)=(.*)$", re.S)
 _SLACK_USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
@@ -47,9 +50,15 @@ class ParsedArgs:
         return " ".join(self.positionals[start:])
 
 
+def normalize(text: str) -> str:
+    """One spelling for what people type: NFKC (`ｖ２` is `v2`), plain quotes, `—reason` is `--reason`."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _DASH_OPTION.sub("--", text)
+
+
 def tokenize(text: str) -> list[str]:
     """Split command text into tokens, shell style."""
-    cleaned = text.translate(_QUOTES).strip()
+    cleaned = normalize(text).strip()
     if not cleaned:
         return []
     if not any(c in cleaned for c in "\"'\\"):

@@ -49,6 +49,12 @@ class MonitorReadings(Protocol):
     def latest(self) -> Any: ...
 
 
+class UserNames(Protocol):
+    """Display names of user ids (a file cannot show Slack mentions as names)."""
+
+    async def resolve(self, ids: list[str]) -> dict[str, str]: ...
+
+
 class PostmortemWriter:
     """Gathers what the postmortem needs, renders it, stores it under `<data dir>/postmortems`."""
 
@@ -66,6 +72,8 @@ class PostmortemWriter:
         self.renderer = renderer
         self.models = models
         self.monitor = monitor
+        # Set by the composition root when Slack can name people; else ids are shown.
+        self.names: UserNames | None = None
 
     def path(self, incident: IncidentView) -> Path:
         return self.folder / f"{incident.ref}.md"
@@ -73,7 +81,13 @@ class PostmortemWriter:
     async def write(self, incident: IncidentView, now: datetime) -> tuple[Path, str]:
         """Render the draft for `incident` and store it; (path, markdown)."""
         facts = await asyncio.to_thread(self._facts, incident, now)
-        text = self.renderer.render_document("postmortem.md.j2", facts=facts, i=incident)
+        people = [incident.commander or "", *incident.participants]
+        people += [e.actor for e in incident.events if e.actor]
+        people += [d.actor for d in facts.deploys if getattr(d, "actor", None)]
+        names = await self.names.resolve([p for p in people if p]) if self.names else {}
+        text = self.renderer.render_document(
+            "postmortem.md.j2", facts=facts, i=incident, names=names
+        )
         target = self.path(incident)
 
         def store() -> None:

@@ -13,11 +13,13 @@ import shlex
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import IO, Any
 
 from . import render
 from .api_errors import ApiError
 from .models import Change, Message
+from .shell_io import HISTORY, LOG_FILE, LineInput, api_error_words, changed_lines
 from .slack import LocalSlack
 
 HELP = """\
@@ -26,18 +28,29 @@ Local Slack workspace. You are {user} in {channel}.
   <text>                 post a message in the current channel
   as <user>              act as another user (alice = admin, bob = oncall, carol = viewer)
   in #<channel>          switch channel
-  press N [on <msg>]     click button N of the last message with buttons (or of <msg>)
+  press <msg> N          click button N of <msg> (press N: the one message with buttons)
   reply <msg> <text>     reply in the thread of <msg>
   react <msg> <name>     add a reaction, e.g. react m3 eyes
   modals                 list open modals; submit <view> key=value ... submits one
   users | channels | history [#channel] | help | quit
 <msg> is a handle like m3 (shown next to each message) or a message ts.
+Arrow keys edit and recall lines; Ctrl-R searches what you typed before.{extra}
 """
 
 
 class Shell:
-    def __init__(self, slack: LocalSlack, *, command: str, stdin: IO[str], stdout: IO[str]) -> None:
+    def __init__(
+        self,
+        slack: LocalSlack,
+        *,
+        command: str,
+        stdin: IO[str],
+        stdout: IO[str],
+        data_dir: Path | None = None,
+    ) -> None:
         self.slack = slack
+        self.data_dir = data_dir
+        self.lines = LineInput(stdin, stdout, history=data_dir / HISTORY if data_dir else None)
         self.command = command
         self.stdin = stdin
         self.stdout = stdout
@@ -46,14 +59,16 @@ class Shell:
         self.channel = slack.channel_id("oncall")
         self.handles: dict[str, str] = {}
         self.handle_of: dict[str, str] = {}
-        self.last_with_buttons: Message | None = None
+        # Messages shown with buttons since the last command: a bare `press N` needs exactly one.
+        self.with_buttons: list[str] = []
+        # What was last printed of each message, so an edit prints only what changed.
+        self.shown: dict[str, list[str]] = {}
 
     # --- output -------------------------------------------------------------------------------
     def write(self, text: str = "") -> None:
         # A closed pipe (`... | head`) must not take down the stand-in the bot is talking to.
         with contextlib.suppress(BrokenPipeError):
-            self.stdout.write(text + "\n")
-            self.stdout.flush()
+            self.lines.show(text)
 
     def _dim(self, text: str) -> str:
         return f"\x1b[2m{text}{render.RESET}" if self.color else text
@@ -117,17 +132,31 @@ class Shell:
                 self._dim(f"{self._label(message.channel)} {self._handle(message)} was deleted")
             )
             return
-        if change == "reaction" or (message.user == self.user and change == "new"):
-            return  # you just typed it; echoing it back is noise
-        if message.buttons:
-            self.last_with_buttons = message
-        self.write("\n".join(self.format(message, change)))
+        if change == "reaction":
+            return
+        if message.user == self.user and change == "new":
+            # What you typed, with its handle: `reply m5 ...` and `react m5 ...` can name it.
+            where = self._label(message.channel)
+            parent = self.handle_of.get(message.thread_ts or "", message.thread_ts)
+            thread = f" in thread {parent}" if message.is_reply else ""
+            self.write(self._dim(f"{where} you {self._handle(message)}{thread}: {message.text}"))
+            return
+        if message.buttons and message.ts not in self.with_buttons:
+            self.with_buttons.append(message.ts)
+        lines = self.format(message, change)
+        before = self.shown.get(message.ts)
+        self.shown[message.ts] = lines
+        if change == "edited" and before is not None:
+            lines = changed_lines(before, lines, self._dim(f"{self._handle(message)} edited:"))
+            if not lines:
+                return  # an edit you cannot see (same text): nothing to reprint
+        self.write("\n".join(lines))
 
     # --- input --------------------------------------------------------------------------------
     def _reader(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
         try:
-            for line in iter(self.stdin.readline, ""):
-                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\n"))
+            while (line := self.lines.read(self._prompt_text)) is not None:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
                 if line.strip() in ("quit", "exit"):
                     return  # stop reading so a later shell gets the rest of stdin
         except (OSError, ValueError):
@@ -137,23 +166,20 @@ class Shell:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
-    def _prompt(self) -> None:
-        if getattr(self.stdin, "isatty", lambda: False)():
-            name = self.slack.workspace.users[self.user].name
-            self.stdout.write(f"{name} {self._label(self.channel)}> ")
-            self.stdout.flush()
+    def _prompt_text(self) -> str:
+        name = self.slack.workspace.users[self.user].name
+        return f"{name} {self._label(self.channel)}> "
 
     async def run(self) -> str:
         unsubscribe = self.slack.subscribe(self.on_change)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.write(self._help())  # before the first prompt, so it never lands in the typing
         threading.Thread(
             target=self._reader, args=(loop, queue), daemon=True, name="localslack-shell"
         ).start()
-        self.write(self._help())
         try:
             while True:
-                self._prompt()
                 line = await queue.get()
                 if line is None:
                     self.write(
@@ -163,17 +189,30 @@ class Shell:
                 try:
                     if not await self.execute(line.strip()):
                         return "quit"
-                except (LookupError, ValueError, ApiError) as exc:
+                except ApiError as exc:
+                    self.write(f"! {api_error_words(exc.error)}")
+                except (LookupError, ValueError) as exc:
                     # KeyError's str() adds quotes; show the message as written.
                     self.write(f"! {exc.args[0] if exc.args else exc}")
         finally:
             unsubscribe()
+            self.lines.close()
 
     def _help(self) -> str:
         name = self.slack.workspace.users[self.user].name
         slash = f"{self.command} <text>".ljust(22)
+        extra = ""
+        if self.data_dir is not None:
+            extra = (
+                f"\nLanding folder: {self.data_dir / 'landing'} (drop CSV or JSON Lines files "
+                f"there, then {self.command} data ingest)\nBot log: {self.data_dir / LOG_FILE}"
+            )
         return HELP.format(
-            user=name, channel=self._label(self.channel), command=self.command, slash=slash
+            user=name,
+            channel=self._label(self.channel),
+            command=self.command,
+            slash=slash,
+            extra=extra,
         )
 
     def _message(self, ref: str) -> Message:
@@ -187,7 +226,10 @@ class Shell:
         """Run one input line; False means quit."""
         if not line:
             return True
+        self.lines.remember(line)
         word, _, rest = line.partition(" ")
+        if word != "press":
+            self.with_buttons.clear()  # what is shown from now on answers this command
         rest = rest.strip()
         if line.startswith("/"):
             await self._report(await self.slack.slash(self.user, self.channel, rest, command=word))
@@ -242,11 +284,37 @@ class Shell:
         return True
 
     async def _press(self, rest: str) -> None:
-        number, _, target = rest.partition(" on ")
-        message = self._message(target.strip()) if target else self.last_with_buttons
-        if message is None:
-            raise LookupError("no message with buttons yet")
-        await self._report(await self.slack.click(self.user, message, index=int(number)))
+        """`press m7 1` (or `press 1 on m7`); a bare `press 1` only when it cannot be mistaken."""
+        words = rest.replace(" on ", " ").split()
+        numbers = [w for w in words if w.isdigit()]
+        refs = [w for w in words if not w.isdigit()]
+        if len(numbers) != 1 or len(refs) > 1:
+            raise ValueError("type press <msg> N, e.g. press m3 1")
+        if refs:
+            message = self._message(refs[0])
+        else:
+            shown = [m for ts in self.with_buttons if (m := self.slack.find(ts)) and m.buttons]
+            if not shown:
+                raise LookupError(
+                    "no message with buttons since your last command; type press <msg> N"
+                )
+            if len(shown) > 1:
+                choices = ", ".join(self._handle(m) for m in shown)
+                raise LookupError(
+                    f"which message? {choices} have buttons; type press {self._handle(shown[-1])} "
+                    f"{numbers[0]}, for example"
+                )
+            message = shown[0]
+        buttons = render.find_buttons(message.blocks)
+        index = int(numbers[0])
+        if not 1 <= index <= len(buttons):
+            listing = "  ".join(f"[{i}] {b.text}" for i, b in enumerate(buttons, 1))
+            raise LookupError(
+                f"{self._handle(message)} has no button {index}"
+                + (f"; its buttons: {listing}" if buttons else "; it has no buttons")
+            )
+        self.with_buttons.clear()
+        await self._report(await self.slack.click(self.user, message, index=index))
 
     def _history(self, channel: str) -> None:
         channel_id = self.slack.channel_id(channel)
@@ -264,7 +332,7 @@ class Shell:
         elif result.timed_out:
             self.write("! the bot did not acknowledge in time (Slack shows: operation_timeout)")
         elif result.error:
-            self.write(f"! {result.error}")
+            self.write(f"! {api_error_words(result.error)}")
         elif result.status != 200:
             self.write(f"! the bot answered HTTP {result.status}: {result.body[:200]}")
 
@@ -275,9 +343,11 @@ async def run_shell(
     command: str = "/iris",
     stdin: IO[str] = sys.stdin,
     stdout: IO[str] = sys.stdout,
+    data_dir: Path | None = None,
 ) -> str:
     """Run the interactive shell until `quit` or end of input; never raises on EOF.
 
     Returns "quit" or "eof" so the caller can decide whether to keep serving.
     """
-    return await Shell(slack, command=command, stdin=stdin, stdout=stdout).run()
+    shell = Shell(slack, command=command, stdin=stdin, stdout=stdout, data_dir=data_dir)
+    return await shell.run()

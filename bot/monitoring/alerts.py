@@ -24,6 +24,7 @@ PREDICTION_DRIFT = "ModelPredictionDrift"
 SERVING_ERRORS = "ModelServingErrors"
 SERVING_LATENCY = "ModelServingLatency"
 SERVER_DOWN = "ModelServerDown"
+INPUT_REFUSED = "ModelInputRefused"
 ALERT_NAMES = (
     ACCURACY,
     INPUT_DRIFT,
@@ -31,6 +32,7 @@ ALERT_NAMES = (
     SERVING_ERRORS,
     SERVING_LATENCY,
     SERVER_DOWN,
+    INPUT_REFUSED,
 )
 
 # Runbook ids in runbooks/: accuracy → roll back to a version that was good; drift → retrain.
@@ -39,8 +41,10 @@ RUNBOOKS = {
     INPUT_DRIFT: "retrain",
     PREDICTION_DRIFT: "retrain",
     SERVING_ERRORS: "rollback",
-    SERVING_LATENCY: "rollback",
+    # Latency is capacity, not a bad version: the runbook whose triggers name it (scaling), if any.
+    SERVING_LATENCY: "",
     SERVER_DOWN: "deploy",
+    INPUT_REFUSED: "",
 }
 
 
@@ -75,6 +79,28 @@ def fingerprint(labels: dict[str, str]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def cause_labels(labels: dict[str, str]) -> dict[str, str]:
+    """What an alert is grouped by: findings about one model version share a cause (input and
+    prediction drift of the same window, accuracy of that version), so they share one incident;
+    findings without a version (serving) are grouped by their name."""
+    if labels.get("version"):
+        return {"model": labels.get("model", ""), "version": labels["version"]}
+    return {"alertname": labels["alertname"]}
+
+
+def worst_first(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Firing before resolved, critical before warning: the first of a group opens its incident
+    (and titles it), the others join it."""
+    rank = {"critical": 0, "warning": 1}
+    return sorted(
+        payloads,
+        key=lambda p: (
+            p["status"] != "firing",
+            rank.get(p["commonLabels"].get("severity", ""), 2),
+        ),
+    )
+
+
 def build_payload(
     *,
     status: Literal["firing", "resolved"],
@@ -87,7 +113,7 @@ def build_payload(
 ) -> dict[str, Any]:
     """An Alertmanager v4 webhook payload carrying one alert."""
     annotations = {"summary": summary, "description": description}
-    group_labels = {"alertname": labels["alertname"]}
+    group_labels = cause_labels(labels)
     group_key = "{}:{" + ",".join(f'{k}="{v}"' for k, v in sorted(group_labels.items())) + "}"
     return {
         "version": "4",
@@ -123,7 +149,7 @@ class AlertTracker:
 
     def undelivered(self, payload: dict[str, Any]) -> None:
         """The sink failed on this payload: make the next update send it again."""
-        state = self.states.get(payload["groupLabels"]["alertname"])
+        state = self.states.get(payload["commonLabels"]["alertname"])
         if state is None:
             return
         state.last_sent = datetime.min.replace(tzinfo=UTC)

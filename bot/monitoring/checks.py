@@ -167,6 +167,8 @@ class ServingCounters:
     requests: float
     errors: float
     buckets: tuple[tuple[float, float], ...]  # (upper bound, cumulative count), +inf last
+    # Requests refused for their input (4xx, e.g. 422): not server errors, but not served either.
+    refused: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -183,11 +185,13 @@ class ServingHealth:
     consecutive_failures: int
     checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     reason: str | None = None
+    refused: int = 0
+    refused_rate: float | None = None
 
 
 def parse_serving_metrics(text: str, *, endpoint: str = PREDICT_ENDPOINT) -> ServingCounters:
     """Requests, server errors (5xx) and latency buckets of one endpoint from exposition text."""
-    requests = errors = 0.0
+    requests = errors = refused = 0.0
     buckets: dict[float, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -197,10 +201,12 @@ def parse_serving_metrics(text: str, *, endpoint: str = PREDICT_ENDPOINT) -> Ser
                 requests += sample.value
                 if sample.labels.get("status", "").startswith("5"):
                     errors += sample.value
+                elif sample.labels.get("status", "").startswith("4"):
+                    refused += sample.value
             elif sample.name == "model_server_request_seconds_bucket":
                 bound = float(sample.labels["le"])
                 buckets[bound] = buckets.get(bound, 0.0) + sample.value
-    return ServingCounters(requests, errors, tuple(sorted(buckets.items())))
+    return ServingCounters(requests, errors, tuple(sorted(buckets.items())), refused)
 
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
@@ -231,6 +237,7 @@ def counter_delta(now: ServingCounters, before: ServingCounters | None) -> Servi
         requests=now.requests - before.requests,
         errors=max(now.errors - before.errors, 0.0),
         buckets=tuple((b, max(c - previous.get(b, 0.0), 0.0)) for b, c in now.buckets),
+        refused=max(now.refused - before.refused, 0.0),
     )
 
 
@@ -271,7 +278,7 @@ class ServingProbe:
             )
         self.consecutive_failures = 0
         delta, self._last = counter_delta(counters, self._last), counters
-        requests, errors = int(delta.requests), int(delta.errors)
+        requests, errors, refused = int(delta.requests), int(delta.errors), int(delta.refused)
         enough = requests >= max(self.min_requests, 1)
         return ServingHealth(
             up=True,
@@ -282,6 +289,8 @@ class ServingProbe:
             enough_data=enough,
             unreachable_checks=self.unreachable_checks,
             consecutive_failures=0,
+            refused=refused,
+            refused_rate=refused / requests if requests else None,
             reason=None
             if enough
             else f"{requests} predict requests since the last check, at least "

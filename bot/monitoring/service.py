@@ -55,6 +55,9 @@ class MonitorConfig:
     serving_p99_seconds: float
     serving_min_requests: int
     alert_repeat_seconds: float
+    # Most requests refused for their input is not "OK", even with no server error.
+    serving_refused_rate_max: float = 0.5
+    slash: str = "/iris"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MonitorConfig:
@@ -77,6 +80,7 @@ class MonitorConfig:
             serving_p99_seconds=settings.serving_p99_seconds,
             serving_min_requests=settings.serving_min_requests,
             alert_repeat_seconds=settings.alert_repeat_seconds,
+            slash=settings.slash_command,
         )
 
 
@@ -116,6 +120,9 @@ class MonitoringService:
         self.latest = MonitorSnapshot()
         self._lock = asyncio.Lock()
         self._reference: Any = None
+        # The registered command names (set by the composition root): a diagnosis names only
+        # commands that exist (`/iris capacity` once capacity is there).
+        self.commands: frozenset[str] = frozenset()
 
     async def run(self, checks: tuple[Check, ...] = ALL_CHECKS) -> MonitorSnapshot:
         """Run the checks now (blocking parts in a thread), export, alert; the new snapshot."""
@@ -187,17 +194,25 @@ class MonitoringService:
                 )
                 findings.append(
                     self._finding(
+                        names.INPUT_REFUSED,
+                        judged and (health.refused_rate or 0.0) > cfg.serving_refused_rate_max,
+                        "warning",
+                        h=health,
+                    )
+                )
+                findings.append(
+                    self._finding(
                         names.SERVING_LATENCY,
                         judged and p99 > cfg.serving_p99_seconds,
                         "warning",
                         h=health,
                     )
                 )
-        for payload in self.tracker.update(findings):
+        for payload in names.worst_first(self.tracker.update(findings)):
             try:
                 await self.sink.deliver(payload)
             except Exception:  # the next run sends it again; monitoring goes on
-                log.exception("monitor: alert sink failed on %s", payload["groupLabels"])
+                log.exception("monitor: alert sink failed on %s", payload["commonLabels"])
                 self.tracker.undelivered(payload)
         firing = self.tracker.firing()
         self.metrics.record_alerts(cfg.model, firing)
@@ -249,6 +264,7 @@ class MonitoringService:
             labels=labels,
             snapshot=self.latest,
             config=self.config,
+            commands=self.commands,
         ).text
         title, *lines = [line for line in text.splitlines() if line.strip()] or [alertname]
         return Diagnosis(kind=kind, title=title, lines=lines)
@@ -264,7 +280,10 @@ def diagnosis_kind(alertname: str) -> DiagnosisKind:
         return "drift"
     if "accuracy" in lowered:
         return "accuracy"
-    if any(word in lowered for word in ("latency", "serving", "servererror", "serverdown", "down")):
+    if any(
+        word in lowered
+        for word in ("latency", "serving", "servererror", "serverdown", "down", "refused")
+    ):
         return "latency"
     return "none"
 

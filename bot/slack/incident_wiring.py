@@ -32,6 +32,7 @@ from bot.runbook import Runbook, runbooks_for_alert
 from bot.slack.incident_reporter import SlackIncidentReporter
 from bot.slack.reminder_poster import SlackReminderPoster
 from bot.slack.updates_notifier import SlackUpdateNotifier
+from bot.slack.user_names import SlackUserNames
 from bot.updates.flows import IncidentUpdates, cadence_minutes
 from bot.updates.reminders import CommanderReminders
 from bot.updates.scheduled import SchedulerSnoozeClock, SchedulerUpdateClock, bot_key
@@ -142,6 +143,7 @@ def build_incident_flows(
         models=models,
         monitor=monitoring,
     )
+    postmortems.names = SlackUserNames(client)
     return IncidentFlows(
         db=db,
         reporter=reporter,

@@ -296,8 +296,17 @@ class InteractionListener:
             return "invalid", render("stale_button", slash=slash)
         if not role.allows(spec.role):
             what_kind = "form" if isinstance(spec, Modal) else "button"
+            roles = self.services.roles
+            holders = set(roles.admins)
+            if spec.role is Role.ONCALL:
+                holders |= roles.engineers
             return "denied", render(
-                "denied_action", slash=slash, action=spec, role=role.value, what=what_kind
+                "denied_action",
+                slash=slash,
+                action=spec,
+                role=role.value,
+                what=what_kind,
+                holders=sorted(holders),
             )
         try:
             return "ok", await call()

@@ -70,6 +70,8 @@ CALLED_METHODS: tuple[str, ...] = (
     "files.getUploadURLExternal",
     "files.completeUploadExternal",
     "views.open",
+    # Display names for files and the status page (bot/slack/user_names.py).
+    "users.info",
 )
 
 # Bot-token scopes per bot event (Slack's event reference).

@@ -85,7 +85,7 @@ async def test_shell_session(
     click = await receiver.wait_for("interactive")
     assert click.payload["actions"][0]["action_id"] == "confirm"
     await http_slack.wait_for_text("Deploy confirmed")
-    assert "(edited)" in stdout.getvalue()
+    assert "m1 edited:" in stdout.getvalue()  # what changed, not a full reprint
 
     stdin.type("as alice")
     stdin.type("in #incidents")
@@ -116,7 +116,7 @@ async def test_shell_commands_and_errors(slack: LocalSlack, client: AsyncWebClie
     assert "U0ADMIN" in out and "alice" in out and "#ml-stakeholders" in out
     assert "hello from the bot" in out and "↳" in out
     assert "! no user 'nobody'" in out
-    assert "! no message with buttons yet" in out
+    assert "! no message with buttons since your last command" in out
     assert "\x1b[" in out  # colours on a terminal
 
 

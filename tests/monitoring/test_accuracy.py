@@ -115,7 +115,7 @@ async def test_service_alerts_exports_and_diagnoses(db: Database, tmp_path) -> N
             "ModelPredictionDrift",
             "ModelServerDown",
         ]
-        by_name = {p["groupLabels"]["alertname"]: p for p in sink.payloads}
+        by_name = {p["commonLabels"]["alertname"]: p for p in sink.payloads}
         accuracy = by_name["ModelAccuracyBelowFloor"]
         assert accuracy["status"] == "firing"
         assert accuracy["commonLabels"]["severity"] == "critical"
@@ -145,7 +145,7 @@ async def test_service_alerts_exports_and_diagnoses(db: Database, tmp_path) -> N
         assert sink.payloads == []
         serve_and_label(db, version=2, right=200, wrong=0, start=100)
         await service.run(("accuracy",))
-        assert [(p["groupLabels"]["alertname"], p["status"]) for p in sink.payloads] == [
+        assert [(p["commonLabels"]["alertname"], p["status"]) for p in sink.payloads] == [
             ("ModelAccuracyBelowFloor", "resolved")
         ]
     finally:

@@ -25,7 +25,7 @@ class RecordingSink:
         self.payloads.append(payload)
 
     def statuses(self, alertname: str) -> list[str]:
-        return [p["status"] for p in self.payloads if p["groupLabels"]["alertname"] == alertname]
+        return [p["status"] for p in self.payloads if p["commonLabels"]["alertname"] == alertname]
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ async def test_shifted_traffic_drifts_alerts_and_recovers(bot: ModelBotHarness) 
     assert rows["sepal_length"][-2:] == ["no", "300"]
     assert "DRIFT in petal_length" in table.plain() and "```" in table.plain()
     assert sink.statuses("ModelInputDrift") == ["firing"]
-    fired = next(p for p in sink.payloads if p["groupLabels"]["alertname"] == "ModelInputDrift")
+    fired = next(p for p in sink.payloads if p["commonLabels"]["alertname"] == "ModelInputDrift")
     assert fired["commonLabels"] == {
         "alertname": "ModelInputDrift", "severity": "warning", "model": "iris_classifier",
         "runbook": "retrain", "version": "1",

@@ -179,12 +179,26 @@ async def test_nothing_new_bad_options_and_discard(bot: ModelBotHarness) -> None
 
     await bot.command("retrain --force")
     message = await report(bot)
+    # The confusion matrix is a small aligned table with the class names, not one line.
+    table = message.plain().split("Confusion matrix of v3")[1].split("```")[1]  # type: ignore[attr-defined]
+    rows = [line.split() for line in table.strip().splitlines()]
+    classes = ["setosa", "versicolor", "virginica"]
+    assert rows[0][1:] == classes and [r[0] for r in rows[1:]] == classes, table
+    assert all(len(r) == 4 and all(c.isdigit() for c in r[1:]) for r in rows[1:]), table
     await bot.slack.click(ONCALL, message, "retrain.discard")  # type: ignore[arg-type]
     await bot.slack.wait_for_text("v3 discarded", timeout=10)
     v3 = bot.app.services.models.describe(3)  # type: ignore[union-attr]
     assert v3.validation_status == "rejected" and ONCALL in v3.tags["validation_reasons"]
     await bot.command("promote v3")
     await bot.slack.wait_for_text("discarded by", user=ONCALL, timeout=10)
+    # One click, said once (in the report's thread), however many places could have shown it.
+    said = [m for m in bot.slack.workspace.all_messages() if "v3 discarded by" in m.plain()]
+    assert len(said) == 1 and said[0].thread_ts in (message.ts, message.thread_ts), said  # type: ignore[attr-defined]
+    # Who trained a version is a person: a mention (Slack shows the name), not a bare id.
+    mark = bot.slack.workspace.seq
+    await bot.command("models")
+    listing = await bot.slack.wait_for_text("Versions of", user=ONCALL, since=mark, timeout=10)
+    assert f"by <@{ONCALL}>" in str(listing.blocks) and f"by {ONCALL}" not in str(listing.blocks)
 
 
 async def test_a_big_retrain_never_delays_acks_and_a_dead_worker_fails_cleanly(

@@ -26,8 +26,17 @@ async def help_command(ctx: Ctx) -> Rendered:
         )
     command, rest = catalog.match(wanted)
     if command is not None and not rest:
+        # `help data` names `data ingest` too: every subcommand is in its parent's help.
+        depth = len(command.path)
+        subcommands = [
+            c for c in catalog.sorted() if len(c.path) > depth and c.path[:depth] == command.path
+        ]
         return renderer.render(
-            "help_command", slash=ctx.slash, command=command, role=ctx.role.value
+            "help_command",
+            slash=ctx.slash,
+            command=command,
+            role=ctx.role.value,
+            subcommands=subcommands,
         )
     group = catalog.group(wanted[0].lower())
     if group:

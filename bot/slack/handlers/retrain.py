@@ -142,7 +142,12 @@ async def data_command(ctx: Ctx) -> Rendered:
     since = trained_at(current)
     summary = await asyncio.to_thread(dataset_summary, ctx.services.db, since=since)
     return ctx.services.renderer.render(
-        "data_summary", slash=ctx.slash, summary=summary, production=current, since=since
+        "data_summary",
+        slash=ctx.slash,
+        summary=summary,
+        production=current,
+        since=since,
+        landing=str(landing_dir(ctx.services.settings)),
     )
 
 
@@ -165,7 +170,7 @@ async def on_promote(click: Interaction) -> Rendered:
     return click.services.renderer.render("runbook_started", slash=click.slash, run=run)
 
 
-async def on_discard(click: Interaction) -> Rendered:
+async def on_discard(click: Interaction) -> Rendered | None:
     """Discard a retrained version (the report's Discard button): tagged rejected, by whom."""
     models, renderer = click.services.models, click.services.renderer
     try:
@@ -192,9 +197,11 @@ async def on_discard(click: Interaction) -> Rendered:
         "retrain_discarded", slash=click.slash, version=version.label, user=click.user_id
     )
     if click.message_ts:
+        # Said once, in the report's thread where everyone sees it; no private copy besides.
         await click.reply.post(
             click.channel_id, discarded, thread_ts=click.thread_ts or click.message_ts
         )
+        return None
     return discarded
 
 
