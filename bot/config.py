@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.access.settings import AccessSettings
+
 UserIds = Annotated[frozenset[str], NoDecode]
 Mode = Literal["socket", "http", "local"]
 
@@ -27,7 +29,7 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names it and says what is wrong."""
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, AccessSettings):
     """Every knob the bot has. The README's configuration table is generated from these fields."""
 
     model_config = SettingsConfigDict(
@@ -260,38 +262,6 @@ class Settings(BaseSettings):
     )
     alert_repeat_seconds: float = Field(
         1800.0, gt=0, description="How often a monitor alert that keeps firing is sent again."
-    )
-
-    # --- Access (bot/access/) -------------------------------------------------------------------
-    access_policy_file: Path = Field(
-        Path(__file__).resolve().parents[1] / "access.toml",
-        description="The access policy: resources, levels, longest grants, approvers (TOML).",
-    )
-    access_control: bool = Field(
-        False,
-        description=(
-            "Grant registry access through an MLflow auth server; without ACCESS_MLFLOW_URL the "
-            "bot starts one embedded (SQLite, default permission NO_PERMISSIONS)."
-        ),
-    )
-    access_mlflow_url: str | None = Field(
-        None, description="A team's MLflow server with the basic-auth app, where grants are made."
-    )
-    access_mlflow_username: str = Field("iris-bot", description="The bot's MLflow admin user.")
-    access_mlflow_password: str | None = Field(
-        None, description="The bot's MLflow admin password (generated for the embedded server)."
-    )
-    access_postgres_dsn: str | None = Field(
-        None, description="PostgreSQL holding the training data tables; GRANT/REVOKE run there."
-    )
-    access_account_prefix: str = Field(
-        "", description="Prefix of each person's account name in MLflow and PostgreSQL."
-    )
-    access_sweep_seconds: float = Field(
-        30.0, gt=0, description="How often unanswered requests lapse and overdue grants end."
-    )
-    access_retry_seconds: float = Field(
-        2.0, gt=0, description="First wait before a failed grant or revocation is tried again."
     )
 
     @field_validator("oncall_admins", "oncall_engineers", mode="before")

@@ -120,7 +120,7 @@ async def on_extend(click: Interaction) -> Rendered:
     grant_id, _, text = click.value.partition(" ")
     try:
         grant = await flows(click.services).extend(
-            grant_id=_int(grant_id), actor=click.user_id, text=text or "1h"
+            grant_id=_int(grant_id), actor=click.user_id, text=text
         )
     except AccessRefused as exc:
         raise refused(exc) from None
