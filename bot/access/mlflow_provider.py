@@ -32,7 +32,7 @@ class MlflowAuthProvider:
         username: str,
         password: str,
         account_of: Callable[[str], str],
-        timeout: float = 5.0,
+        timeout: float = 20.0,
     ) -> None:
         self.url = url.rstrip("/")
         self.auth = (username, password)
