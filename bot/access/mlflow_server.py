@@ -106,7 +106,7 @@ class MlflowAuthServer:
         # Its own session: uvicorn's worker goes with it.
         os.killpg(self.process.pid, 15)
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=3)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, 9)
             self.process.wait()

@@ -43,7 +43,7 @@ def grant_of(bot: BotHarness, grant_id: int) -> GrantView:
 
 
 async def wait_state(
-    bot: BotHarness, grant_id: int, state: str, timeout: float = 20.0
+    bot: BotHarness, grant_id: int, state: str, timeout: float = 90.0
 ) -> GrantView:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -51,7 +51,7 @@ async def wait_state(
         if grant.state == state:
             return grant
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{grant.ref} is {grant.state}, expected {state}")
+            raise AssertionError(f"{grant.ref} is {grant.state} ({grant.last_error}), not {state}")
         await asyncio.sleep(0.05)
 
 

@@ -1,0 +1,82 @@
+"""Access in Slack without outside servers, on the shipped policy: the manual provider's
+checklist, Deny with a reason (in a modal), break-glass during an open incident."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.access import service
+from tests.harness import ADMIN, ONCALL, VIEWER, start_harness
+
+
+async def test_deny_asks_a_reason_and_tells_the_requester(tmp_path: Path) -> None:
+    bot = await start_harness(tmp_path)
+    try:
+        since = bot.slack.seq
+        await bot.command(
+            "access request dashboard:grafana for 2h because INC-3 graphs", user=ONCALL
+        )
+        card = await bot.slack.wait_for(
+            lambda m: "Access request" in m.plain() and bool(m.buttons), timeout=10, since=since
+        )
+        await bot.slack.click(ONCALL, card, "access.deny")
+        await bot.slack.wait_for_text("cannot decide your own request", timeout=10)
+        await bot.slack.click(ADMIN, card, "access.deny")
+        await bot.slack.wait_for_call("views.open", timeout=10)
+        (view,) = bot.slack.views(ADMIN)
+        empty = await bot.slack.submit_view(ADMIN, view.id, {"reason": {"text": ""}})
+        assert (empty.payload or {}).get("response_action") == "errors"
+        await bot.slack.submit_view(ADMIN, view.id, {"reason": {"text": "use the shared board"}})
+        await bot.slack.wait_for_text("was denied by <@U0ADMIN>: use the shared board", timeout=10)
+        with bot.app.services.db.connection() as conn:
+            (grant,) = service.of_user(conn, user_id=ONCALL, states=["denied"])
+        assert grant.denied_by == ADMIN
+        # The card shows the outcome, and its buttons are gone.
+        await bot.slack.wait_for(
+            lambda m: m.ts == card.ts and "Denied by" in m.plain() and not m.buttons, timeout=10
+        )
+    finally:
+        await bot.stop()
+
+
+async def test_manual_grant_is_a_checklist_and_revocable(tmp_path: Path) -> None:
+    bot = await start_harness(tmp_path)
+    try:
+        since = bot.slack.seq
+        await bot.command("access request dashboard:grafana because look at latency", user=ONCALL)
+        card = await bot.slack.wait_for(
+            lambda m: "Access request" in m.plain() and bool(m.buttons), timeout=10, since=since
+        )
+        await bot.slack.click(ADMIN, card, "access.approve")
+        await bot.slack.wait_for_text("*By hand:* give <@U0ONCALL> VIEW", timeout=10)
+        await bot.command("access list", user=ONCALL)
+        listed = await bot.slack.wait_for_text("Open access of <@U0ONCALL>", timeout=10)
+        ref = listed.plain().split("*G-")[1].split("*")[0]
+        await bot.command(f"access revoke G-{ref}", user=VIEWER)
+        await bot.slack.wait_for_text("is not yours", timeout=10)
+        await bot.command(f"access revoke G-{ref}", user=ONCALL)
+        await bot.slack.wait_for_text("*By hand:* remove VIEW", timeout=10)
+    finally:
+        await bot.stop()
+
+
+async def test_break_glass_needs_an_open_incident_and_goes_on_its_timeline(tmp_path: Path) -> None:
+    bot = await start_harness(tmp_path)
+    try:
+        glass = "access breakglass <@U0VIEWER> dashboard:grafana for 30m because see the graphs"
+        await bot.command(glass, user=ONCALL)
+        await bot.slack.wait_for_text("Break-glass needs an open incident", timeout=10)
+        await bot.command("incident declare sev2 Iris accuracy dropped", user=ADMIN)
+        await bot.slack.wait_for_text("INC-1", timeout=10)
+        await bot.command(glass, user=ONCALL)  # not the commander (the admin declared it)
+        await bot.slack.wait_for_text("Only the commander of INC-1", timeout=10)
+        await bot.command(glass.replace("30m", "2h"), user=ADMIN)
+        await bot.slack.wait_for_text("at most 1h; you asked for 2h", timeout=10)
+        await bot.command(glass, user=ADMIN)
+        await bot.slack.wait_for_text("Break-glass G-1", timeout=10)
+        incident = await bot.app.services.incidents.get(number=1)
+        assert incident is not None
+        events = [e for e in incident.events if e.kind == "break_glass"]
+        assert events and events[0].data["user"] == VIEWER
+    finally:
+        await bot.stop()
