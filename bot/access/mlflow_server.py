@@ -25,6 +25,9 @@ database_uri = sqlite:///{auth_db}
 admin_username = {username}
 admin_password = {password}
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+# A checked password is remembered for a minute: MLflow hashes it on every request otherwise,
+# which is most of a request's cost. Permissions are still read on every request.
+auth_cache_ttl_seconds = 60
 """
 
 
