@@ -43,6 +43,8 @@ class MlflowAuthProvider:
         try:
             async with httpx.AsyncClient(auth=self.auth, timeout=self.timeout) as client:
                 response = await client.request(method, f"{self.url}{path}", **kwargs)
+            # A client per call: the URL may change (a team moves its server) and nothing leaks
+            # when the bot stops; the server's credential cache keeps the call cheap.
         except httpx.HTTPError as exc:
             raise ProviderError(
                 f"MLflow at {self.url} is unreachable ({type(exc).__name__})"
@@ -88,12 +90,15 @@ class MlflowAuthProvider:
         return Probe(level=None if permission == NONE else permission, account=account)
 
     async def grant(self, user: str, resource: Resource, level: str, until: datetime) -> None:
-        account = await self._account(user)
+        # One call: MLflow answers 404 itself when the user has no account.
+        account = self.account_of(user)
         response = await self._call(
             "POST",
             "/api/3.0/mlflow/users/permissions/grant",
             json={**self._permission_body(account, resource), "permission": level},
         )
+        if response.status_code == 404:
+            raise ProviderError(f"no MLflow user {account!r}: sign up on MLflow first", retry=False)
         if response.status_code != 200:
             raise ProviderError(f"MLflow refused the grant: {response.text[:200]}", retry=False)
 

@@ -3,9 +3,11 @@ checklist, Deny with a reason (in a modal), break-glass during an open incident.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from bot.access import service
+from bot.db.base import utcnow
 from tests.harness import ADMIN, ONCALL, VIEWER, start_harness
 
 
@@ -52,6 +54,20 @@ async def test_manual_grant_is_a_checklist_and_revocable(tmp_path: Path) -> None
         await bot.command("access list", user=ONCALL)
         listed = await bot.slack.wait_for_text("Open access of <@U0ONCALL>", timeout=10)
         ref = listed.plain().split("*G-")[1].split("*")[0]
+        # An hour before the end: a reminder with Extend; extending this one needs an approval.
+        with bot.app.services.db.connection() as conn:
+            service.set_fields(conn, grant_id=int(ref), until=utcnow() + timedelta(hours=1))
+        assert await bot.app.services.access.lifecycle.remind(int(ref), "1h")
+        assert not await bot.app.services.access.lifecycle.remind(int(ref), "1h")  # once
+        reminder = await bot.slack.wait_for_text("ends in 1h", timeout=10)
+        since = bot.slack.seq
+        await bot.slack.click(ONCALL, reminder, "access.extend")
+        await bot.slack.wait_for_text("Extending needs an approval", timeout=10)
+        extension = await bot.slack.wait_for(
+            lambda m: f"(extends G-{ref})" in m.plain() and bool(m.buttons), timeout=10, since=since
+        )
+        await bot.slack.click(ADMIN, extension, "access.approve")
+        await bot.slack.wait_for_text(f"(G-{ref}) now lasts until", timeout=10)
         await bot.command(f"access revoke G-{ref}", user=VIEWER)
         await bot.slack.wait_for_text("is not yours", timeout=10)
         await bot.command(f"access revoke G-{ref}", user=ONCALL)
