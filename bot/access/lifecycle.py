@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
+EARLY = timedelta(seconds=2)
 
 
 def backoff(attempts: int, *, base: float, cap: float) -> timedelta:
@@ -148,7 +149,10 @@ class GrantLifecycle:
         grant = await self._get(grant_id)
         if grant is None or grant.state != ACTIVE or grant.until is None:
             return grant
-        if grant.until > self.now():
+        # A date job may fire a few milliseconds early; re-arming it then, while this instance
+        # still runs, would be skipped by the scheduler (one instance per job). Early by at most
+        # EARLY is revoked now, which is the safe side.
+        if grant.until > self.now() + EARLY:
             self.schedule(grant)  # extended since this job was set
             return grant
         return await self.end(grant, actor="system", reason="expired")

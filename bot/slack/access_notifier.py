@@ -5,6 +5,7 @@ conversations.invite / kick / members. Nothing here decides anything."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -99,8 +100,21 @@ class SlackChannelMembership:
         self.client = client
 
     async def _id(self, channel: str) -> str:
-        info = await self.client.conversations_info(channel=channel)
-        return str(info["channel"]["id"])
+        """The channel's id: the policy names channels the way people do (`war-room`)."""
+        name = channel.lstrip("#")
+        if re.fullmatch(r"[CG][A-Z0-9]{2,}", name):
+            return name
+        cursor = None
+        while True:
+            page = await self.client.conversations_list(
+                types="public_channel,private_channel", limit=200, cursor=cursor
+            )
+            for found in page.get("channels") or []:
+                if found.get("name") == name:
+                    return str(found["id"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                raise LookupError(f"no channel #{name} the bot is in")
 
     async def members(self, channel: str) -> set[str]:
         response = await self.client.conversations_members(channel=await self._id(channel))

@@ -96,3 +96,47 @@ async def test_break_glass_needs_an_open_incident_and_goes_on_its_timeline(tmp_p
         assert events and events[0].data["user"] == VIEWER
     finally:
         await bot.stop()
+
+
+CHANNEL_POLICY = """
+version = 1
+pending_hours = 24
+[resources."channel:war-room"]
+provider = "slack"
+target = "war-room"
+levels = { MEMBER = "7d" }
+approvers = "admins"
+approvers_channel = "oncall"
+"""
+
+
+async def test_channel_grant_drift_and_lapsed_request(tmp_path: Path) -> None:
+    policy = tmp_path / "access.toml"
+    policy.write_text(CHANNEL_POLICY)
+    bot = await start_harness(tmp_path, access_policy_file=policy)
+    try:
+        room = bot.slack.add_channel("war-room", private=True)
+        since = bot.slack.seq
+        await bot.command("access request channel:war-room for 2h because INC-4 room", user=ONCALL)
+        card = await bot.slack.wait_for(
+            lambda m: "Access request" in m.plain() and bool(m.buttons), timeout=10, since=since
+        )
+        await bot.slack.click(ADMIN, card, "access.approve")
+        await bot.slack.wait_for_text("You have *MEMBER*", timeout=10)
+        assert ONCALL in room.members  # conversations.invite at the stand-in
+        flows = bot.app.services.access
+        assert (await flows.lifecycle.reconcile())["drift"] == []
+        room.members.discard(ONCALL)  # removed by hand, behind the bot's back
+        assert len((await flows.lifecycle.reconcile())["drift"]) == 1
+        await bot.slack.wait_for_text("was changed outside the bot", timeout=10)
+        assert (await flows.lifecycle.reconcile())["drift"] == []  # reported once
+
+        # A request nobody answers lapses after pending_hours, and the requester hears it.
+        await bot.command("access request channel:war-room for 1h because later", user=VIEWER)
+        await bot.slack.wait_for_text("Request G-2 sent", timeout=10)
+        with bot.app.services.db.connection() as conn:
+            service.set_fields(conn, grant_id=2, requested_at=utcnow() - timedelta(hours=25))
+        assert await flows.sweep() == [2]
+        await bot.slack.wait_for_text("lapsed: no approver answered", timeout=10)
+    finally:
+        await bot.stop()
