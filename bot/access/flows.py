@@ -181,10 +181,13 @@ class AccessFlows:
             raise AccessRefused("decided", grant=await self.get(grant_id))
         grant = await self.get(grant_id)
         await self._audit(approver, "approve", grant, "ok")
-        await self.notifier.refresh_card(grant)
         if grant.extends_id is not None:
-            return await self._merge_extension(grant)
-        return await self.lifecycle.apply(grant.id) or grant
+            done = await self._merge_extension(grant)
+        else:
+            done = await self.lifecycle.apply(grant.id) or grant
+        # The card after the grant: the click's effect does not wait on a message edit.
+        await self.notifier.refresh_card(await self.get(grant_id))
+        return done
 
     async def deny(self, *, grant_id: int, approver: str, reason: str) -> GrantView:
         grant = await self.get(grant_id)
