@@ -170,21 +170,18 @@ class AccessFlows:
         """Approve once (a second click finds it decided) and make the grant."""
         grant = await self.get(grant_id)
         self._decider(grant, approver)
+        # One transaction for the decision and its audit record: the click's effect waits on as
+        # few database round trips as it can.
         moved = await self.db.call(
-            service.move,
-            grant_id=grant.id,
-            from_states=[PENDING],
-            to_state=APPROVED,
-            approved_by=approver,
+            service.decide, grant=grant, to_state=APPROVED, approver=approver, approved_by=approver
         )
         if not moved:
             raise AccessRefused("decided", grant=await self.get(grant_id))
-        grant = await self.get(grant_id)
-        await self._audit(approver, "approve", grant, "ok")
+        grant = grant.model_copy(update={"state": APPROVED, "approved_by": approver})
         if grant.extends_id is not None:
             done = await self._merge_extension(grant)
         else:
-            done = await self.lifecycle.apply(grant.id) or grant
+            done = await self.lifecycle.apply(grant.id, view=grant) or grant
         # The card after the grant: the click's effect does not wait on a message edit.
         await self.notifier.refresh_card(await self.get(grant_id))
         return done

@@ -79,9 +79,10 @@ class GrantLifecycle:
                 self.clock.at(grant.id, grant.until - before, f"remind:{mark}")
 
     # --- granting ------------------------------------------------------------------------
-    async def apply(self, grant_id: int) -> GrantView | None:
-        """Make an approved grant at its provider; retried with backoff if the provider is down."""
-        grant = await self._get(grant_id)
+    async def apply(self, grant_id: int, *, view: GrantView | None = None) -> GrantView | None:
+        """Make an approved grant at its provider; retried with backoff if the provider is down.
+        `view`: the row as the caller just wrote it (saves reading it back)."""
+        grant = view if view is not None else await self._get(grant_id)
         if grant is None or grant.state != APPROVED:
             return grant
         try:

@@ -85,6 +85,17 @@ def move(
     return result.rowcount == 1
 
 
+def decide(
+    conn: Connection, *, grant: GrantView, to_state: str, approver: str, **values: Any
+) -> bool:
+    """Move a pending request to `to_state` and audit the decision, in one transaction."""
+    if not move(conn, grant_id=grant.id, from_states=[PENDING], to_state=to_state, **values):
+        return False
+    action = "approve" if to_state != "denied" else "deny"
+    record(conn, actor=approver, action=action, grant=grant, result="ok")
+    return True
+
+
 def set_fields(conn: Connection, *, grant_id: int, **values: Any) -> None:
     """Bookkeeping that is not a change of state (card, attempts, reminders sent)."""
     conn.execute(update(_T).where(_T.c.id == grant_id).values(**values))

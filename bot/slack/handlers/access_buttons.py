@@ -59,7 +59,7 @@ async def on_deny(click: Interaction) -> Rendered | None:
         )
     except AccessRefused as exc:
         raise refused(exc) from None
-    await _open(click, "access_deny_modal", "access.deny", {"grant": grant.id}, grant=grant)
+    await _open(click, "access_deny_modal", "access.deny.reason", {"grant": grant.id}, grant=grant)
     return None
 
 
@@ -94,7 +94,7 @@ async def on_request_button(click: Interaction) -> None:
     await _open(
         click,
         "access_request_modal",
-        "access.request",
+        "access.request.form",
         {"resource": resource, "level": level},
         resource=resource,
         level=level,
@@ -135,13 +135,13 @@ BUTTONS = (
     *(Button(f"access.request.{n}", on_request_button, role=Role.VIEWER) for n in range(1, 6)),
     Button("access.extend", on_extend, role=Role.VIEWER),
     Modal(
-        "access.deny",
+        "access.deny.reason",
         on_deny_submitted,
         role=Role.VIEWER,
         check=_needs_text(REASON_BLOCK, REASON_INPUT),
     ),
     Modal(
-        "access.request",
+        "access.request.form",
         on_request_submitted,
         role=Role.VIEWER,
         check=_needs_text(REASON_BLOCK, REASON_INPUT),
