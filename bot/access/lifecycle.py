@@ -135,7 +135,7 @@ class GrantLifecycle:
         await self.db.call(
             service.set_fields, grant_id=grant.id, attempts=attempts, last_error=exc.problem
         )
-        self.clock.at(grant.id, self.now() + wait, "retry_grant")
+        self.clock.at(grant.id, self.now() + wait, f"retry_grant:{attempts}")
         grant = await self._get(grant.id)
         assert grant is not None
         await self._audit("system", "grant", grant, "retrying", exc.problem)
@@ -205,7 +205,7 @@ class GrantLifecycle:
             service.set_fields, grant_id=grant.id, attempts=attempts, last_error=exc.problem
         )
         # Retried whatever the error: access that should be gone must not stay by accident.
-        self.clock.at(grant.id, self.now() + wait, "retry_revoke")
+        self.clock.at(grant.id, self.now() + wait, f"retry_revoke:{attempts}")
         grant = await self._get(grant.id)
         assert grant is not None
         await self._audit("system", "revoke", grant, "retrying", exc.problem)

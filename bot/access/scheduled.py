@@ -1,5 +1,5 @@
-"""The grants' timed jobs in the persistent job store: `access-<id>-deadline`, `-retry_grant`,
-`-retry_revoke`, `-remind:<mark>`, and the `access-sweep` interval job (lapsed requests,
+"""The grants' timed jobs in the persistent job store: `access-<id>-deadline`,
+`-retry_grant:<attempt>`, `-retry_revoke:<attempt>`, `-remind:<mark>`, and the `access-sweep` interval job (lapsed requests,
 overdue grants).
 
 Stored jobs name a module-level function and the bot's key (bot/updates/scheduled.py explains
@@ -30,7 +30,8 @@ SWEEP_JOB = "access-sweep"
 
 
 def job_id(grant_id: int, job: str) -> str:
-    # Retries share one id per kind, so a new retry replaces the one before.
+    # A retry is armed from inside the retry before it: each attempt has its own id, since the
+    # scheduler skips a job whose previous instance (same id) is still running.
     return f"access-{grant_id}-{job}"
 
 
@@ -42,14 +43,15 @@ async def run_grant_job(grant_id: int, job: str, bot: str) -> None:
         return
     lifecycle = flows.lifecycle
     try:
-        if job == "deadline":
+        kind, _, detail = job.partition(":")
+        if kind == "deadline":
             await lifecycle.expire(grant_id)
-        elif job == "retry_grant":
+        elif kind == "retry_grant":
             await lifecycle.apply(grant_id)
-        elif job == "retry_revoke":
+        elif kind == "retry_revoke":
             await lifecycle.revoke_now(grant_id)
-        elif job.startswith("remind:"):
-            await lifecycle.remind(grant_id, job.split(":", 1)[1])
+        elif kind == "remind":
+            await lifecycle.remind(grant_id, detail)
     except Exception:
         log.exception("access job %s of grant %s failed", job, grant_id)
 

@@ -59,7 +59,7 @@ async def request_and_approve(bot: BotHarness, text: str) -> int:
     since = bot.slack.seq
     await bot.command(f"access request {text}", user=ONCALL)
     card = await bot.slack.wait_for(
-        lambda m: "Access request" in m.plain() and bool(m.buttons), timeout=10, since=since
+        lambda m: "Access request" in m.plain() and bool(m.buttons), timeout=30, since=since
     )
     grant_id = int(card.buttons[0][2] or 0)
     await bot.slack.click(ADMIN, card, "access.approve")
@@ -91,14 +91,14 @@ async def test_request_approve_restart_expire(tmp_path: Path, world: AccessWorld
             user=ONCALL,
         )
         card = await bot.slack.wait_for(
-            lambda m: "Access request" in m.plain() and bool(m.buttons), timeout=10, since=since
+            lambda m: "Access request" in m.plain() and bool(m.buttons), timeout=30, since=since
         )
         model_grant = int(card.buttons[0][2] or 0)
         # The requester cannot approve it, a viewer is no approver.
         await bot.slack.click(ONCALL, card, "access.approve")
-        await bot.slack.wait_for_text("cannot decide your own request", timeout=10)
+        await bot.slack.wait_for_text("cannot decide your own request", timeout=30)
         await bot.slack.click(VIEWER, card, "access.approve")
-        await bot.slack.wait_for_text("not an approver", timeout=10)
+        await bot.slack.wait_for_text("not an approver", timeout=30)
         assert grant_of(bot, model_grant).state == "pending"
         # A double click on Approve grants once.
         await asyncio.gather(
@@ -107,9 +107,9 @@ async def test_request_approve_restart_expire(tmp_path: Path, world: AccessWorld
         )
         grant = await wait_state(bot, model_grant, ACTIVE)
         assert grant.approved_by == ADMIN
-        await bot.slack.wait_for_text("is already decided", timeout=10)
+        await bot.slack.wait_for_text("is already decided", timeout=30)
         assert user_reads_model(world, ONCALL) == 200
-        await bot.slack.wait_for_text("You have *READ* on `registry:iris_classifier`", timeout=10)
+        await bot.slack.wait_for_text("You have *READ* on `registry:iris_classifier`", timeout=30)
 
         data_grant = await request_and_approve(bot, "data:training for 4h because retrain check")
         await wait_state(bot, data_grant, ACTIVE)
@@ -126,11 +126,11 @@ async def test_request_approve_restart_expire(tmp_path: Path, world: AccessWorld
         await wait_state(bot, data_grant, REVOKED)
         assert user_reads_model(world, ONCALL) == 403
         assert not user_selects(world, ONCALL)
-        await bot.slack.wait_for_text("has ended (expired)", timeout=10)
+        await bot.slack.wait_for_text("has ended (expired)", timeout=30)
 
         # The audit export: one file with the requests, approvals, grants and revocations.
         await bot.command("access audit --since 1d --format json", user=ADMIN)
-        await bot.slack.wait_for_text("uploaded here", timeout=10)
+        await bot.slack.wait_for_text("uploaded here", timeout=30)
         (file_id,) = list(bot.slack.workspace.files)
         exported = json.loads(bot.slack.file_content(file_id) or b"{}")
         assert {g["id"] for g in exported["grants"]} >= {model_grant, data_grant}
@@ -179,7 +179,7 @@ async def test_provider_outage_during_grant_and_revocation(
         grant_id = await request_and_approve(
             bot, "registry:iris_classifier READ for 1h because outage drill"
         )
-        await bot.slack.wait_for_text("Trying again in", timeout=10)
+        await bot.slack.wait_for_text("Trying again in", timeout=30)
         assert grant_of(bot, grant_id).state == "approved"
         mlflow.url = world.mlflow_url  # type: ignore[attr-defined]
         await wait_state(bot, grant_id, ACTIVE)
