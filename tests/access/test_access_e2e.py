@@ -82,14 +82,15 @@ async def test_request_approve_restart_expire(tmp_path: Path, world: AccessWorld
         check = await bot.slack.wait_for_text("Missing for the runbooks", timeout=15)
         assert "`registry:iris_classifier`: no access" in check.plain()
         assert any(b[0].startswith("access.request.") for b in check.buttons)
-        assert user_reads_model(world, ONCALL) == 403
-        assert not user_selects(world, ONCALL)
+        assert await asyncio.to_thread(user_reads_model, world, ONCALL) == 403
+        assert not await asyncio.to_thread(user_selects, world, ONCALL)
 
         since = bot.slack.seq
-        await bot.command(
+        ack = await bot.command(
             "access request registry:iris_classifier READ for 2h because debug INC-7 drift",
             user=ONCALL,
         )
+        assert ack.status == 200, ack
         card = await bot.slack.wait_for(
             lambda m: "Access request" in m.plain() and bool(m.buttons), timeout=30, since=since
         )
@@ -108,24 +109,24 @@ async def test_request_approve_restart_expire(tmp_path: Path, world: AccessWorld
         grant = await wait_state(bot, model_grant, ACTIVE)
         assert grant.approved_by == ADMIN
         await bot.slack.wait_for_text("is already decided", timeout=30)
-        assert user_reads_model(world, ONCALL) == 200
+        assert await asyncio.to_thread(user_reads_model, world, ONCALL) == 200
         await bot.slack.wait_for_text("You have *READ* on `registry:iris_classifier`", timeout=30)
 
         data_grant = await request_and_approve(bot, "data:training for 4h because retrain check")
         await wait_state(bot, data_grant, ACTIVE)
-        assert user_selects(world, ONCALL)
+        assert await asyncio.to_thread(user_selects, world, ONCALL)
 
         # A restart between approval and expiry: the grants and their jobs are in the database.
         await bot.restart_bot()
         assert grant_of(bot, model_grant).state == ACTIVE
-        assert user_reads_model(world, ONCALL) == 200
+        assert await asyncio.to_thread(user_reads_model, world, ONCALL) == 200
 
         await pass_deadline(bot, model_grant)
         await pass_deadline(bot, data_grant)
         await wait_state(bot, model_grant, REVOKED)
         await wait_state(bot, data_grant, REVOKED)
-        assert user_reads_model(world, ONCALL) == 403
-        assert not user_selects(world, ONCALL)
+        assert await asyncio.to_thread(user_reads_model, world, ONCALL) == 403
+        assert not await asyncio.to_thread(user_selects, world, ONCALL)
         await bot.slack.wait_for_text("has ended (expired)", timeout=30)
 
         # The audit export: one file with the requests, approvals, grants and revocations.
@@ -147,7 +148,7 @@ async def test_missed_deadline_is_revoked_at_start_up(tmp_path: Path, world: Acc
             bot, "registry:iris_classifier READ for 1h because look at v3"
         )
         await wait_state(bot, grant_id, ACTIVE)
-        assert user_reads_model(world, ONCALL) == 200
+        assert await asyncio.to_thread(user_reads_model, world, ONCALL) == 200
         # The bot is down when the deadline passes, and its deadline job is lost with it: the
         # start-up reconciliation alone must find the overdue grant.
         await bot.server.stop()
@@ -163,7 +164,7 @@ async def test_missed_deadline_is_revoked_at_start_up(tmp_path: Path, world: Acc
         await bot.server.start()
         bot.slack.request_url = f"{bot.url}/slack/events"
         await wait_state(bot, grant_id, REVOKED)
-        assert user_reads_model(world, ONCALL) == 403
+        assert await asyncio.to_thread(user_reads_model, world, ONCALL) == 403
     finally:
         await bot.stop()
 
@@ -183,17 +184,19 @@ async def test_provider_outage_during_grant_and_revocation(
         assert grant_of(bot, grant_id).state == "approved"
         mlflow.url = world.mlflow_url  # type: ignore[attr-defined]
         await wait_state(bot, grant_id, ACTIVE)
-        assert user_reads_model(world, ONCALL) == 200
+        assert await asyncio.to_thread(user_reads_model, world, ONCALL) == 200
 
         # Down again at the deadline: the revocation is retried; the admins hear it keeps failing.
         mlflow.url = "http://127.0.0.1:9"  # type: ignore[attr-defined]
         await pass_deadline(bot, grant_id)
         await bot.slack.wait_for_text("has failed 3 times", timeout=20)
         assert grant_of(bot, grant_id).state == "revoking"
-        assert user_reads_model(world, ONCALL) == 200  # still there: nothing is lost
+        assert (
+            await asyncio.to_thread(user_reads_model, world, ONCALL) == 200
+        )  # still there: nothing is lost
         mlflow.url = world.mlflow_url  # type: ignore[attr-defined]
         await wait_state(bot, grant_id, REVOKED, timeout=30)
-        assert user_reads_model(world, ONCALL) == 403
+        assert await asyncio.to_thread(user_reads_model, world, ONCALL) == 403
         with bot.app.services.db.connection() as conn:
             granted = [
                 r
