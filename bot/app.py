@@ -16,6 +16,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
+from bot.access.actions import register_access_actions
+from bot.access.flows import AccessFlows
 from bot.access.roles import RolePolicy
 from bot.commands.catalog import CommandCatalog
 from bot.config import Settings
@@ -37,6 +39,7 @@ from bot.retrain.scheduled import schedule_retrain_jobs
 from bot.runbook import ActionCatalog, RunbookEngine, load_runbooks
 from bot.scheduling import make_scheduler, scheduler_election
 from bot.services import Services
+from bot.slack.access_wiring import AccessRuntime, build_access
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.client import make_web_client
 from bot.slack.handlers import register_all
@@ -63,8 +66,10 @@ class BotApp:
     interactions: InteractionRouter
     started: bool = False
     election: LeaderElection | None = None
+    access: AccessRuntime | None = None
     _recovery: asyncio.Task[int] | None = None
     _resumer: asyncio.Task[None] | None = None
+    _access_task: asyncio.Task[None] | None = None
 
     @property
     def model_status(self) -> ModelStatusCache:
@@ -90,6 +95,15 @@ class BotApp:
         client = make_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         models = MlflowModelService.from_settings(settings)
         model_server = ModelServerClient(settings.model_server_url)
+        access = build_access(
+            settings,
+            db=db,
+            scheduler=scheduler,
+            client=client,
+            renderer=renderer,
+            admins=roles.admins,
+            bot=bot_key(url),
+        )
         actions = build_actions(
             settings,
             db=db,
@@ -99,6 +113,7 @@ class BotApp:
             renderer=renderer,
             pool=pool,
             client=client,
+            access=access.flows,
         )
         runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
         alerting = build_alerting(
@@ -141,6 +156,7 @@ class BotApp:
             alert_sink=alerting.intake,
             incidents=incidents,
             updates=alerting.updates,
+            access=access.flows,
         )
         commands = CommandCatalog()
         interactions = InteractionRouter()
@@ -157,6 +173,7 @@ class BotApp:
             web=web,
             commands=commands,
             interactions=interactions,
+            access=access,
         )
 
     async def start(self) -> None:
@@ -173,17 +190,23 @@ class BotApp:
         key = bot_key(url)
         rekey_stored_jobs(scheduler, key)
         updates = self.services.updates
+        if self.access is not None:
+            self.access.start(scheduler, settings.access_sweep_seconds)
 
         def elected() -> None:
             # Stored update jobs find this bot under its database's key (bot/updates/scheduled.py);
             # only the leader registers, so a standby in the same process never shadows it.
             RUNNING[key] = updates
+            if self.access is not None:
+                self.access.lead()
             if self.started:  # a takeover: finish what the old leader left behind
                 self.services.tasks.spawn(self._take_over(), name="leader takeover")
 
         def deposed() -> None:
             if RUNNING.get(key) is updates:
                 del RUNNING[key]
+            if self.access is not None:
+                self.access.step_down()
 
         self.election = scheduler_election(
             scheduler,
@@ -228,6 +251,11 @@ class BotApp:
 
         if self._resumer is None or self._resumer.done():
             self._resumer = self.services.tasks.spawn(resume_while_leading(), name="runbook-resume")
+        if self.access is not None and (self._access_task is None or self._access_task.done()):
+            # Missed deadlines are revoked, unfinished grants retried, hand-made changes reported.
+            self._access_task = self.services.tasks.spawn(
+                self.access.take_over(), name="access-reconcile"
+            )
         updates = self.services.updates
         if self._recovery is None:
             # In the background: it goes at Slack's pace and may wait out the grace period.
@@ -256,6 +284,8 @@ class BotApp:
         await self.services.updates.aclose()
         await self.services.model_server.aclose()
         await self.services.monitoring.aclose()
+        if self.access is not None:
+            self.access.stop()
         if self.election is not None:
             # Pauses the scheduler and unregisters first, then a standby may take over.
             await self.election.stop()
@@ -279,11 +309,12 @@ class BotApp:
             log.warning("model registry not reachable yet: %s", exc)
 
 
-def domain_actions(deploy: DeployDeps, retrain: RetrainDeps) -> ActionCatalog:
+def domain_actions(deploy: DeployDeps, retrain: RetrainDeps, access: AccessFlows) -> ActionCatalog:
     """Every action a runbook step may name, from every domain, each given its dependencies."""
     actions = ActionCatalog()
     register_deploy_actions(actions, deploy)
     register_retrain_actions(actions, retrain)
+    register_access_actions(actions, access)
     return actions
 
 
@@ -297,6 +328,7 @@ def build_actions(
     renderer: TemplateRenderer,
     pool: ProcessPool,
     client: AsyncWebClient,
+    access: AccessFlows,
 ) -> ActionCatalog:
     """The runbook actions of every domain, each domain given its typed dependencies."""
     # Closed over by each domain's actions at registration, rather than handed to the engine:
@@ -318,4 +350,5 @@ def build_actions(
             reports=SlackRetrainReporter(client, renderer, slash=settings.slash_command),
             settings=settings,
         ),
+        access,
     )

@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.access.settings import AccessSettings
+
 UserIds = Annotated[frozenset[str], NoDecode]
 Mode = Literal["socket", "http", "local"]
 
@@ -27,7 +29,7 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names it and says what is wrong."""
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, AccessSettings):
     """Every knob the bot has. The README's configuration table is generated from these fields."""
 
     model_config = SettingsConfigDict(

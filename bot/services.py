@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.access.flows import AccessFlows
 from bot.access.roles import RolePolicy
 from bot.alerts.intake import AlertIntake
 from bot.audit.buffer import AuditBuffer
@@ -47,6 +48,7 @@ class Services:
     alert_sink: AlertIntake
     incidents: IncidentFlows
     updates: IncidentUpdates  # stakeholder updates, following the incidents
+    access: AccessFlows  # the access runbook: requests, grants, revocations
     audit_buffer: AuditBuffer = field(init=False)
     status_cache: StatusCache = field(default_factory=StatusCache)
     started_monotonic: float = field(default_factory=time.monotonic)

@@ -1,5 +1,6 @@
 """Imports every module that defines tables, so `Base.metadata` is complete for Alembic."""
 
+from bot.access import models as access_models  # noqa: F401
 from bot.audit import models as audit_models  # noqa: F401
 from bot.data import models as data_models  # noqa: F401
 from bot.deploy import models as deploy_models  # noqa: F401

@@ -156,3 +156,32 @@ async def users_list(slack: SlackServer, params: Params) -> dict[str, Any]:
     members = [u.to_api(TEAM_ID) for u in slack.workspace.users.values()]
     page, cursor = _page(members, params)
     return {"members": page, "response_metadata": {"next_cursor": cursor}}
+
+
+@method("conversations.invite")
+async def conversations_invite(slack: SlackServer, params: Params) -> dict[str, Any]:
+    channel = slack.workspace.channel(params.req("channel", "channel_not_found"))
+    if BOT_USER_ID not in channel.members:
+        raise ApiError("not_in_channel")
+    users = params.csv("users")
+    if not users:
+        raise ApiError("no_user")
+    for user in users:
+        if user not in slack.workspace.users:
+            raise ApiError("user_not_found")
+        if user in channel.members:
+            raise ApiError("already_in_channel")
+    channel.members.update(users)
+    await slack.workspace.commit()
+    return {"channel": channel.to_api()}
+
+
+@method("conversations.kick")
+async def conversations_kick(slack: SlackServer, params: Params) -> dict[str, Any]:
+    channel = slack.workspace.channel(params.req("channel", "channel_not_found"))
+    user = params.req("user", "user_not_found")
+    if user not in channel.members:
+        raise ApiError("not_in_channel")
+    channel.members.discard(user)
+    await slack.workspace.commit()
+    return {}

@@ -40,6 +40,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.members": ("channels:read", "groups:read", "im:read"),
     "conversations.list": ("channels:read", "groups:read", "im:read"),
     "conversations.join": ("channels:join",),
+    # Access grants to private channels (bot/access/channel_provider.py).
+    "conversations.invite": ("channels:manage", "groups:write"),
+    "conversations.kick": ("channels:manage", "groups:write"),
     "users.info": ("users:read",),
     "users.list": ("users:read",),
     "users.lookupByEmail": ("users:read.email",),
@@ -72,6 +75,11 @@ CALLED_METHODS: tuple[str, ...] = (
     "views.open",
     # Display names for files and the status page (bot/slack/user_names.py).
     "users.info",
+    # The access runbook's channel provider (bot/slack/access_notifier.py).
+    "conversations.list",
+    "conversations.members",
+    "conversations.invite",
+    "conversations.kick",
 )
 
 # Bot-token scopes per bot event (Slack's event reference).

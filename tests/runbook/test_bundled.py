@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.roles import RolePolicy
 from bot.app import BUNDLED_RUNBOOKS, domain_actions
@@ -17,6 +18,8 @@ from bot.model_registry.mlflow_backend import MlflowModelService
 from bot.process_pool import ProcessPool
 from bot.retrain.actions import RetrainDeps
 from bot.runbook import ActionCatalog, load_runbooks
+from bot.scheduling import make_scheduler
+from bot.slack.access_wiring import build_access
 from tests.harness import make_settings
 from tests.runbook.fakes import DOMAIN_ACTIONS
 
@@ -44,7 +47,16 @@ def real_actions(tmp_path: Path) -> Iterator[ActionCatalog]:
     retrain = RetrainDeps(
         db=db, models=models, pool=ProcessPool(1), reports=_NoReports(), settings=settings
     )
-    yield domain_actions(deploy, retrain)
+    access = build_access(
+        settings,
+        db=db,
+        scheduler=make_scheduler(db.engine),
+        client=AsyncWebClient(),
+        renderer=TemplateRenderer(settings.templates_dir),
+        admins=frozenset(),
+        bot="runbook-test",
+    )
+    yield domain_actions(deploy, retrain, access.flows)
     db.dispose()
 
 

@@ -8,6 +8,8 @@ from bot.commands.catalog import CommandCatalog
 from bot.commands.context import Command
 from bot.services import Services
 from bot.slack.handlers import (
+    access,
+    access_buttons,
     core,
     deploy,
     incidents,
@@ -27,6 +29,7 @@ COMMANDS: tuple[Command, ...] = (
     *monitoring.COMMANDS,
     *incidents.COMMANDS,
     *subscriptions.COMMANDS,
+    *access.COMMANDS,
 )
 
 BUTTONS: tuple[Button | Modal, ...] = (
@@ -35,6 +38,7 @@ BUTTONS: tuple[Button | Modal, ...] = (
     *incidents.BUTTONS,
     *subscriptions.BUTTONS,
     *reminders.BUTTONS,
+    *access_buttons.BUTTONS,
 )
 
 
