@@ -267,7 +267,8 @@ class Settings(BaseSettings):
         None, description="Feature contract overrides and quality limits; default: quality.toml."
     )
     quality_checks: bool = Field(
-        True, description="Model server: check feature contracts and apply missing-feature policies."
+        True,
+        description="Model server: check feature contracts and apply missing-feature policies.",
     )
     quality_policy_poll_seconds: float = Field(
         0.5, gt=0, le=60, description="How often the model server reads the feature policies."

@@ -21,6 +21,7 @@ from bot.model_registry.service import ModelService
 from bot.model_status import ModelStatusCache
 from bot.monitoring import MonitoringService
 from bot.process_pool import ProcessPool
+from bot.quality.service import QualityService
 from bot.runbook import RunbookEngine
 from bot.slack.status_cache import StatusCache
 from bot.tasks import BackgroundTasks
@@ -47,6 +48,7 @@ class Services:
     alert_sink: AlertIntake
     incidents: IncidentFlows
     updates: IncidentUpdates  # stakeholder updates, following the incidents
+    quality: QualityService  # feature contracts, missing-feature policies, late sources
     audit_buffer: AuditBuffer = field(init=False)
     status_cache: StatusCache = field(default_factory=StatusCache)
     started_monotonic: float = field(default_factory=time.monotonic)
