@@ -30,12 +30,12 @@ def loop_implementation() -> str:
 
 def build_model_app(settings: Any, *, record: bool = True, freeze_gc: bool = False) -> Any:
     """The app wired to the MLflow registry and the bot database from Settings."""
+    # A typo in quality.toml stops the server first, with the file and line (QualityFileError).
+    quality = load_quality_file(settings.quality_file)
     service = MlflowModelService.from_settings(settings)
     service.connect()  # pay MLflow's store initialisation before accepting traffic
     database = Database(settings.resolved_database_url)
     recorder = PredictionRecorder(database) if record else None
-    # A typo in quality.toml stops the server here, with the file and line (QualityFileError).
-    quality = load_quality_file(settings.quality_file)
     gate = (
         gate_factory(
             service=service,
