@@ -33,7 +33,9 @@ def database(tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
-async def gated(service: MlflowModelService, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+async def gated(
+    service: MlflowModelService, database: Database
+) -> AsyncIterator[httpx.AsyncClient]:
     app = create_model_app(
         service=service,
         poll_seconds=0.05,
