@@ -8,6 +8,9 @@ All three are measured in the same run: (a) the production model's predict_proba
 in-process, (b) our server (`python -m bot.serving`, what `oncall-bot serve-model` runs), (c)
 `mlflow models serve --env-manager local` on the same registry version (its scoring server needs
 fastapi and uvicorn, which mlflow-skinny depends on). Prints a table and the goals.
+Our server runs twice in the same run: with the feature contracts and missing-feature policies
+on (the default; an `impute` policy is in force) and with them off (QUALITY_CHECKS=false), and
+the quality column compares the two (goal: the checks cost at most 10 % of throughput).
 
 Exit status 0 when everything was measured (a missed goal is a measurement, not a failure), 1
 when a server could not start or answer, 2 when wrk is missing: the comparison is never dropped.
@@ -44,6 +47,7 @@ MODEL = "iris_classifier"
 RECORDS = [g.features for g in GOLDEN_SAMPLES]
 BATCH = [RECORDS[i % len(RECORDS)] for i in range(100)]
 GOAL_RPS, GOAL_RATIO, GOAL_P99_MS = 1200.0, 5.0, 20.0
+GOAL_QUALITY_COST = 0.10  # the contract checks and policies may cost at most 10 % of throughput
 SCENARIOS = [("single", 1), ("single", 16), ("batch100", 1), ("batch100", 16)]
 
 
@@ -68,7 +72,21 @@ def prepare_store(data_dir: Path) -> int:
     )
     result = bootstrap(service)
     upgrade_to_head(f"sqlite:///{data_dir / 'oncall.db'}")
+    set_impute_policy(data_dir)
     return result.production or 1
+
+
+def set_impute_policy(data_dir: Path) -> None:
+    """A policy in force (impute petal_width), so the checked server also polls and holds one."""
+    from bot.db import Database
+    from bot.quality.policy import set_policy
+
+    db = Database(f"sqlite:///{data_dir / 'oncall.db'}")
+    with db.session() as session:
+        set_policy(session, feature="petal_width", policy="impute", fallback_version=None,
+                   actor="bench")  # fmt: skip
+        session.commit()
+    db.dispose()
 
 
 def free_port() -> int:
@@ -232,6 +250,7 @@ def measure(args: argparse.Namespace, wrk: str) -> int:
     results: dict[str, dict[tuple[str, int], dict[str, float]]] = {
         "in-process": {},
         "ours": {},
+        "ours-off": {},
         "mlflow": {},
     }
 
@@ -249,24 +268,26 @@ def measure(args: argparse.Namespace, wrk: str) -> int:
         "MLFLOW_TRACKING_URI": f"sqlite:///{data_dir / 'mlflow.db'}",
     }
     env |= {"LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
-    port = free_port()
-    cmd = [sys.executable, "-m", "bot.serving", "--port", str(port)] + (
-        ["--no-record"] if args.no_record else []
-    )
-    print(f"starting our server: {' '.join(cmd[1:])}", flush=True)
-    try:
-        with process(cmd, env, f"http://127.0.0.1:{port}/healthz"):
-            for kind, conc in SCENARIOS:
-                results["ours"][(kind, conc)] = run_wrk(
-                    wrk,
-                    f"http://127.0.0.1:{port}/v1/predict",
-                    bodies[kind],
-                    connections=conc,
-                    duration=args.duration,
-                )
-    except RuntimeError as exc:
-        print(exc, file=sys.stderr)
-        raise CannotMeasure("our model server (python -m bot.serving) did not start") from None
+    # Contracts and policies on (the default), then off: same data, same run.
+    for target, checks in (("ours", "true"), ("ours-off", "false")):
+        port = free_port()
+        cmd = [sys.executable, "-m", "bot.serving", "--port", str(port)] + (
+            ["--no-record"] if args.no_record else []
+        )
+        print(f"starting our server (QUALITY_CHECKS={checks}): {' '.join(cmd[1:])}", flush=True)
+        try:
+            with process(cmd, env | {"QUALITY_CHECKS": checks}, f"http://127.0.0.1:{port}/healthz"):
+                for kind, conc in SCENARIOS:
+                    results[target][(kind, conc)] = run_wrk(
+                        wrk,
+                        f"http://127.0.0.1:{port}/v1/predict",
+                        bodies[kind],
+                        connections=conc,
+                        duration=args.duration,
+                    )
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            raise CannotMeasure("our model server (python -m bot.serving) did not start") from None
 
     port = free_port()
     uri = f"models:/{MODEL}/{version}"
@@ -337,6 +358,7 @@ def print_table(results: dict[str, dict[tuple[str, int], dict[str, float]]]) -> 
     print(
         "ours        python -m bot.serving (what `oncall-bot serve-model` runs): POST /v1/predict"
     )
+    print("ours-off    the same with QUALITY_CHECKS=false: no feature contracts, no policies")
     print("mlflow      mlflow models serve --env-manager local, same version: POST /invocations")
     print("every figure above was measured in this run")
 
@@ -370,6 +392,26 @@ def print_goals(results: dict[str, dict[tuple[str, int], dict[str, float]]]) -> 
     )
     bratio = ours[("batch100", 16)]["rps"] / max(peer[("batch100", 16)]["rps"], 1e-9)
     print(f"(batch of 100 at c16: {bratio:.1f}× MLflow's scoring server)")
+    off = results["ours-off"]
+    print()
+    print("quality column: contracts + policies on vs off (same run)")
+    print(
+        f"{'payload':<9} {'conc':>4} {'req/s on':>9} {'req/s off':>10} {'cost':>7} {'p99 on':>8} {'p99 off':>8}"
+    )
+    worst = 0.0
+    for key in ours:
+        on_rps, off_rps = ours[key]["rps"], off[key]["rps"]
+        cost = 1 - on_rps / max(off_rps, 1e-9)
+        worst = max(worst, cost)
+        print(f"{key[0]:<9} {key[1]:>4} {on_rps:>9.0f} {off_rps:>10.0f} {cost:>7.1%} "
+              f"{ours[key]['p99']:>8.2f} {off[key]['p99']:>8.2f}")  # fmt: skip
+    checks.append(
+        (
+            f"contracts + policies cost ≤ {GOAL_QUALITY_COST:.0%} of throughput (worst scenario)",
+            worst <= GOAL_QUALITY_COST,
+            f"{worst:.1%}",
+        )
+    )
     errors = sum(r["bad"] for r in ours.values())
     checks.append(("no errors from our server", errors == 0, f"{errors:.0f}"))
     print()
