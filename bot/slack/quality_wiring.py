@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.messages import TemplateRenderer
 from bot.model_registry.service import ModelService
-from bot.monitoring.sink import AlertSink
+from bot.monitoring.sink import AlertSink, LoggingAlertSink
 from bot.quality.overrides import load_quality_file
 from bot.quality.service import QualityService
 from bot.quality.sources import SourceClock
@@ -41,7 +41,8 @@ def build_quality(
         quality=quality,
         model_server_url=settings.model_server_url,
         sources=SourceClock.from_settings(settings, db),
-        sink=sink,
+        # Like the other monitors: with MONITOR_ALERTS=prometheus the rules raise the alerts.
+        sink=sink if settings.monitor_alerts == "bot" else LoggingAlertSink(),
         model=settings.model_name,
         repeat_seconds=settings.alert_repeat_seconds,
         describe_alert=describe_alert,
