@@ -8,6 +8,9 @@ All three are measured in the same run: (a) the production model's predict_proba
 in-process, (b) our server (`python -m bot.serving`, what `oncall-bot serve-model` runs), (c)
 `mlflow models serve --env-manager local` on the same registry version (its scoring server needs
 fastapi and uvicorn, which mlflow-skinny depends on). Prints a table and the goals.
+Our server runs twice in the same run: with the feature contracts and missing-feature policies
+on (the default; an `impute` policy is in force) and with them off (QUALITY_CHECKS=false), and
+the quality column compares the two (goal: the checks cost at most 10 % of throughput).
 
 Exit status 0 when everything was measured (a missed goal is a measurement, not a failure), 1
 when a server could not start or answer, 2 when wrk is missing: the comparison is never dropped.
@@ -44,6 +47,7 @@ MODEL = "iris_classifier"
 RECORDS = [g.features for g in GOLDEN_SAMPLES]
 BATCH = [RECORDS[i % len(RECORDS)] for i in range(100)]
 GOAL_RPS, GOAL_RATIO, GOAL_P99_MS = 1200.0, 5.0, 20.0
+GOAL_QUALITY_COST = 0.10  # the contract checks and policies may cost at most 10 % of throughput
 SCENARIOS = [("single", 1), ("single", 16), ("batch100", 1), ("batch100", 16)]
 
 
@@ -68,7 +72,21 @@ def prepare_store(data_dir: Path) -> int:
     )
     result = bootstrap(service)
     upgrade_to_head(f"sqlite:///{data_dir / 'oncall.db'}")
+    set_impute_policy(data_dir)
     return result.production or 1
+
+
+def set_impute_policy(data_dir: Path) -> None:
+    """A policy in force (impute petal_width), so the checked server also polls and holds one."""
+    from bot.db import Database
+    from bot.quality.policy import set_policy
+
+    db = Database(f"sqlite:///{data_dir / 'oncall.db'}")
+    with db.session() as session:
+        set_policy(session, feature="petal_width", policy="impute", fallback_version=None,
+                   actor="bench")  # fmt: skip
+        session.commit()
+    db.dispose()
 
 
 def free_port() -> int:
@@ -167,6 +185,49 @@ def in_process(model: object, rows: int, *, concurrency: int, duration: float) -
     }
 
 
+def checks_overhead(
+    service: object, data_dir: Path, version: int, bodies: dict[str, str]
+) -> dict[str, tuple[float, float]]:
+    """Microseconds per request spent parsing, with the quality gate vs the plain validator,
+    in-process (no HTTP): the checks' cost without the machine's load in the way."""
+    from bot.db import Database
+    from bot.quality.overrides import load_quality_file
+    from bot.serving.metrics import ServerMetrics
+    from bot.serving.quality_gate import gate_factory
+    from bot.serving.validation import RecordValidator
+
+    db = Database(f"sqlite:///{data_dir / 'oncall.db'}")
+    gate = gate_factory(service=service, db=db, quality=load_quality_file(None), poll_seconds=1.0)(
+        ServerMetrics()
+    )
+    gate.refresh(version)
+    plain = RecordValidator(service.input_signature(version).features)  # type: ignore[attr-defined]
+
+    class Served:  # what the gate reads of the served version
+        validator = plain
+
+    Served.version = version  # type: ignore[attr-defined]
+    out: dict[str, tuple[float, float]] = {}
+    for kind, text in bodies.items():
+        body = text.encode()
+        n = 3000 if kind == "single" else 300
+        timings = []
+        for parse in (
+            lambda body=body: plain.parse(body),
+            lambda body=body: gate.judge(body, Served),
+        ):
+            best = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                for _ in range(n):
+                    parse()
+                best = min(best, (time.perf_counter() - start) / n * 1e6)
+            timings.append(best)
+        out[kind] = (timings[0], timings[1])
+    db.dispose()
+    return out
+
+
 def mlflow_serving_missing() -> list[str]:
     """Python packages MLflow's scoring server needs that are not installed."""
     return [
@@ -232,6 +293,7 @@ def measure(args: argparse.Namespace, wrk: str) -> int:
     results: dict[str, dict[tuple[str, int], dict[str, float]]] = {
         "in-process": {},
         "ours": {},
+        "ours-off": {},
         "mlflow": {},
     }
 
@@ -239,6 +301,8 @@ def measure(args: argparse.Namespace, wrk: str) -> int:
         results["in-process"][(kind, conc)] = in_process(
             model, 1 if kind == "single" else 100, concurrency=conc, duration=min(args.duration, 5)
         )
+
+    overhead = checks_overhead(service, data_dir, version, bodies)
 
     env = {
         **os.environ,
@@ -249,24 +313,49 @@ def measure(args: argparse.Namespace, wrk: str) -> int:
         "MLFLOW_TRACKING_URI": f"sqlite:///{data_dir / 'mlflow.db'}",
     }
     env |= {"LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
-    port = free_port()
-    cmd = [sys.executable, "-m", "bot.serving", "--port", str(port)] + (
-        ["--no-record"] if args.no_record else []
-    )
-    print(f"starting our server: {' '.join(cmd[1:])}", flush=True)
-    try:
-        with process(cmd, env, f"http://127.0.0.1:{port}/healthz"):
-            for kind, conc in SCENARIOS:
-                results["ours"][(kind, conc)] = run_wrk(
-                    wrk,
-                    f"http://127.0.0.1:{port}/v1/predict",
-                    bodies[kind],
-                    connections=conc,
-                    duration=args.duration,
+    # Contracts and policies on (the default) and off, both servers up at once; each scenario
+    # runs on, off, off, on (half the duration each) so load drifting on a shared machine
+    # falls on both alike.
+    servers = {}
+    with contextlib.ExitStack() as stack:
+        for target, checks in (("ours", "true"), ("ours-off", "false")):
+            port = free_port()
+            cmd = [sys.executable, "-m", "bot.serving", "--port", str(port)] + (
+                ["--no-record"] if args.no_record else []
+            )
+            print(f"starting our server (QUALITY_CHECKS={checks}): {' '.join(cmd[1:])}", flush=True)
+            try:
+                stack.enter_context(
+                    process(
+                        cmd, env | {"QUALITY_CHECKS": checks}, f"http://127.0.0.1:{port}/healthz"
+                    )
                 )
-    except RuntimeError as exc:
-        print(exc, file=sys.stderr)
-        raise CannotMeasure("our model server (python -m bot.serving) did not start") from None
+            except RuntimeError as exc:
+                print(exc, file=sys.stderr)
+                raise CannotMeasure(
+                    "our model server (python -m bot.serving) did not start"
+                ) from None
+            servers[target] = port
+        half = max(1, args.duration // 2)
+        for kind, conc in SCENARIOS:
+            runs: dict[str, list[dict[str, float]]] = {"ours": [], "ours-off": []}
+            for target in ("ours", "ours-off", "ours-off", "ours"):
+                runs[target].append(
+                    run_wrk(
+                        wrk,
+                        f"http://127.0.0.1:{servers[target]}/v1/predict",
+                        bodies[kind],
+                        connections=conc,
+                        duration=half,
+                    )
+                )
+            for target, measured in runs.items():
+                results[target][(kind, conc)] = {
+                    "rps": statistics.mean(m["rps"] for m in measured),
+                    "p50": statistics.mean(m["p50"] for m in measured),
+                    "p99": statistics.mean(m["p99"] for m in measured),
+                    "bad": sum(m["bad"] for m in measured),
+                }
 
     port = free_port()
     uri = f"models:/{MODEL}/{version}"
@@ -317,7 +406,7 @@ def measure(args: argparse.Namespace, wrk: str) -> int:
             " figures are not a comparison"
         )
     print_table(results)
-    print_goals(results)
+    print_goals(results, overhead)
     return 0
 
 
@@ -337,11 +426,15 @@ def print_table(results: dict[str, dict[tuple[str, int], dict[str, float]]]) -> 
     print(
         "ours        python -m bot.serving (what `oncall-bot serve-model` runs): POST /v1/predict"
     )
+    print("ours-off    the same with QUALITY_CHECKS=false: no feature contracts, no policies")
     print("mlflow      mlflow models serve --env-manager local, same version: POST /invocations")
     print("every figure above was measured in this run")
 
 
-def print_goals(results: dict[str, dict[tuple[str, int], dict[str, float]]]) -> None:
+def print_goals(
+    results: dict[str, dict[tuple[str, int], dict[str, float]]],
+    overhead: dict[str, tuple[float, float]],
+) -> None:
     """PASS/MISS against the goals (targets, not measurements); every value is from this run."""
     ours, peer = results["ours"], results["mlflow"]
     best_single = max(ours[("single", 1)]["rps"], ours[("single", 16)]["rps"])
@@ -370,6 +463,31 @@ def print_goals(results: dict[str, dict[tuple[str, int], dict[str, float]]]) -> 
     )
     bratio = ours[("batch100", 16)]["rps"] / max(peer[("batch100", 16)]["rps"], 1e-9)
     print(f"(batch of 100 at c16: {bratio:.1f}× MLflow's scoring server)")
+    off = results["ours-off"]
+    print()
+    print("quality column: contracts + policies on vs off (same run)")
+    print(
+        f"{'payload':<9} {'conc':>4} {'req/s on':>9} {'req/s off':>10} {'cost':>7} {'p99 on':>8} {'p99 off':>8}"
+    )
+    worst = -1.0
+    for key in ours:
+        on_rps, off_rps = ours[key]["rps"], off[key]["rps"]
+        cost = 1 - on_rps / max(off_rps, 1e-9)
+        worst = max(worst, cost)
+        print(f"{key[0]:<9} {key[1]:>4} {on_rps:>9.0f} {off_rps:>10.0f} {cost:>7.1%} "
+              f"{ours[key]['p99']:>8.2f} {off[key]['p99']:>8.2f}")  # fmt: skip
+    print("in-process, per request (best of 3, no HTTP): parsing without / with the quality gate")
+    for kind, (bare, gated) in overhead.items():
+        per_request = 1e6 / max(off[(kind, 16)]["rps"], 1e-9)
+        print(f"  {kind:<9} {bare:7.1f} µs / {gated:7.1f} µs: +{gated - bare:.1f} µs, "
+              f"{(gated - bare) / per_request:.1%} of a request at c16 without checks")  # fmt: skip
+    checks.append(
+        (
+            f"contracts + policies cost ≤ {GOAL_QUALITY_COST:.0%} of throughput (worst scenario)",
+            worst <= GOAL_QUALITY_COST,
+            f"{worst:.1%}",
+        )
+    )
     errors = sum(r["bad"] for r in ours.values())
     checks.append(("no errors from our server", errors == 0, f"{errors:.0f}"))
     print()

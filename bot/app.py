@@ -34,6 +34,8 @@ from bot.model_registry.service import ModelService
 from bot.model_status import ModelStatusCache
 from bot.monitoring.scheduled import schedule_monitor_jobs
 from bot.process_pool import ProcessPool
+from bot.quality.actions import QualityDeps, register_quality_actions
+from bot.quality.scheduled import schedule_quality_jobs
 from bot.retrain.actions import RetrainDeps, register_retrain_actions
 from bot.retrain.scheduled import schedule_retrain_jobs
 from bot.runbook import ActionCatalog, RunbookEngine, load_runbooks
@@ -46,6 +48,7 @@ from bot.slack.handlers import register_all
 from bot.slack.handlers.retrain import SlackRetrainReporter
 from bot.slack.incident_wiring import RunbookIndex, build_alerting, webhook_routes
 from bot.slack.interactions import InteractionRouter
+from bot.slack.quality_wiring import build_quality
 from bot.slack.runbook_reporter import SlackRunbookReporter
 from bot.tasks import BackgroundTasks
 from bot.updates.scheduled import RUNNING, bot_key, rekey_stored_jobs
@@ -138,6 +141,9 @@ class BotApp:
             ),
             renderer=renderer,
         )
+        quality = build_quality(
+            settings, db=db, models=models, sink=alerting.intake, renderer=renderer, client=client
+        )
         services = Services(
             settings=settings,
             mode=settings.mode,
@@ -157,6 +163,7 @@ class BotApp:
             incidents=incidents,
             updates=alerting.updates,
             access=access.flows,
+            quality=quality,
         )
         commands = CommandCatalog()
         interactions = InteractionRouter()
@@ -186,6 +193,9 @@ class BotApp:
         scheduler.start(paused=True)
         schedule_retrain_jobs(self.services)
         schedule_monitor_jobs(self.services)
+        schedule_quality_jobs(
+            scheduler, self.services.quality, seconds=settings.quality_interval_seconds
+        )
         url = settings.resolved_database_url
         key = bot_key(url)
         rekey_stored_jobs(scheduler, key)
@@ -286,6 +296,7 @@ class BotApp:
         await self.services.monitoring.aclose()
         if self.access is not None:
             self.access.stop()
+        await self.services.quality.aclose()
         if self.election is not None:
             # Pauses the scheduler and unregisters first, then a standby may take over.
             await self.election.stop()
@@ -315,6 +326,13 @@ def domain_actions(deploy: DeployDeps, retrain: RetrainDeps, access: AccessFlows
     register_deploy_actions(actions, deploy)
     register_retrain_actions(actions, retrain)
     register_access_actions(actions, access)
+    # Data quality's actions need nothing the deploy actions do not have already.
+    register_quality_actions(
+        actions,
+        QualityDeps(
+            db=deploy.db, models=deploy.models, model_server_url=deploy.settings.model_server_url
+        ),
+    )
     return actions
 
 

@@ -11,6 +11,7 @@ from types import ModuleType
 from bot.config import Settings, SettingsError, load_settings
 from bot.db.migrate import upgrade_to_head
 from bot.messages import TemplateError, TemplateRenderer, require_valid_templates
+from bot.quality.overrides import QualityFileError, load_quality_file
 from bot.slack.manifest import ManifestError, ManifestOptions, manifest_yaml
 
 uvloop: ModuleType | None
@@ -105,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
             require_valid_templates(TemplateRenderer(settings.templates_dir))
         except TemplateError as exc:
             print(f"oncall-bot: template error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    if args.command in ("run", "serve", "serve-model"):
+        # quality.toml (feature contract overrides): a typo is one line with its file and line.
+        try:
+            load_quality_file(settings.quality_file)
+        except QualityFileError as exc:
+            print(f"oncall-bot: quality file error: {exc}", file=sys.stderr)
             return EXIT_CONFIG
     _configure_logging(settings)
     if args.command == "migrate":

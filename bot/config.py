@@ -264,6 +264,21 @@ class Settings(BaseSettings, AccessSettings):
         1800.0, gt=0, description="How often a monitor alert that keeps firing is sent again."
     )
 
+    # --- Data quality (runbooks/data-quality.md) ----------------------------------------------
+    quality_file: Path | None = Field(
+        None, description="Feature contract overrides and quality limits; default: quality.toml."
+    )
+    quality_checks: bool = Field(
+        True,
+        description="Model server: check feature contracts and apply missing-feature policies.",
+    )
+    quality_policy_poll_seconds: float = Field(
+        0.5, gt=0, le=60, description="How often the model server reads the feature policies."
+    )
+    quality_interval_seconds: float = Field(
+        60.0, ge=0, description="How often the quality and source-cadence monitors run; 0: off."
+    )
+
     @field_validator("oncall_admins", "oncall_engineers", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:

@@ -22,6 +22,7 @@ from bot.model_registry.service import ModelService
 from bot.model_status import ModelStatusCache
 from bot.monitoring import MonitoringService
 from bot.process_pool import ProcessPool
+from bot.quality.service import QualityService
 from bot.runbook import RunbookEngine
 from bot.slack.status_cache import StatusCache
 from bot.tasks import BackgroundTasks
@@ -49,6 +50,7 @@ class Services:
     incidents: IncidentFlows
     updates: IncidentUpdates  # stakeholder updates, following the incidents
     access: AccessFlows  # the access runbook: requests, grants, revocations
+    quality: QualityService  # feature contracts, missing-feature policies, late sources
     audit_buffer: AuditBuffer = field(init=False)
     status_cache: StatusCache = field(default_factory=StatusCache)
     started_monotonic: float = field(default_factory=time.monotonic)

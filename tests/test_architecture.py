@@ -52,6 +52,8 @@ DOMAIN_EXCEPTIONS: dict[str, str] = {
     "bot.monitoring.scheduled": "apscheduler: monitoring jobs add their own triggers",
     "bot.retrain.scheduled": "apscheduler: retrain jobs add their own triggers",
     "bot.access.scheduled": "apscheduler: grant deadline, retry and reminder jobs add their own triggers",
+    "bot.quality.scheduled": "apscheduler: the quality monitor job adds its own trigger",
+    "bot.serving.quality_routes": "starlette: the model server's GET /v1/quality beside the gate",
 }
 
 

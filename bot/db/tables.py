@@ -5,6 +5,7 @@ from bot.audit import models as audit_models  # noqa: F401
 from bot.data import models as data_models  # noqa: F401
 from bot.deploy import models as deploy_models  # noqa: F401
 from bot.incidents import models as incident_models  # noqa: F401
+from bot.quality import models as quality_models  # noqa: F401
 from bot.runbook import models as runbook_models  # noqa: F401
 from bot.serving import models as serving_models  # noqa: F401
 from bot.updates import models as update_models  # noqa: F401

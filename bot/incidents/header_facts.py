@@ -90,7 +90,10 @@ async def _diagnose(incident: IncidentView, provider: DiagnosisProvider | None) 
     except Exception:
         log.exception("diagnosis of %s failed", incident.ref)
         return None
-    return as_diagnosis(result)
+    found = as_diagnosis(result)
+    # A provider that covers no such alert ("none") leaves the alerts' own descriptions, which
+    # say more (data-quality alerts carry the rate, the policy and what is held).
+    return None if found is not None and found.kind == "none" else found
 
 
 async def current_facts(

@@ -90,6 +90,7 @@ def _register_one(
         tags={BOOTSTRAP_TAG: slot, "validation_status": "passed" if passed else "failed"},
         trained_by=actor,
         training_data_hash=train_hash,
+        training_data=split.X_train,
     )
 
 

@@ -47,6 +47,7 @@ from bot.model_registry.schemas import (
     ModelVersion,
 )
 from bot.model_registry.service import resolve_version_text
+from bot.quality.contract import derive_contract
 from bot.training import iris
 
 log = logging.getLogger(__name__)
@@ -319,8 +320,16 @@ class MlflowModelService:
         tags: dict[str, str] | None = None,
         trained_by: str,
         training_data_hash: str | None = None,
+        features: list[str] | None = None,
+        training_data: Any = None,
+        contract: str | None = None,
     ) -> ModelVersion:
-        """Log the model with skops to a new run + logged model and register it as a new version."""
+        """Log the model with skops to a new run + logged model and register it as a new version.
+
+        `features` names the columns the model takes (default: all of Iris); `training_data`,
+        the training rows in that order, gives the version its feature contract (or `contract`,
+        one derived already, as JSON).
+        """
         import skops.io  # seconds to import; only registering a model needs it
 
         extra = set(skops.io.get_untrusted_types(data=skops.io.dumps(model))) - set(
@@ -339,6 +348,13 @@ class MlflowModelService:
             training_data_hash=training_data_hash,
             classes=[str(c) for c in getattr(model, "classes_", iris.CLASSES)],
             user_tags=user_tags,
+            features=list(features or iris.FEATURES),
+            contract=contract
+            or (
+                None
+                if training_data is None
+                else derive_contract(training_data, list(features or iris.FEATURES)).to_json()
+            ),
         )
         with _translated("register a model"):
             mv = self._log_and_register(
@@ -391,7 +407,8 @@ class MlflowModelService:
                 source_run_id=run_id,
                 params={k: str(v) for k, v in params.items()},
             )
-            signature = ModelSignature(inputs=Schema([ColSpec("double", f) for f in iris.FEATURES]))
+            names = json.loads(tags[T_FEATURES])
+            signature = ModelSignature(inputs=Schema([ColSpec("double", f) for f in names]))
             with tempfile.TemporaryDirectory(prefix="oncall-save-") as tmp:
                 path = os.path.join(tmp, "model")
                 mlflow.sklearn.save_model(

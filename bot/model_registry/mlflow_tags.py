@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.model_registry.lineage import code_version
 from bot.model_registry.schemas import Evaluation, ModelVersion
+from bot.quality.contract import CONTRACT_TAG
 from bot.training import iris
 
 # Model-version tags we own; users may not overwrite them (except validation_status).
@@ -30,6 +31,7 @@ T_CODE_VERSION = "code_version"
 T_VALIDATION = "validation_status"
 T_FEATURES = "features"
 T_CLASSES = "classes"
+T_CONTRACT = CONTRACT_TAG
 # Free tags that record how a version fared on its way to production (set by the bot, not at
 # registration): why the gate or a person rejected it, who discarded it, who overrode the policy.
 T_VALIDATION_REASONS = "validation_reasons"
@@ -41,6 +43,7 @@ T_FORCED_OVER = "forced_over"
 RESERVED_TAGS = frozenset(
     {T_ESTIMATOR, T_PARAMS, T_ACCURACY, T_MACRO_F1, T_CONFUSION, T_HOLDOUT_VERSION, T_HOLDOUT_N}
     | {T_DATA_HASH, T_TRAINED_BY, T_TRAINED_AT, T_CODE_VERSION, T_FEATURES, T_CLASSES}
+    | {T_CONTRACT}
 )
 VALIDATION_STATUSES = ("pending", "passed", "failed", "rejected", "unknown")
 
@@ -54,6 +57,8 @@ def tags_for_registration(
     training_data_hash: str | None,
     classes: list[str],
     user_tags: dict[str, str],
+    features: list[str] | None = None,
+    contract: str | None = None,
 ) -> dict[str, str]:
     """Every tag a new version gets: metrics, lineage, signature, then the caller's tags."""
     return {
@@ -69,9 +74,11 @@ def tags_for_registration(
         T_TRAINED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
         T_CODE_VERSION: code_version(),
         T_VALIDATION: "pending",
-        T_FEATURES: json.dumps(iris.FEATURES),
+        T_FEATURES: json.dumps(features or iris.FEATURES),
         T_CLASSES: json.dumps(classes),
         **{f"{T_RECALL}{c}": repr(r) for c, r in metrics.per_class_recall.items()},
+        # The feature contract derived from the training rows (bot/quality/contract.py).
+        **({T_CONTRACT: contract} if contract else {}),
         **user_tags,
     }
 
@@ -108,6 +115,8 @@ def version_from_mlflow(mv: Any, aliases: list[str] | None = None) -> ModelVersi
         trained_at=datetime.fromisoformat(tags[T_TRAINED_AT]) if T_TRAINED_AT in tags else None,
         code_version=tags.get(T_CODE_VERSION),
         validation_status=status if status in VALIDATION_STATUSES else "unknown",
+        features=json.loads(tags[T_FEATURES]) if T_FEATURES in tags else None,
+        quality_contract=tags.get(T_CONTRACT),
         tags=user,
     )
 

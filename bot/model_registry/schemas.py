@@ -72,6 +72,8 @@ class ModelVersion(BaseModel):
     trained_at: datetime | None = None
     code_version: str | None = None
     validation_status: ValidationStatus = "unknown"
+    features: list[str] | None = None  # the input columns, when the version stores them
+    quality_contract: str | None = None  # JSON, derived from the training rows (bot/quality)
     tags: dict[str, str] = Field(
         default_factory=dict, description="User tags, without the reserved ones above."
     )

@@ -93,6 +93,9 @@ class ModelService(Protocol):
         tags: dict[str, str] | None = None,
         trained_by: str,
         training_data_hash: str | None = None,
+        features: list[str] | None = None,
+        training_data: Any = None,
+        contract: str | None = None,
     ) -> ModelVersion:
         """Store a fitted model as a new version, with its holdout metrics and lineage tags."""
         ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,6 +28,7 @@ from bot.monitoring.checks import (
 from bot.monitoring.drift import DriftThresholds
 from bot.monitoring.metrics import MonitoringMetrics
 from bot.monitoring.sink import AlertSink, Diagnosis, DiagnosisKind
+from bot.quality.sources import SourceClock
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -108,8 +110,12 @@ class MonitoringService:
         sink: AlertSink,
         renderer: TemplateRenderer,
         metrics: MonitoringMetrics,
+        labels_late: Callable[[], str | None] | None = None,
     ) -> None:
         self.config = config
+        # Data quality (bot/quality/sources.py): while feedback labels are late, say so instead
+        # of an accuracy computed from stale labels.
+        self.labels_late = labels_late
         self.db = db
         self.models = models
         self.sink = sink
@@ -152,6 +158,9 @@ class MonitoringService:
                 floor=cfg.accuracy_floor,
                 holdout_accuracy=holdout,
             )
+            late = await asyncio.to_thread(self.labels_late) if self.labels_late else None
+            if late:
+                acc = replace(acc, accuracy=None, enough_data=False, below_floor=False, reason=late)
             snap = replace(snap, accuracy=acc)
             self.metrics.record_accuracy(cfg.model, acc, floor=cfg.accuracy_floor)
             findings.append(self._finding(names.ACCURACY, acc.below_floor, "critical", acc=acc))
@@ -305,4 +314,5 @@ def build_monitoring(
         sink=sink,
         renderer=renderer,
         metrics=MonitoringMetrics(registry),
+        labels_late=SourceClock.from_settings(settings, db).labels_late_reason,
     )

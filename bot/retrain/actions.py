@@ -29,11 +29,13 @@ from bot.model_registry.mlflow_tags import T_VALIDATION_REASONS, encode_reasons
 from bot.model_registry.schemas import Evaluation, ModelVersion
 from bot.model_registry.service import ModelService
 from bot.process_pool import ProcessPool
+from bot.quality.contract import derive_contract
 from bot.retrain import jobs
 from bot.retrain.gate import run_gate
 from bot.retrain.options import ALL_SOURCES, parse_include
 from bot.runbook import ActionCatalog, ActionContext, ActionFailed, ActionResult
 from bot.runbook import service as run_service
+from bot.training.iris import FEATURES
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +229,8 @@ async def train(
             "artifact": str(path),
             "evaluation": evaluation.model_dump(),
             "data_hash": data.data_hash,
+            # The feature contract of these training rows, stored with the version it becomes.
+            "contract": derive_contract(data.X, FEATURES).to_json(),
             "rows_by_source": {k: int(v) for k, v in dict(data.rows_by_source).items()},
             "class_counts": {k: int(v) for k, v in dict(data.class_counts).items()},
             "holdout_version": evaluation.holdout_version,
@@ -333,6 +337,7 @@ def _register(models: ModelService, ctx: ActionContext, trained: dict[str, Any])
         },
         trained_by=ctx.actor,
         training_data_hash=trained["data_hash"],
+        contract=trained.get("contract"),
     )
 
 

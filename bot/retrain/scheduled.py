@@ -85,6 +85,10 @@ async def ingest_once(services: Services) -> None:
 async def scheduled_retrain(services: Services) -> RunState | None:
     """Start the retrain runbook as `scheduler` in ONCALL_CHANNEL; auto-promote if allowed."""
     engine, models, settings = services.engine, services.models, services.settings
+    # A late source (bot/quality/sources.py) holds scheduled retrains; a person may still retrain.
+    if held := await services.quality.held("scheduled retrains"):
+        log.info("scheduled retrain held: %s late", ", ".join(s.source for s in held))
+        return None
     production = await asyncio.to_thread(production_facts, models)
     if production is not None:
         since = trained_at(production)
@@ -123,6 +127,9 @@ async def auto_promote(services: Services, retrain_run_id: int, timeout: float =
     described = await asyncio.to_thread(models.describe, int(version))
     if described.validation_status != "passed":
         log.info("auto-promote skipped: v%s is %s", version, described.validation_status)
+        return
+    if held := await services.quality.held("automatic promotion"):
+        log.info("auto-promote of v%s held: %s late", version, ", ".join(s.source for s in held))
         return
     ctx = DeployContext(engine=engine, models=models, db=services.db)
     try:

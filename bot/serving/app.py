@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 from bot.model_registry.service import ModelService
 from bot.request_body import BodyTooLarge, read_body
 from bot.serving.metrics import ServerMetrics
+from bot.serving.quality_gate import QualityGate, quality_answer
 from bot.serving.recorder import PredictionRecorder
 from bot.serving.validation import InputError, RecordValidator
 from bot.training.iris import GOLDEN_SAMPLES
@@ -135,6 +136,7 @@ def create_model_app(
     max_batch: int = 1000,
     freeze_gc: bool = False,
     extra_routes: Sequence[BaseRoute] = (),
+    quality: Callable[[ServerMetrics], QualityGate] | None = None,
 ) -> Starlette:
     """The model server app; its lifespan starts the alias follower and the recorder.
 
@@ -154,6 +156,11 @@ def create_model_app(
     # ~30× cheaper, which matters at 100 ids per batch request.
     prefix = os.urandom(8).hex()
     counter = itertools.count(1)
+    # Feature contracts and missing-feature policies (bot/serving/quality_gate.py), when wired.
+    gate = quality(metrics) if quality is not None else None
+
+    def new_ids(n: int) -> list[str]:
+        return [f"{prefix}{next(counter):016x}" for _ in range(n)]
 
     async def predict(request: Request) -> Response:
         start = perf()
@@ -162,8 +169,13 @@ def create_model_app(
             metrics.error("predict", "not_ready")
             metrics.observe("predict", 503, perf() - start)
             return _json({"error": "model not loaded", "problem": holder.reason}, 503)
+        plan = None
         try:
-            rows, _ = served.validator.parse(await read_body(request, limit=MAX_BODY_BYTES))
+            body = await read_body(request, limit=MAX_BODY_BYTES)
+            if gate is None:
+                rows, _ = served.validator.parse(body)
+            else:
+                rows, plan = gate.judge(body, served)
         except InputError as exc:
             metrics.error("predict", "invalid_input")
             metrics.observe("predict", 422, perf() - start)
@@ -172,6 +184,21 @@ def create_model_app(
             metrics.error("predict", "too_large")
             metrics.observe("predict", 413, perf() - start)
             return _json({"error": "invalid input", "field": "body", "problem": str(exc)}, 413)
+        if plan is not None and gate is not None:  # a policy acted: imputed or fallback rows
+            try:
+                payload, own, own_ids, own_labels, own_best = quality_answer(
+                    gate, plan, served, new_ids
+                )
+            except Exception as exc:
+                log.exception("predict with a quality policy failed on v%s", served.version)
+                metrics.error("predict", "model_error")
+                metrics.observe("predict", 503, perf() - start)
+                return _json({"error": "prediction failed", "problem": str(exc)}, 503)
+            if recorder is not None and own:
+                recorder.record(served.version, plan.X[own].tolist(), own_ids, own_labels, own_best)
+            metrics.predicted([p["class"] for p in payload["predictions"]])
+            metrics.observe("predict", 200, perf() - start)
+            return _json(payload)
         try:
             proba = served.model.predict_proba(np.array(rows, dtype=np.float64))
         except (
@@ -223,6 +250,12 @@ def create_model_app(
         if freeze_gc:
             gc.freeze()
         follower = asyncio.get_running_loop().create_task(holder.follow(), name="model-follower")
+        policies = None
+        if gate is not None:
+            policies = asyncio.get_running_loop().create_task(
+                gate.follow(lambda: holder.current.version if holder.current else None),
+                name="quality-policies",
+            )
         if recorder is not None:
             recorder.start()
         try:
@@ -231,6 +264,10 @@ def create_model_app(
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
+            if policies is not None:
+                policies.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await policies
             if recorder is not None:
                 await recorder.stop()
 
@@ -246,4 +283,5 @@ def create_model_app(
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.recorder = recorder
+    app.state.quality = gate
     return app

@@ -12,7 +12,10 @@ import uvicorn
 from bot.data.feedback_route import feedback_route
 from bot.db import Database
 from bot.model_registry.mlflow_backend import MlflowModelService
+from bot.quality.overrides import load_quality_file
 from bot.serving.app import create_model_app
+from bot.serving.quality_gate import gate_factory
+from bot.serving.quality_routes import quality_route
 from bot.serving.recorder import PredictionRecorder
 
 
@@ -27,17 +30,30 @@ def loop_implementation() -> str:
 
 def build_model_app(settings: Any, *, record: bool = True, freeze_gc: bool = False) -> Any:
     """The app wired to the MLflow registry and the bot database from Settings."""
+    # A typo in quality.toml stops the server first, with the file and line (QualityFileError).
+    quality = load_quality_file(settings.quality_file)
     service = MlflowModelService.from_settings(settings)
     service.connect()  # pay MLflow's store initialisation before accepting traffic
     database = Database(settings.resolved_database_url)
     recorder = PredictionRecorder(database) if record else None
+    gate = (
+        gate_factory(
+            service=service,
+            db=database,
+            quality=quality,
+            poll_seconds=settings.quality_policy_poll_seconds,
+        )
+        if settings.quality_checks
+        else None
+    )
     return create_model_app(
         service=service,
         poll_seconds=settings.model_poll_seconds,
         recorder=recorder,
         freeze_gc=freeze_gc,
         # Labelled feedback arrives where the predictions were made (POST /v1/feedback).
-        extra_routes=[feedback_route(database)],
+        extra_routes=[feedback_route(database), quality_route()],
+        quality=gate,
     )
 
 

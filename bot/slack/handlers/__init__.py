@@ -14,6 +14,7 @@ from bot.slack.handlers import (
     deploy,
     incidents,
     monitoring,
+    quality,
     reminders,
     retrain,
     runbooks,
@@ -30,6 +31,7 @@ COMMANDS: tuple[Command, ...] = (
     *incidents.COMMANDS,
     *subscriptions.COMMANDS,
     *access.COMMANDS,
+    *quality.COMMANDS,
 )
 
 BUTTONS: tuple[Button | Modal, ...] = (
@@ -39,6 +41,7 @@ BUTTONS: tuple[Button | Modal, ...] = (
     *subscriptions.BUTTONS,
     *reminders.BUTTONS,
     *access_buttons.BUTTONS,
+    *quality.BUTTONS,
 )
 
 

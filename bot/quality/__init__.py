@@ -1,0 +1,1 @@
+"""Data quality: feature contracts, missing-feature policies, delayed sources, their monitors."""
