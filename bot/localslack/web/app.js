@@ -472,7 +472,7 @@ function setup() {
     const answer = await response.json();
     if (!answer.ok) status(answer.error || "the bot refused", true);
     else {
-      const names = answer.ran.map((j) => j.name).join(", ");
+      const names = answer.ran.map((j) => `${j.name} (${j.id})`).join(", ");
       status(answer.ran.length ? `Ran ${answer.ran.length} due job(s): ${names}` : `Nothing due in the next ${answer.minutes} minutes`);
     }
   };

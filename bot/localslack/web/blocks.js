@@ -12,6 +12,13 @@ const EMOJI = {
   white_circle: "⚪", arrows_counterclockwise: "🔄", memo: "📝", bell: "🔔", chart_with_upwards_trend: "📈",
   chart_with_downwards_trend: "📉", no_entry: "⛔", lock: "🔒", information_source: "ℹ️",
   heavy_minus_sign: "➖", black_circle: "⚫", tada: "🎉", wave: "👋", mag: "🔍",
+  raised_hand: "✋", fast_forward: "⏩", no_entry_sign: "🚫", grey_question: "❔",
+  large_orange_circle: "🟠", large_red_circle: "🔴", white_large_square: "⬜", clock1: "🕐",
+  alarm_clock: "⏰", arrow_forward: "▶️", arrow_right: "➡️", busts_in_silhouette: "👥",
+  checkered_flag: "🏁", construction: "🚧", inbox_tray: "📥", large_blue_circle: "🔵",
+  leftwards_arrow_with_hook: "↩️", mega: "📣", no_bell: "🔕", outbox_tray: "📤",
+  page_facing_up: "📄", rewind: "⏪", sparkles: "✨", stopwatch: "⏱️", technologist: "🧑‍💻",
+  wastebasket: "🗑️", zzz: "💤",
 };
 
 export function emoji(name) {
@@ -39,7 +46,8 @@ function withEmoji(text) {
   return text.replace(/:([a-z0-9_+\-]+):/g, (whole, name) => (EMOJI[name] ? EMOJI[name] : whole));
 }
 
-const INLINE = /(<[^<>\n]+>)|(`[^`\n]+`)|(\*[^*\n]+\*)|(_[^_\n]+_)|(~[^~\n]+~)/;
+// Bold, italic and strike only around words, as in Slack: snake_case and __x__ stay as typed.
+const INLINE = /(<[^<>\n]+>)|(`[^`\n]+`)|((?<!\w)\*[^*\n]+\*(?!\w))|((?<!\w)_[^_\n]+_(?!\w))|((?<!\w)~[^~\n]+~(?!\w))/;
 
 function angle(token, ctx) {
   const inner = token.slice(1, -1);
@@ -50,9 +58,11 @@ function angle(token, ctx) {
     const word = target.slice(1).split("^")[0];
     return el("span", "mention", "@" + (label || word));
   }
-  const url = safeUrl(unescapeSlack(target));
+  const address = unescapeSlack(target);
+  if (!/^[a-z][a-z0-9+.\-]*:/i.test(address)) return document.createTextNode(unescapeSlack(token));
+  const url = safeUrl(address);
   const shown = unescapeSlack(label || target);
-  if (!url) return el("span", "unsafe-link", shown);
+  if (!url) return el("span", "unsafe-link", shown); // javascript:, data:, ... never become links
   const link = el("a", "link", shown);
   link.href = url;
   link.target = "_blank";
