@@ -76,8 +76,25 @@ async def test_drift_chart_appears_inline_after_the_table(
     await send(bot, traffic(200, seed=1, shift_sd=2.0))
     await act_as(page, VIEWER)
     await open_channel(page, "oncall")
+    # A workspace that never granted files:write refuses the upload: the text answer comes all
+    # the same, without a chart.
+    bot.slack.bot_scopes.discard("files:write")
+    try:
+        await type_line(page, "/iris drift")
+        await expect(in_channel(page, "Input drift of iris_classifier")).to_be_visible(
+            timeout=SLOW
+        )
+        await bot.slack.wait_for_call("files.getUploadURLExternal", timeout=SLOW / 1000)
+        await bot.app.services.tasks.drain(timeout=SLOW / 1000)
+    finally:
+        bot.slack.bot_scopes.add("files:write")
+    assert [c.error for c in bot.slack.api_log if c.method.startswith("files.")] == [
+        "missing_scope"
+    ]
+    assert not any(m.files for m in bot.slack.all_messages())
+
     await type_line(page, "/iris drift")
-    await expect(in_channel(page, "Input drift of iris_classifier")).to_be_visible(timeout=SLOW)
+    await expect(in_channel(page, "Input drift of iris_classifier")).to_have_count(2)
     chart = page.locator("#messages img.file-image[alt^='Input drift']")
     await expect(chart).to_be_visible(timeout=SLOW)
     width = await chart.evaluate("img => img.complete ? img.naturalWidth : 0")
