@@ -81,9 +81,7 @@ async def test_drift_chart_appears_inline_after_the_table(
     bot.slack.bot_scopes.discard("files:write")
     try:
         await type_line(page, "/iris drift")
-        await expect(in_channel(page, "Input drift of iris_classifier")).to_be_visible(
-            timeout=SLOW
-        )
+        await expect(in_channel(page, "Input drift of iris_classifier")).to_be_visible(timeout=SLOW)
         await bot.slack.wait_for_call("files.getUploadURLExternal", timeout=SLOW / 1000)
         await bot.app.services.tasks.drain(timeout=SLOW / 1000)
     finally:
