@@ -7,12 +7,14 @@ docs/screenshots, the pictures the README shows), else into the test's tmp folde
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from PIL import Image
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.harness import ModelBotHarness, start_model_harness
@@ -62,8 +64,21 @@ async def page(browser: Browser, bot: ModelBotHarness) -> AsyncIterator[Page]:
     assert not errors, f"the page threw: {errors}"
 
 
+class Screenshots:
+    """Saves the page as a small PNG: a 256-colour palette keeps a screenshot near 50 KB."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def take(self, page: Page, name: str) -> Path:
+        image = Image.open(io.BytesIO(await page.screenshot())).convert("RGB")
+        path = self.folder / name
+        image.quantize(colors=256).save(path, optimize=True)
+        return path
+
+
 @pytest.fixture
-def shots(tmp_path: Path) -> Path:
+def shots(tmp_path: Path) -> Screenshots:
     folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return Screenshots(folder)

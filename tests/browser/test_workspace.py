@@ -4,12 +4,12 @@ clicks is what Slack would show and send. Read each test as a session at the key
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
 from playwright.async_api import Locator, Page, expect
 
+from tests.browser.conftest import Screenshots
 from tests.harness import ONCALL, VIEWER, ModelBotHarness
 from tests.incidents.helpers import settle
 from tests.traffic import send, traffic
@@ -38,7 +38,7 @@ def in_channel(page: Page, text: str) -> Locator:
 
 
 async def test_deploy_confirm_checklist_done_and_viewer_denied(
-    page: Page, bot: ModelBotHarness, shots: Path
+    page: Page, bot: ModelBotHarness, shots: Screenshots
 ) -> None:
     await act_as(page, ONCALL)
     await open_channel(page, "oncall")
@@ -50,7 +50,7 @@ async def test_deploy_confirm_checklist_done_and_viewer_denied(
     ts = await card.get_attribute("data-ts")
     await expect(card.locator(".btn-primary")).to_have_text("Confirm")  # Block Kit styles
     await expect(card.locator(".btn-danger")).to_have_text("Cancel")
-    await page.screenshot(path=shots / "deploy-confirm.png")
+    await shots.take(page, "deploy-confirm.png")
 
     await card.locator("button[data-action-id='runbook.confirm']").click()
     checklist = page.locator(f"#messages .msg[data-ts='{ts}']")  # the same message, edited
@@ -58,7 +58,19 @@ async def test_deploy_confirm_checklist_done_and_viewer_denied(
     await expect(checklist.locator(".edited")).to_be_visible()
     await expect(checklist.locator(".btn")).to_have_count(0)
     assert bot.app.services.models.production_version() == 2  # type: ignore[union-attr]
-    await page.screenshot(path=shots / "deploy-done.png")
+    await shots.take(page, "deploy-done.png")
+
+    # The inspector: what the page sent the bot (signed) and what the bot called back.
+    await page.click("#toggle-inspector")
+    deliveries = page.locator("#deliveries .call")
+    await expect(deliveries.filter(has_text="click → 200")).to_have_count(1)
+    await expect(page.locator("#api-calls .call", has_text="200 chat.update").first).to_be_visible()
+    await deliveries.filter(has_text="click").locator("summary").click()
+    await expect(deliveries.filter(has_text="click").locator("pre")).to_contain_text(
+        '"action_id": "runbook.confirm"'
+    )
+    await shots.take(page, "inspector.png")
+    await page.click("#toggle-inspector")
 
     # A viewer may not deploy: the denial is theirs alone.
     await act_as(page, VIEWER)
@@ -71,7 +83,7 @@ async def test_deploy_confirm_checklist_done_and_viewer_denied(
 
 
 async def test_drift_chart_appears_inline_after_the_table(
-    page: Page, bot: ModelBotHarness, shots: Path
+    page: Page, bot: ModelBotHarness, shots: Screenshots
 ) -> None:
     await send(bot, traffic(200, seed=1, shift_sd=2.0))
     await act_as(page, VIEWER)
@@ -98,7 +110,7 @@ async def test_drift_chart_appears_inline_after_the_table(
     width = await chart.evaluate("img => img.complete ? img.naturalWidth : 0")
     assert width > 300, "the chart PNG did not load"
     await chart.scroll_into_view_if_needed()
-    await page.screenshot(path=shots / "drift-chart.png")
+    await shots.take(page, "drift-chart.png")
     # The text answer went out before the chart (a chart never holds the answer back).
     texts = [m for m in bot.slack.all_messages() if "Input drift of" in m.plain()]
     files = [m for m in bot.slack.all_messages() if m.files]
@@ -106,7 +118,7 @@ async def test_drift_chart_appears_inline_after_the_table(
 
 
 async def test_modal_submitted_empty_shows_its_error(
-    page: Page, bot: ModelBotHarness, shots: Path
+    page: Page, bot: ModelBotHarness, shots: Screenshots
 ) -> None:
     await act_as(page, ONCALL)
     await open_channel(page, "oncall")
@@ -134,7 +146,7 @@ async def test_modal_submitted_empty_shows_its_error(
         await modal.locator("textarea, input").first.fill("")
         await modal.locator(".modal-submit").click()
         await expect(modal.locator(".input-error")).to_contain_text("Write the update")
-        await page.screenshot(path=shots / "modal-error.png")
+        await shots.take(page, "modal-error.png")
         assert bot.slack.views(ONCALL)  # still open, as Slack keeps it on response_action=errors
         await modal.locator(".modal-footer .btn:not(.modal-submit)").click()  # Cancel
         await expect(modal).to_be_hidden()
