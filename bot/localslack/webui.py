@@ -141,6 +141,8 @@ class WebWorkspace:
 
     # --- acting -------------------------------------------------------------------------------
     async def act(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            return _not_json()
         try:
             body = await request.json()
             if not isinstance(body, dict):
@@ -199,6 +201,8 @@ class WebWorkspace:
 
     async def run_jobs(self, request: web.Request) -> web.Response:
         """Ask the bot to run what its scheduler has due within the next N minutes."""
+        if request.content_type != "application/json":
+            return _not_json()
         url = self.jobs_url
         if url is None:
             return web.json_response({"ok": False, "error": "no bot over HTTP"}, status=409)
@@ -225,6 +229,12 @@ class WebWorkspace:
         return web.json_response(
             {"ok": status == 200, **body}, status=200 if status == 200 else 400
         )
+
+
+def _not_json() -> web.Response:
+    # Only the page's fetch() sends JSON; a form another site posts cannot (no CORS preflight
+    # passes here), so it cannot click or type in the workspace on the person's behalf.
+    return web.json_response({"ok": False, "error": "send application/json"}, status=415)
 
 
 def _reason(exc: BaseException) -> str:

@@ -110,6 +110,9 @@ async def test_actions_become_signed_payloads_and_bad_ones_a_clear_400(
         assert (await response.json())["ok"]
     assert (await receiver.wait_for("slash_commands")).payload["user_id"] == "U0STAKEHOLDER"
 
+    forged = json.dumps(click)  # what a form on another site could post: not JSON-typed
+    async with http.post("/web/act", data=forged, headers={"Content-Type": "text/plain"}) as r:
+        assert r.status == 415
     for bad in (
         "not json",
         json.dumps({"action": "dance"}),
@@ -117,7 +120,8 @@ async def test_actions_become_signed_payloads_and_bad_ones_a_clear_400(
         json.dumps({"action": "click", "user": "nobody", "ts": posted["ts"], "index": 1}),
         json.dumps({"action": "slash", "user": "U0VIEWER"}),
     ):
-        async with http.post("/web/act", data=bad) as response:
+        headers = {"Content-Type": "application/json"}
+        async with http.post("/web/act", data=bad, headers=headers) as response:
             assert response.status == 400, bad
             assert (await response.json())["error"], bad
     async with http.get("/web/state") as response:
