@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test bench lint format setup services postgres prometheus clean
+.PHONY: run test bench lint format setup services postgres prometheus chromium screenshots clean
 
 ## Create .venv with the locked dependencies (uv is installed with pip when missing).
 setup: $(BIN)/oncall-bot
@@ -29,13 +29,21 @@ test: setup services
 
 ## Servers the tests talk to: PostgreSQL (normally running already; installed and started if not),
 ## and the Prometheus and Alertmanager binaries the alerting test starts itself.
-services: postgres prometheus
+## Headless Chromium for the browser tests of the web workspace.
+services: postgres prometheus chromium
 
 postgres:
 	@bash scripts/ensure-postgres.sh
 
 prometheus:
 	@bash scripts/ensure-prometheus.sh
+
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+## Retake the README's screenshots of the web workspace (docs/screenshots/) with the browser tests.
+screenshots: setup chromium
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest tests/browser
 
 ## Every benchmark under bench/ (installs wrk, the load generator, when missing).
 bench: setup services

@@ -27,6 +27,7 @@ from bot.deploy.actions import DeployDeps, register_deploy_actions
 from bot.deploy.model_server import ModelServerClient
 from bot.incidents.runbook_link import IncidentRunbookReporter
 from bot.leader import LeaderElection, leader_lock
+from bot.local_jobs import local_jobs_route
 from bot.messages import TemplateRenderer, require_valid_templates
 from bot.metrics import BotMetrics
 from bot.model_registry.mlflow_backend import MlflowModelService
@@ -172,7 +173,11 @@ class BotApp:
         bolt, _ = build_bolt_app(
             services, client=client, commands=commands, interactions=interactions
         )
-        web = build_web_app(services, bolt, extra_routes=webhook_routes(settings, alerting.intake))
+        web = build_web_app(
+            services,
+            bolt,
+            extra_routes=[*webhook_routes(settings, alerting.intake), local_jobs_route(services)],
+        )
         return cls(
             services=services,
             client=client,

@@ -174,6 +174,11 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
         f"model server at {local.model_server_url}",
         flush=True,
     )
+    print(
+        f"oncall-bot: open the web workspace at {slack.page_url} "
+        "(channels, buttons, modals, charts); the terminal shell below works too",
+        flush=True,
+    )
     stop = _stop_event()
     try:
         # "quit" ends the session; end of input (no terminal, e.g. under a process manager)

@@ -41,6 +41,7 @@ ADAPTERS = (
     "bot.web",  # the bot's Starlette app
     "bot.request_body",  # bounded reading of HTTP request bodies, shared by every route
     "bot.scheduling",  # the APScheduler adapter
+    "bot.local_jobs",  # the local workspace's run-due-jobs route (Starlette)
     "bot.serving.app",  # the model server's own Starlette front
 )
 # Domain module -> which of the libraries above it imports today, and why.

@@ -25,6 +25,7 @@ from .interactions import Interactions
 from .methods_views_files import handle_download, handle_upload
 from .models import AckResult, Channel, Message, User, View
 from .socket_mode import SocketHub
+from .webui import WebWorkspace
 from .workspace import Subscriber, Workspace
 
 
@@ -61,6 +62,7 @@ class LocalSlack:
         self.limiter = RateLimiter(clock)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.api = WebApi(self)
+        self.web = WebWorkspace(self, self.api.log)
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
 
@@ -73,6 +75,7 @@ class LocalSlack:
         app.router.add_get("/files/{file_id}/{name}", functools.partial(handle_download, self))
         app.router.add_get("/socket", self.socket.handle)
         app.router.add_get("/", self._index)
+        self.web.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -95,7 +98,9 @@ class LocalSlack:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def _index(self, request: web.Request) -> web.Response:
+    async def _index(self, request: web.Request) -> web.StreamResponse:
+        if self.web.wants_page(request):
+            return await self.web.page(request)
         return web.json_response(
             {
                 "localslack": True,
@@ -110,6 +115,11 @@ class LocalSlack:
         if self._base_url is None:
             raise RuntimeError("LocalSlack is not started; await slack.start() first")
         return self._base_url
+
+    @property
+    def page_url(self) -> str:
+        """The web workspace: open it in a browser."""
+        return f"{self.base_url}/"
 
     @property
     def api_url(self) -> str:
