@@ -278,13 +278,9 @@ async def reject(
     current = await asyncio.to_thread(models.describe, number)
     if current.validation_status == "passed":
         return _done("already_passed", version=number)
-    # The runbook passes the reason it knows (the failed step's error); without one, the gate
-    # simply did not run.
-    why = (
-        {"kind": "given", "facts": {"reason": str(reason)}}
-        if reason
-        else {"kind": "gate_did_not_run", "facts": {}}
-    )
+    # The runbook passes the failed step's error; without one, the gate did not run.
+    given = {"kind": "given", "facts": {"reason": str(reason)}}
+    why = given if reason else {"kind": "gate_did_not_run", "facts": {}}
     await asyncio.to_thread(
         models.set_tags,
         number,
