@@ -55,6 +55,12 @@ async def test_refused_input_one_incident_per_cause_latency_to_capacity(
 ) -> None:
     monitoring = bot.app.services.monitoring
     assert monitoring is not None
+    # `/iris data` says where the landing folder is, so a file can be dropped in it.
+    mark = bot.slack.workspace.seq
+    await bot.command("data", user=VIEWER)
+    data = await bot.slack.wait_for_text("Training data", user=VIEWER, since=mark, timeout=15)
+    assert f"Landing folder: `{bot.settings.oncall_data_dir / 'landing'}`" in data.plain()
+
     # 30 of 35 predictions refused for bad input (422): not "OK", and said as its own rate.
     good = traffic(5, seed=3)
     async with httpx.AsyncClient(base_url=bot.settings.model_server_url) as client:
