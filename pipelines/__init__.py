@@ -13,6 +13,7 @@ from dagster import (
     ScheduleDefinition,
     build_schedule_from_partitioned_job,
     define_asset_job,
+    in_process_executor,
 )
 
 from pipelines.assets import (
@@ -58,5 +59,7 @@ defs = Definitions(
         ScheduleDefinition(job=monitoring_job, cron_schedule="0 * * * *", default_status=_status),
     ],
     sensors=[notify_bot_of_failure],
+    # Steps share one process: the run pays Python's start-up once, not once per step.
+    executor=in_process_executor,
     resources={"database": BotDatabase(), "data": DataFolder()},
 )
