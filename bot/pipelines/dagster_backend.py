@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -159,9 +160,30 @@ class DagsterPipelines:
                     ),
                     materialized_partitions=frozenset(materialized),
                     failed_partitions=frozenset(failed - materialized),
+                    partition_keys=tuple(
+                        k
+                        for d in (node.get("partitionKeysByDimension") or [])[:1]
+                        for k in d.get("partitionKeys") or []
+                    ),
                 )
             )
         return out
+
+    async def materialization_metadata(self, *, run_id: str, asset: str) -> dict[str, Any]:
+        data = await self._query(q.RUN_MATERIALIZATIONS, {"key": {"path": asset.split("/")}})
+        for mat in data["assetOrError"].get("assetMaterializations") or []:
+            if mat["runId"] != run_id:
+                continue
+            out: dict[str, Any] = {}
+            for entry in mat.get("metadataEntries") or []:
+                if entry.get("intValue") is not None:
+                    out[entry["label"]] = int(entry["intValue"])
+                elif entry.get("jsonString") is not None:
+                    out[entry["label"]] = json.loads(entry["jsonString"])
+                elif entry.get("text") is not None:
+                    out[entry["label"]] = entry["text"]
+            return out
+        return {}
 
     async def runs(self, *, job: str | None = None, limit: int = 20) -> list[PipelineRun]:
         run_filter: dict[str, Any] = {"pipelineName": job} if job else {}

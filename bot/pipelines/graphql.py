@@ -99,9 +99,20 @@ mutation Cancel($id: String!) { cancelPartitionBackfill(backfillId: $id) { __typ
 
 ASSETS = """
 { assetNodes { assetKey { path } jobNames isPartitioned dependedByKeys { path }
+    partitionKeysByDimension { partitionKeys }
     metadataEntries { label ... on IntMetadataEntry { intValue } }
     assetMaterializations(limit: 50) { runId timestamp partition
       metadataEntries { label ... on IntMetadataEntry { intValue } } }
     assetPartitionStatuses { __typename
       ... on TimePartitionStatuses { ranges { startKey endKey status } } } } }
+"""
+
+RUN_MATERIALIZATIONS = """
+query RunMaterializations($key: AssetKeyInput!) { assetOrError(assetKey: $key) { __typename
+  ... on Asset { assetMaterializations(limit: 50) { runId
+      metadataEntries { label
+        ... on IntMetadataEntry { intValue }
+        ... on JsonMetadataEntry { jsonString }
+        ... on TextMetadataEntry { text } } } }
+  ... on AssetNotFoundError { message } } }
 """

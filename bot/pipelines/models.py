@@ -82,6 +82,7 @@ class AssetInfo:
     materializations: tuple[Materialization, ...] = ()  # newest first
     materialized_partitions: frozenset[str] = frozenset()
     failed_partitions: frozenset[str] = frozenset()
+    partition_keys: tuple[str, ...] = ()  # every partition the asset has, oldest first
 
     @property
     def last(self) -> Materialization | None:

@@ -8,7 +8,7 @@ when it refuses the request.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.pipelines.models import AssetInfo, BackfillInfo, FailedStep, JobInfo, PipelineRun
 
@@ -60,6 +60,10 @@ class PipelineService(Protocol):
 
     async def cancel_backfill(self, *, backfill_id: str) -> None:
         """Stop a backfill: no new runs, its queued runs withdrawn."""
+        ...
+
+    async def materialization_metadata(self, *, run_id: str, asset: str) -> dict[str, Any]:
+        """What a run's materialization of an asset reported (rows added, quarantined, ...)."""
         ...
 
     def run_url(self, run_id: str) -> str:
