@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from bot.access.roles import RolePolicy
+from bot.alerts.webhook import WebhookAuth
 from bot.commands.catalog import CommandCatalog
 from bot.config import Settings
 from bot.db import Database
@@ -31,6 +32,17 @@ from bot.model_registry.mlflow_backend import MlflowModelService
 from bot.model_registry.service import ModelService
 from bot.model_status import ModelStatusCache
 from bot.monitoring.scheduled import schedule_monitor_jobs
+from bot.pipelines.actions import PipelineActionDeps, register_pipeline_actions
+from bot.pipelines.ingest import Ingestor
+from bot.pipelines.scheduled import schedule_pipeline_jobs
+from bot.pipelines.service import PipelineService
+from bot.pipelines.webhook import pipeline_route
+from bot.pipelines.wiring import (
+    DAGSTER_TIMEOUT,
+    build_pipelines,
+    make_ingestor,
+    pipeline_engine,
+)
 from bot.process_pool import ProcessPool
 from bot.retrain.actions import RetrainDeps, register_retrain_actions
 from bot.retrain.scheduled import schedule_retrain_jobs
@@ -90,6 +102,13 @@ class BotApp:
         client = make_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         models = MlflowModelService.from_settings(settings)
         model_server = ModelServerClient(settings.model_server_url)
+        engine_backend = pipeline_engine(dagster_url=settings.dagster_url, timeout=DAGSTER_TIMEOUT)
+        ingestor = make_ingestor(
+            service=engine_backend,
+            dagster_url=settings.dagster_url,
+            database_url=url,
+            data_dir=settings.oncall_data_dir,
+        )
         actions = build_actions(
             settings,
             db=db,
@@ -99,6 +118,8 @@ class BotApp:
             renderer=renderer,
             pool=pool,
             client=client,
+            ingestor=ingestor,
+            pipelines=engine_backend,
         )
         runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
         alerting = build_alerting(
@@ -112,6 +133,14 @@ class BotApp:
             runbooks=RunbookIndex(runbooks),
         )
         incidents = alerting.incidents
+        pipelines = build_pipelines(
+            service=engine_backend,
+            ingestor=ingestor,
+            ui_url=settings.dagster_url,
+            sink=alerting.intake,
+            incidents=incidents,
+            renderer=renderer,
+        )
         # Runs started for an incident (or in its thread) also write to the incident's timeline.
         engine = RunbookEngine(
             db,
@@ -141,6 +170,7 @@ class BotApp:
             alert_sink=alerting.intake,
             incidents=incidents,
             updates=alerting.updates,
+            pipelines=pipelines,
         )
         commands = CommandCatalog()
         interactions = InteractionRouter()
@@ -148,7 +178,11 @@ class BotApp:
         bolt, _ = build_bolt_app(
             services, client=client, commands=commands, interactions=interactions
         )
-        web = build_web_app(services, bolt, extra_routes=webhook_routes(settings, alerting.intake))
+        routes = [
+            *webhook_routes(settings, alerting.intake),
+            pipeline_route(pipelines.monitor, WebhookAuth(token=settings.pipeline_webhook_token)),
+        ]
+        web = build_web_app(services, bolt, extra_routes=routes)
         return cls(
             services=services,
             client=client,
@@ -168,6 +202,7 @@ class BotApp:
         scheduler.start(paused=True)
         schedule_retrain_jobs(self.services)
         schedule_monitor_jobs(self.services)
+        schedule_pipeline_jobs(self.services)
         url = settings.resolved_database_url
         key = bot_key(url)
         rekey_stored_jobs(scheduler, key)
@@ -255,6 +290,7 @@ class BotApp:
         await self.services.updates.aclose()
         await self.services.model_server.aclose()
         await self.services.monitoring.aclose()
+        await self.services.pipelines.aclose()
         if self.election is not None:
             # Pauses the scheduler and unregisters first, then a standby may take over.
             await self.election.stop()
@@ -278,11 +314,14 @@ class BotApp:
             log.warning("model registry not reachable yet: %s", exc)
 
 
-def domain_actions(deploy: DeployDeps, retrain: RetrainDeps) -> ActionCatalog:
+def domain_actions(
+    deploy: DeployDeps, retrain: RetrainDeps, pipeline: PipelineActionDeps
+) -> ActionCatalog:
     """Every action a runbook step may name, from every domain, each given its dependencies."""
     actions = ActionCatalog()
     register_deploy_actions(actions, deploy)
     register_retrain_actions(actions, retrain)
+    register_pipeline_actions(actions, pipeline)
     return actions
 
 
@@ -296,6 +335,8 @@ def build_actions(
     renderer: TemplateRenderer,
     pool: ProcessPool,
     client: AsyncWebClient,
+    ingestor: Ingestor,
+    pipelines: PipelineService,
 ) -> ActionCatalog:
     """The runbook actions of every domain, each domain given its typed dependencies."""
     # Closed over by each domain's actions at registration, rather than handed to the engine:
@@ -316,5 +357,7 @@ def build_actions(
             pool=pool,
             reports=SlackRetrainReporter(client, renderer, slash=settings.slash_command),
             settings=settings,
+            ingestor=ingestor,
         ),
+        PipelineActionDeps(pipelines=pipelines),
     )

@@ -20,6 +20,7 @@ from bot.metrics import BotMetrics
 from bot.model_registry.service import ModelService
 from bot.model_status import ModelStatusCache
 from bot.monitoring import MonitoringService
+from bot.pipelines.wiring import Pipelines
 from bot.process_pool import ProcessPool
 from bot.runbook import RunbookEngine
 from bot.slack.status_cache import StatusCache
@@ -47,6 +48,7 @@ class Services:
     alert_sink: AlertIntake
     incidents: IncidentFlows
     updates: IncidentUpdates  # stakeholder updates, following the incidents
+    pipelines: Pipelines  # the data pipeline on Dagster: monitor, flows, ingestion
     audit_buffer: AuditBuffer = field(init=False)
     status_cache: StatusCache = field(default_factory=StatusCache)
     started_monotonic: float = field(default_factory=time.monotonic)

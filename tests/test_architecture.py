@@ -51,6 +51,8 @@ DOMAIN_EXCEPTIONS: dict[str, str] = {
     "bot.updates.scheduled": "apscheduler: update and reminder jobs add their own triggers",
     "bot.monitoring.scheduled": "apscheduler: monitoring jobs add their own triggers",
     "bot.retrain.scheduled": "apscheduler: retrain jobs add their own triggers",
+    "bot.pipelines.scheduled": "apscheduler: the pipeline poll adds its own trigger",
+    "bot.pipelines.webhook": "starlette: the failure sensor's route sits beside the pipeline domain",
 }
 
 

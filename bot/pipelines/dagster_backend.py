@@ -70,9 +70,9 @@ def _run(node: dict[str, Any]) -> PipelineRun:
 class DagsterPipelines:
     """The Dagster backend: `url` is the webserver (http://host:3000), GraphQL at /graphql."""
 
-    def __init__(self, url: str, *, timeout: float = 1.5, ui_url: str | None = None) -> None:
-        self.url = url.rstrip("/")
-        self.ui_url = (ui_url or url).rstrip("/")
+    def __init__(self, url: str | None, *, timeout: float = 1.5, ui_url: str | None = None) -> None:
+        self.url = (url or "").rstrip("/")
+        self.ui_url = (ui_url or url or "").rstrip("/")
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 1.0)))
         self._repo: dict[str, Any] | None = None
 
@@ -83,6 +83,8 @@ class DagsterPipelines:
         return f"{self.ui_url}/runs/{run_id}"
 
     async def _query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not self.url:
+            raise EngineUnavailable("no pipeline engine configured: set DAGSTER_URL")
         try:
             reply = await self._client.post(
                 f"{self.url}/graphql", json={"query": query, "variables": variables or {}}

@@ -9,15 +9,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from bot.config import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_FILE = "iris-bot-webhook.json"  # read by pipelines/settings.py:webhook_target
@@ -153,3 +157,29 @@ class EmbeddedDagster:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self._procs.clear()
+
+
+def beside_bot(settings: Settings) -> tuple[EmbeddedDagster | None, Settings]:
+    """Start Dagster beside the bot unless DAGSTER_URL names one (or DAGSTER_EMBEDDED=false).
+
+    Returns at once with the settings pointed at it: the webserver and then the daemon come up
+    in the background while the bot already answers (pipeline commands say the engine is not
+    answering until then).
+    """
+    if settings.dagster_url or not settings.dagster_embedded:
+        return None, settings
+    token = settings.pipeline_webhook_token or secrets.token_hex(16)
+    dagster = EmbeddedDagster(
+        home=(settings.oncall_data_dir / "dagster").resolve(),
+        data_dir=settings.oncall_data_dir,
+        database_url=settings.resolved_database_url,
+        host=settings.host if settings.host != "0.0.0.0" else "127.0.0.1",
+        port=settings.dagster_port,
+        # One machine: backfills start within seconds rather than Dagster's 30 s default.
+        daemon_interval=5.0,
+    )
+    dagster.start()
+    threading.Thread(target=dagster.wait_ready, name="dagster-start", daemon=True).start()
+    return dagster, settings.model_copy(
+        update={"dagster_url": dagster.url, "pipeline_webhook_token": token}
+    )

@@ -14,6 +14,8 @@ from bot.deploy.actions import DeployDeps
 from bot.deploy.model_server import ModelServerClient
 from bot.messages import TemplateRenderer
 from bot.model_registry.mlflow_backend import MlflowModelService
+from bot.pipelines.actions import PipelineActionDeps
+from bot.pipelines.wiring import make_ingestor, pipeline_engine
 from bot.process_pool import ProcessPool
 from bot.retrain.actions import RetrainDeps
 from bot.runbook import ActionCatalog, load_runbooks
@@ -41,10 +43,19 @@ def real_actions(tmp_path: Path) -> Iterator[ActionCatalog]:
         renderer=TemplateRenderer(settings.templates_dir),
         settings=settings,
     )
-    retrain = RetrainDeps(
-        db=db, models=models, pool=ProcessPool(1), reports=_NoReports(), settings=settings
+    engine = pipeline_engine(dagster_url=None, timeout=1.0)
+    ingestor = make_ingestor(
+        service=engine, dagster_url=None, database_url=str(db.engine.url), data_dir=tmp_path
     )
-    yield domain_actions(deploy, retrain)
+    retrain = RetrainDeps(
+        db=db,
+        models=models,
+        pool=ProcessPool(1),
+        reports=_NoReports(),
+        settings=settings,
+        ingestor=ingestor,
+    )
+    yield domain_actions(deploy, retrain, PipelineActionDeps(pipelines=engine))
     db.dispose()
 
 

@@ -12,6 +12,7 @@ from bot.slack.handlers import (
     deploy,
     incidents,
     monitoring,
+    pipeline,
     reminders,
     retrain,
     runbooks,
@@ -27,6 +28,7 @@ COMMANDS: tuple[Command, ...] = (
     *monitoring.COMMANDS,
     *incidents.COMMANDS,
     *subscriptions.COMMANDS,
+    *pipeline.COMMANDS,
 )
 
 BUTTONS: tuple[Button | Modal, ...] = (
@@ -35,6 +37,7 @@ BUTTONS: tuple[Button | Modal, ...] = (
     *incidents.BUTTONS,
     *subscriptions.BUTTONS,
     *reminders.BUTTONS,
+    *pipeline.BUTTONS,
 )
 
 
