@@ -12,6 +12,11 @@ from pipelines.settings import webhook_target
 ERROR_EXCERPT = 2000
 
 
+def _ended(context: RunFailureSensorContext) -> float | None:
+    record = context.instance.get_run_record_by_id(context.dagster_run.run_id)
+    return record.end_time if record is not None else None
+
+
 def failure_payload(context: RunFailureSensorContext) -> dict:
     """The failed run as the bot's endpoint reads it."""
     run = context.dagster_run
@@ -27,6 +32,7 @@ def failure_payload(context: RunFailureSensorContext) -> dict:
         "job_name": run.job_name,
         "partition": run.tags.get("dagster/partition"),
         "message": (context.failure_event.message or "")[:ERROR_EXCERPT],
+        "failed_at": _ended(context),
         "failed_steps": steps,
     }
 

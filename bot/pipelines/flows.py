@@ -190,6 +190,17 @@ class PipelineFlows:
             chosen = [p for p in wanted if p in set(missing)]
         if not chosen:
             raise PipelineRefused("nothing_to_backfill", job=job, start=start, end=end, mode=mode)
+        running = [
+            r for r in await self.pipelines.runs(job=job, limit=200)
+            if r.status in ACTIVE and r.partition in set(chosen)
+        ]  # fmt: skip
+        if running:
+            raise PipelineRefused(
+                "backfill_overlap",
+                job=job,
+                backfill=running[0].backfill_id or running[0].short_id,
+                overlap=sorted({r.partition for r in running if r.partition}),
+            )
         for other in await self.pipelines.active_backfills():
             overlap = sorted(set(other.partitions) & set(chosen))
             if overlap and (not other.job or other.job == job) and not other.finished:

@@ -13,14 +13,18 @@ from pipelines.resources import BotDatabase, DataFolder
 
 
 def execute_ingest(
-    *, database_url: str, data_dir: Path, partition: str
+    *, database_url: str, data_dir: Path, partition: str, timeout_seconds: float | None = None
 ) -> dict[str, Any] | list[FailedStep]:
     """The validated_rows metadata of a successful run, or the failed steps."""
     job = defs.get_job_def(INGEST_JOB)
+    run_config: dict[str, Any] = {}
+    if timeout_seconds is not None:
+        run_config = {"ops": {"validated_rows": {"config": {"timeout_seconds": timeout_seconds}}}}
     with DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
             instance=instance,
             partition_key=partition,
+            run_config=run_config,
             resources={
                 "database": BotDatabase(url=database_url),
                 "data": DataFolder(path=str(Path(data_dir).resolve())),

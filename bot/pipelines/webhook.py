@@ -41,6 +41,7 @@ class FailurePush(BaseModel):
     job_name: str = Field(min_length=1, max_length=200)
     partition: str | None = None
     message: str = ""
+    failed_at: float | None = None  # epoch seconds: a repeated push is the same notification
     failed_steps: list[StepIn] = Field(default_factory=list, max_length=100)
 
 
@@ -65,13 +66,13 @@ def pipeline_route(monitor: PipelineMonitor, auth: WebhookAuth) -> Route:
             return _error(400, describe_error(exc))
         if push.event != "run_failure":
             return _error(400, f"event: unsupported {push.event!r} (expected 'run_failure')")
-        now = datetime.now(UTC)
+        when = datetime.fromtimestamp(push.failed_at, UTC) if push.failed_at else None
         pushed = PipelineRun(
             run_id=push.run_id,
             job=push.job_name,
             status="FAILURE",
             started_at=None,
-            ended_at=now,
+            ended_at=when or datetime.now(UTC),
             partition=push.partition,
         )
         steps = [FailedStep(step_key=s.step_key, error=s.error) for s in push.failed_steps]
