@@ -73,7 +73,9 @@ class DagsterPipelines:
     def __init__(self, url: str | None, *, timeout: float = 1.5, ui_url: str | None = None) -> None:
         self.url = (url or "").rstrip("/")
         self.ui_url = (ui_url or url or "").rstrip("/")
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 1.0)))
+        # A Dagster that is down answers "not answering" within the connect timeout (inside
+        # Slack's ack budget); one that is up but busy gets `timeout` to answer.
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=1.0))
         self._repo: dict[str, Any] | None = None
 
     async def aclose(self) -> None:

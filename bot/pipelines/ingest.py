@@ -57,7 +57,10 @@ async def wait_for_run(
     """Poll until the run finishes; EngineUnavailable when it does not within `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
-        run = await pipelines.run(run_id=run_id)
+        try:
+            run = await pipelines.run(run_id=run_id)
+        except EngineUnavailable:
+            run = None  # a busy or restarting engine: ask again until the deadline
         if run is not None and run.finished:
             return run
         if time.monotonic() > deadline:

@@ -115,6 +115,8 @@ class PipelineMonitor:
         async with self._lock:
             run = pushed
             try:
+                if not self.assets:  # the impact names the job's assets and what they feed
+                    self.assets = {a.key: a for a in await self.pipelines.assets()}
                 run = await self.pipelines.run(run_id=pushed.run_id) or pushed
                 if not steps:
                     steps = await self.pipelines.failures(run_id=pushed.run_id)

@@ -16,9 +16,9 @@ from bot.pipelines.ingest import DagsterIngest, Ingestor, InProcessIngest
 from bot.pipelines.monitor import IncidentCloser, PipelineMonitor
 from bot.pipelines.service import PipelineService
 
-# How long the bot waits for one answer from Dagster: short enough that a command says "not
-# answering" inside Slack's ack budget.
-DAGSTER_TIMEOUT = 1.5
+# How long the bot waits for one answer from a Dagster that accepted the connection (a busy
+# webserver launching runs takes seconds); one that is down fails within the 1 s connect timeout.
+DAGSTER_TIMEOUT = 20.0
 
 
 @dataclass

@@ -32,7 +32,7 @@ async def test_broken_file_incident_rerun_from_failure_resolves(
 
     # The run-failure sensor pushes it (this bot does not poll): an incident with the step.
     header = await bot.slack.wait_for(
-        lambda m: "Pipeline ingest_landing failed" in m.plain() and "petal_width" in m.plain(),
+        lambda m: "Pipeline ingest_landing failed" in m.plain() and "Diagnosis" in m.plain(),
         timeout=60,
     )
     assert "validated_rows" in header.plain() and "/runs/" in header.plain()
