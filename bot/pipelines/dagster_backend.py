@@ -42,6 +42,13 @@ def _ints(entries: list[dict[str, Any]]) -> dict[str, int]:
     return {e["label"]: int(e["intValue"]) for e in entries if e.get("intValue") is not None}
 
 
+def _root(error: dict[str, Any] | None) -> str:
+    """The innermost cause's message: the database's own words, not Dagster's wrapper."""
+    while error and error.get("cause"):
+        error = error["cause"]
+    return ((error or {}).get("message") or "").strip()
+
+
 def _run(node: dict[str, Any]) -> PipelineRun:
     tags = {t["key"]: t["value"] for t in node.get("tags") or []}
     steps = tuple(
@@ -205,9 +212,7 @@ class DagsterPipelines:
     async def failures(self, *, run_id: str) -> list[FailedStep]:
         data = (await self._query(q.RUN_FAILURES, {"runId": run_id}))["logsForRun"]
         steps = [
-            FailedStep(
-                step_key=e["stepKey"], error=(e.get("error") or {}).get("message", "").strip()
-            )
+            FailedStep(step_key=e["stepKey"], error=_root(e.get("error")))
             for e in data.get("events") or []
             if e["__typename"] == "ExecutionStepFailureEvent"
         ]

@@ -29,7 +29,7 @@ query Runs($filter: RunsFilter, $limit: Int) { runsOrError(filter: $filter, limi
 RUN_FAILURES = """
 query Failures($runId: ID!) { logsForRun(runId: $runId, limit: 1000) { __typename
   ... on EventConnection { events { __typename
-      ... on ExecutionStepFailureEvent { stepKey error { message } }
+      ... on ExecutionStepFailureEvent { stepKey error { message cause { message cause { message } } } }
       ... on RunFailureEvent { message } } }
   ... on RunNotFoundError { message } ... on PythonError { message } } }
 """
@@ -80,6 +80,7 @@ mutation Backfill($params: LaunchBackfillParams!) { launchPartitionBackfill(back
 BACKFILL_STATUS = """
 query BackfillStatus($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename
   ... on PartitionBackfill { id status partitionNames numPartitions
+      partitionSet { name pipelineName }
       partitionStatuses { results { partitionName runId runStatus } } }
   ... on BackfillNotFoundError { message } ... on PythonError { message } } }
 """

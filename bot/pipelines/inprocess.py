@@ -12,11 +12,18 @@ from pipelines import INGEST_JOB, defs
 from pipelines.resources import BotDatabase, DataFolder
 
 
+def _root(error: Any) -> str:
+    """The innermost cause: the database's own words, not Dagster's wrapper around them."""
+    while error is not None and getattr(error, "cause", None) is not None:
+        error = error.cause
+    return (error.message if error is not None else "").strip()
+
+
 def execute_ingest(
     *, database_url: str, data_dir: Path, partition: str, timeout_seconds: float | None = None
 ) -> dict[str, Any] | list[FailedStep]:
     """The validated_rows metadata of a successful run, or the failed steps."""
-    job = defs.get_job_def(INGEST_JOB)
+    job = defs.resolve_job_def(INGEST_JOB)
     run_config: dict[str, Any] = {}
     if timeout_seconds is not None:
         run_config = {"ops": {"validated_rows": {"config": {"timeout_seconds": timeout_seconds}}}}

@@ -49,9 +49,9 @@ def pipeline_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipelin
     )
     dagster.start()
     try:
-        assert dagster.wait_ready(timeout=180), (root / "dagster-home").joinpath(
-            "dagster-webserver.log"
-        ).read_text()[-3000:]
+        assert dagster.wait_ready(timeout=180), (
+            (root / "dagster-home").joinpath("dagster-webserver.log").read_text()[-3000:]
+        )
         yield PipelineWorld(dagster=dagster, data_dir=data_dir, database_url=database_url)
     finally:
         dagster.stop()

@@ -57,10 +57,14 @@ async def test_broken_file_incident_rerun_from_failure_resolves(
     )
     assert "ingest_landing" in done.plain()
 
-    incident_id = monitor.problems.get("ingest_landing")
+    # The rerun's end makes the monitor look at once: fresh again, the incident resolves.
+    await bot.slack.wait_for(
+        lambda m: m.plain().startswith(":white_check_mark: INC-") and "ingest_landing" in m.plain(),
+        timeout=30,
+    )
     views = await bot.app.services.incidents.listing(limit=5)
     view = next(v for v in views if "ingest_landing" in (v.title or ""))
-    assert incident_id is None and view.status == IncidentStatus.RESOLVED
+    assert view.status == IncidentStatus.RESOLVED and "ingest_landing" not in monitor.problems
     assert monitor.freshness["validated_rows"].state in ("fresh", "recovered")
 
     # The new run ran only the failed step; a rerun of a success is refused.

@@ -19,6 +19,7 @@ async def monitor_command(ctx: Ctx) -> Rendered:
         model_name=settings.model_name,
         error_rate_max=settings.serving_error_rate_max,
         p99_max=settings.serving_p99_seconds,
+        window_stale=ctx.services.pipelines.monitor.window_stale(),
     )
 
 

@@ -53,7 +53,7 @@ async def pipeline_show_command(ctx: Ctx) -> Rendered:
 
 
 async def pipeline_rerun_command(ctx: Ctx) -> Rendered:
-    from_failure = not ctx.args.has("all")
+    from_failure = not ctx.args.flag("all")
     plan = await engine(
         ctx.services.pipelines.flows.plan_rerun(run_ref=ctx.arg("run"), from_failure=from_failure)
     )
@@ -63,7 +63,7 @@ async def pipeline_rerun_command(ctx: Ctx) -> Rendered:
 
 
 def _mode(ctx: Ctx) -> str:
-    chosen = [m for m in BACKFILL_MODES if ctx.args.has(m)]
+    chosen = [m for m in BACKFILL_MODES if ctx.args.flag(m)]
     return chosen[0] if len(chosen) == 1 else BACKFILL_MODES[0]
 
 

@@ -97,7 +97,7 @@ async def retrain_command(ctx: Ctx) -> Rendered:
     current = await _production(services)
     hold = retrain_hold(
         services.pipelines.monitor,
-        force=ctx.args.has("force"),
+        force=ctx.args.flag("force"),
         reason=ctx.args.option("reason", "") or "",
         admin=ctx.role.allows(Role.ADMIN),
     )
