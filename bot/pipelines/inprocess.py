@@ -41,12 +41,7 @@ def execute_ingest(
         if not result.success:
             return [
                 FailedStep(
-                    step_key=event.step_key or "",
-                    error=(
-                        event.step_failure_data.error.message
-                        if event.step_failure_data.error
-                        else ""
-                    ),
+                    step_key=event.step_key or "", error=_root(event.step_failure_data.error)
                 )
                 for event in result.get_step_failure_events()
             ]

@@ -83,10 +83,9 @@ class PipelineMonitor:
     # --- what other domains ask ------------------------------------------------------------
     def retrain_hold(self) -> dict[str, Any] | None:
         """Why a retrain must wait (training data stale or its job failed), or None."""
-        stale = [
-            self.freshness[a] for a in TRAINING_ASSETS if self.freshness.get(a, None) is not None
-        ]
-        stale = [f for f in stale if f.state == fr.STALE]
+        # An asset that never brought data is new, not late: it holds nothing (as it opens nothing).
+        known = [self.freshness[a] for a in TRAINING_ASSETS if a in self.freshness]
+        stale = [f for f in known if f.state == fr.STALE and f.last_new_at is not None]
         failed = [
             (job, run, steps)
             for job, problem in self.problems.items()
