@@ -53,7 +53,11 @@ def _error(status: int, message: str, **headers: str) -> Response:
 
 def pipeline_route(monitor: PipelineMonitor, auth: WebhookAuth) -> Route:
     async def receive(request: Request) -> Response:
-        problem = auth.check(request.headers.get("authorization"))
+        problem = (
+            auth.check(request.headers.get("authorization"))
+            if auth.configured
+            else "the pipeline webhook is not configured: set PIPELINE_WEBHOOK_TOKEN"
+        )
         if problem is not None:
             return _error(401, problem, **{"WWW-Authenticate": 'Bearer realm="pipelines"'})
         try:
