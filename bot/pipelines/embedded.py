@@ -73,6 +73,7 @@ class EmbeddedDagster:
     partitions_start: str | None = None
     log_dir: Path | None = None
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _stopped: bool = False
 
     @property
     def url(self) -> str:
@@ -124,7 +125,7 @@ class EmbeddedDagster:
         deadline = time.monotonic() + timeout
         query = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
         while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self._procs):
+            if self._stopped or any(p.poll() is not None for p in self._procs):
                 return False
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 reply = httpx.post(f"{self.url}/graphql", json={"query": query}, timeout=5.0)
@@ -145,6 +146,7 @@ class EmbeddedDagster:
         tmp.replace(path)
 
     def stop(self, timeout: float = 10.0) -> None:
+        self._stopped = True  # a start-up still waiting in the background gives up
         for proc in self._procs:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
