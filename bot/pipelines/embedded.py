@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -30,13 +31,18 @@ MAX_PARALLEL = 8
 PARALLEL_TAG = "iris/parallel-{n}"
 
 
-def dagster_yaml(home: Path) -> str:
-    """The instance config: SQLite under DAGSTER_HOME, a queue with per-backfill limits."""
+def dagster_yaml(home: Path, *, runs_in_daemon: bool = False) -> str:
+    """The instance config: SQLite under DAGSTER_HOME, a queue with per-backfill limits.
+
+    `runs_in_daemon` executes dequeued runs inside the daemon process (Dagster's own
+    SyncInMemoryRunLauncher) instead of one new Python process per run: one at a time and no
+    isolation, but no interpreter start-up per run. The test session uses it; `make run` does not.
+    """
     limits = [
         {"key": PARALLEL_TAG.format(n=n), "value": {"applyLimitPerUniqueValue": True}, "limit": n}
         for n in range(1, MAX_PARALLEL + 1)
     ]
-    config = {
+    config: dict[str, Any] = {
         "telemetry": {"enabled": False},
         "storage": {"sqlite": {"base_dir": str(home / "storage")}},
         "run_coordinator": {
@@ -50,6 +56,11 @@ def dagster_yaml(home: Path) -> str:
         },
         "run_monitoring": {"enabled": True, "poll_interval_seconds": 5},
     }
+    if runs_in_daemon:
+        config["run_launcher"] = {
+            "module": "dagster._core.launcher.sync_in_memory_run_launcher",
+            "class": "SyncInMemoryRunLauncher",
+        }
     return json.dumps(config, indent=2)  # JSON is YAML
 
 
@@ -72,6 +83,7 @@ class EmbeddedDagster:
     schedules: bool = True
     partitions_start: str | None = None
     log_dir: Path | None = None
+    runs_in_daemon: bool = False
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _stopped: bool = False
 
@@ -98,7 +110,9 @@ class EmbeddedDagster:
         """Spawn the webserver; returns at once. `wait_ready` starts the daemon after it, since
         both would otherwise create the same fresh SQLite storage at once."""
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "dagster.yaml").write_text(dagster_yaml(self.home))
+        (self.home / "dagster.yaml").write_text(
+            dagster_yaml(self.home, runs_in_daemon=self.runs_in_daemon)
+        )
         (self.data_dir / "landing").mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port(self.host)
