@@ -133,6 +133,12 @@ async def test_stale_data_opens_an_incident_holds_retrains_and_recovers(
         await bot.slack.wait_for_text("rows taken", user=ONCALL, timeout=RUN_TIMEOUT)
 
     monitor = bot.app.services.pipelines.monitor
+    await monitor.check()
+    await bot.command("pipeline")
+    card = (await bot.slack.wait_for_text("Iris data pipeline", user=ONCALL, timeout=30)).plain()
+    assert "*ingest_landing* · daily partitions · last run" in card
+    assert "`validated_rows` fresh" in card and "(warn 1d 2h, stale 1d 6h)" in card
+
     real_clock = monitor.clock
     monitor.clock = lambda: real_clock() + timedelta(hours=31)
     await monitor.check()
