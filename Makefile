@@ -18,6 +18,7 @@ $(BIN)/oncall-bot: pyproject.toml uv.lock | $(UV)
 	@touch $@
 
 ## Start the bot: Socket Mode or HTTP when Slack tokens are set, else the local workspace.
+## Dagster (webserver + daemon, data in var/dagster) starts beside it unless DAGSTER_URL is set.
 run: setup
 	$(BIN)/oncall-bot migrate
 	$(BIN)/oncall-bot bootstrap
@@ -51,8 +52,8 @@ bench: setup services
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 lint: setup
-	$(BIN)/ruff check bot tests bench
-	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/ruff check bot tests bench pipelines
+	$(BIN)/ruff format --check bot tests bench pipelines
 
 format: setup
 	$(BIN)/ruff format bot tests bench

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from bot.access.actions import register_access_actions
 from bot.access.flows import AccessFlows
 from bot.access.roles import RolePolicy
+from bot.alerts.webhook import WebhookAuth
 from bot.commands.catalog import CommandCatalog
 from bot.config import Settings
 from bot.db import Database
@@ -34,6 +35,17 @@ from bot.model_registry.mlflow_backend import MlflowModelService
 from bot.model_registry.service import ModelService
 from bot.model_status import ModelStatusCache
 from bot.monitoring.scheduled import schedule_monitor_jobs
+from bot.pipelines.actions import PipelineActionDeps, register_pipeline_actions
+from bot.pipelines.ingest import Ingestor
+from bot.pipelines.scheduled import schedule_pipeline_jobs
+from bot.pipelines.service import PipelineService
+from bot.pipelines.webhook import pipeline_route
+from bot.pipelines.wiring import (
+    DAGSTER_TIMEOUT,
+    build_pipelines,
+    make_ingestor,
+    pipeline_engine,
+)
 from bot.process_pool import ProcessPool
 from bot.quality.actions import QualityDeps, register_quality_actions
 from bot.quality.scheduled import schedule_quality_jobs
@@ -108,6 +120,13 @@ class BotApp:
             admins=roles.admins,
             bot=bot_key(url),
         )
+        engine_backend = pipeline_engine(dagster_url=settings.dagster_url, timeout=DAGSTER_TIMEOUT)
+        ingestor = make_ingestor(
+            service=engine_backend,
+            dagster_url=settings.dagster_url,
+            database_url=url,
+            data_dir=settings.oncall_data_dir,
+        )
         actions = build_actions(
             settings,
             db=db,
@@ -118,6 +137,8 @@ class BotApp:
             pool=pool,
             client=client,
             access=access.flows,
+            ingestor=ingestor,
+            pipelines=engine_backend,
         )
         runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
         alerting = build_alerting(
@@ -131,6 +152,14 @@ class BotApp:
             runbooks=RunbookIndex(runbooks),
         )
         incidents = alerting.incidents
+        pipelines = build_pipelines(
+            service=engine_backend,
+            ingestor=ingestor,
+            ui_url=settings.dagster_url,
+            sink=alerting.intake,
+            incidents=incidents,
+            renderer=renderer,
+        )
         # Runs started for an incident (or in its thread) also write to the incident's timeline.
         engine = RunbookEngine(
             db,
@@ -165,6 +194,7 @@ class BotApp:
             updates=alerting.updates,
             access=access.flows,
             quality=quality,
+            pipelines=pipelines,
         )
         commands = CommandCatalog()
         interactions = InteractionRouter()
@@ -173,11 +203,12 @@ class BotApp:
         bolt, _ = build_bolt_app(
             services, client=client, commands=commands, interactions=interactions
         )
-        web = build_web_app(
-            services,
-            bolt,
-            extra_routes=[*webhook_routes(settings, alerting.intake), local_jobs_route(services)],
-        )
+        routes = [
+            *webhook_routes(settings, alerting.intake),
+            local_jobs_route(services),
+            pipeline_route(pipelines.monitor, WebhookAuth(token=settings.pipeline_webhook_token)),
+        ]
+        web = build_web_app(services, bolt, extra_routes=routes)
         return cls(
             services=services,
             client=client,
@@ -201,6 +232,7 @@ class BotApp:
         schedule_quality_jobs(
             scheduler, self.services.quality, seconds=settings.quality_interval_seconds
         )
+        schedule_pipeline_jobs(self.services)
         url = settings.resolved_database_url
         key = bot_key(url)
         rekey_stored_jobs(scheduler, key)
@@ -302,6 +334,7 @@ class BotApp:
         if self.access is not None:
             self.access.stop()
         await self.services.quality.aclose()
+        await self.services.pipelines.aclose()
         if self.election is not None:
             # Pauses the scheduler and unregisters first, then a standby may take over.
             await self.election.stop()
@@ -325,7 +358,12 @@ class BotApp:
             log.warning("model registry not reachable yet: %s", exc)
 
 
-def domain_actions(deploy: DeployDeps, retrain: RetrainDeps, access: AccessFlows) -> ActionCatalog:
+def domain_actions(
+    deploy: DeployDeps,
+    retrain: RetrainDeps,
+    access: AccessFlows,
+    pipeline: PipelineActionDeps,
+) -> ActionCatalog:
     """Every action a runbook step may name, from every domain, each given its dependencies."""
     actions = ActionCatalog()
     register_deploy_actions(actions, deploy)
@@ -338,6 +376,7 @@ def domain_actions(deploy: DeployDeps, retrain: RetrainDeps, access: AccessFlows
             db=deploy.db, models=deploy.models, model_server_url=deploy.settings.model_server_url
         ),
     )
+    register_pipeline_actions(actions, pipeline)
     return actions
 
 
@@ -352,6 +391,8 @@ def build_actions(
     pool: ProcessPool,
     client: AsyncWebClient,
     access: AccessFlows,
+    ingestor: Ingestor,
+    pipelines: PipelineService,
 ) -> ActionCatalog:
     """The runbook actions of every domain, each domain given its typed dependencies."""
     # Closed over by each domain's actions at registration, rather than handed to the engine:
@@ -372,6 +413,8 @@ def build_actions(
             pool=pool,
             reports=SlackRetrainReporter(client, renderer, slash=settings.slash_command),
             settings=settings,
+            ingestor=ingestor,
         ),
         access,
+        PipelineActionDeps(pipelines=pipelines),
     )

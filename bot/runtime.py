@@ -18,6 +18,7 @@ from bot.localslack import LocalSlack
 from bot.localslack.shell import run_shell
 from bot.localslack.shell_io import log_to_file
 from bot.model_registry.bootstrap import bootstrap_from_settings
+from bot.pipelines.embedded import EmbeddedDagster, beside_bot
 from bot.servers import ServerTask
 from bot.serving.server import build_model_app
 from bot.startup import FIRST_START, Progress
@@ -45,6 +46,7 @@ def _stop_event() -> asyncio.Event:
 
 async def serve_http(settings: Settings, *, port: int | None = None) -> None:
     """HTTP mode: Slack posts to /slack/events; /healthz and /metrics beside it."""
+    dagster, settings = beside_bot(settings)
     app = BotApp.build(settings)
     await app.start()
     await app.start_monitoring()
@@ -53,12 +55,14 @@ async def serve_http(settings: Settings, *, port: int | None = None) -> None:
         app.web, host=settings.host, port=port or settings.port, log_level=settings.log_level
     )
     await server.start()
+    _tell_dagster(dagster, settings, server.port)
     print(f"oncall-bot: HTTP mode on http://{settings.host}:{server.port}/slack/events", flush=True)
     try:
         await _stop_event().wait()
     finally:
         await server.stop()
         await app.stop()
+        _stop_dagster(dagster)
 
 
 async def serve_socket(settings: Settings) -> None:
@@ -66,6 +70,7 @@ async def serve_socket(settings: Settings) -> None:
     # Only Socket Mode needs the websocket client stack; HTTP and local runs never load it.
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+    dagster, settings = beside_bot(settings)
     app = BotApp.build(settings)
     await app.start()
     await app.start_monitoring()
@@ -75,6 +80,7 @@ async def serve_socket(settings: Settings) -> None:
         app.web, host=settings.host, port=settings.port, log_level=settings.log_level
     )
     await server.start()
+    _tell_dagster(dagster, settings, server.port)
     print(
         f"oncall-bot: Socket Mode connected; health on http://{settings.host}:{server.port}/healthz",
         flush=True,
@@ -85,6 +91,7 @@ async def serve_socket(settings: Settings) -> None:
         await handler.close_async()
         await server.stop()
         await app.stop()
+        _stop_dagster(dagster)
 
 
 async def _until_serving(url: str, timeout: float = 30.0) -> None:
@@ -98,6 +105,18 @@ async def _until_serving(url: str, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.1)
     finally:
         await client.aclose()
+
+
+def _tell_dagster(dagster: EmbeddedDagster | None, settings: Settings, port: int) -> None:
+    """Where the embedded Dagster's failure sensor posts: this bot's /pipelines/dagster."""
+    if dagster is not None:
+        url = f"http://{dagster.host}:{port}/pipelines/dagster"
+        dagster.register_bot(url=url, token=settings.pipeline_webhook_token or "")
+
+
+def _stop_dagster(dagster: EmbeddedDagster | None) -> None:
+    if dagster is not None:
+        dagster.stop()
 
 
 LOCAL_BOT_TOKEN = "xoxb-local"
@@ -159,6 +178,7 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
     await _until_serving(local.model_server_url)
     progress.end()
     progress.begin("bot: scheduler, monitors and the Slack stand-in")
+    dagster, local = beside_bot(local)
     app = BotApp.build(local)
     app.services.mode = "local"
     await app.start()
@@ -169,6 +189,7 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
     await server.start()
     progress.end()
     progress.finished()
+    _tell_dagster(dagster, local, server.port)
     print(
         f"oncall-bot: local workspace. Slack stand-in at {slack.base_url}, bot at {bot_url}, "
         f"model server at {local.model_server_url}",
@@ -201,3 +222,4 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
         await app.stop()
         await model_server.stop()
         await slack.stop()
+        _stop_dagster(dagster)

@@ -21,6 +21,7 @@ from bot.metrics import BotMetrics
 from bot.model_registry.service import ModelService
 from bot.model_status import ModelStatusCache
 from bot.monitoring import MonitoringService
+from bot.pipelines.wiring import Pipelines
 from bot.process_pool import ProcessPool
 from bot.quality.service import QualityService
 from bot.runbook import RunbookEngine
@@ -51,6 +52,7 @@ class Services:
     updates: IncidentUpdates  # stakeholder updates, following the incidents
     access: AccessFlows  # the access runbook: requests, grants, revocations
     quality: QualityService  # feature contracts, missing-feature policies, late sources
+    pipelines: Pipelines  # the data pipeline on Dagster: monitor, flows, ingestion
     audit_buffer: AuditBuffer = field(init=False)
     status_cache: StatusCache = field(default_factory=StatusCache)
     started_monotonic: float = field(default_factory=time.monotonic)

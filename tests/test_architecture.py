@@ -55,6 +55,8 @@ DOMAIN_EXCEPTIONS: dict[str, str] = {
     "bot.access.scheduled": "apscheduler: grant deadline, retry and reminder jobs add their own triggers",
     "bot.quality.scheduled": "apscheduler: the quality monitor job adds its own trigger",
     "bot.serving.quality_routes": "starlette: the model server's GET /v1/quality beside the gate",
+    "bot.pipelines.scheduled": "apscheduler: the pipeline poll adds its own trigger",
+    "bot.pipelines.webhook": "starlette: the failure sensor's route sits beside the pipeline domain",
 }
 
 

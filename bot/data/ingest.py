@@ -96,13 +96,7 @@ def ingest_landing(db: Database, *, landing_dir: Path, archive: bool = True) -> 
     files: list[str] = []
     skipped: list[str] = []
     landing_dir = Path(landing_dir)
-    paths = sorted(
-        p
-        for p in (landing_dir.iterdir() if landing_dir.is_dir() else [])
-        # Dot-files are collectors' temporary files still being written (write, then rename).
-        if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
-    )
-    for path in paths:
+    for path in landing_paths(landing_dir):
         try:
             done = _ingest_file(db, path, tally)
         except OSError as exc:  # unreadable file: report it, leave it, try again next pass
@@ -122,6 +116,42 @@ def ingest_landing(db: Database, *, landing_dir: Path, archive: bool = True) -> 
         examples=tally.examples,
         seconds=round(time.perf_counter() - start, 3),
     )
+
+
+# Problems that make a whole file unreadable, as opposed to one bad row (which is quarantined).
+FILE_PROBLEMS = ("bad header", "too large")
+
+
+def landing_paths(landing_dir: Path) -> list[Path]:
+    """The landing files of one folder that ingestion would take, in name order."""
+    landing_dir = Path(landing_dir)
+    return sorted(
+        p
+        for p in (landing_dir.iterdir() if landing_dir.is_dir() else [])
+        # Dot-files are collectors' temporary files still being written (write, then rename).
+        if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def file_problem(path: Path) -> Problem | None:
+    """What makes the whole file unreadable (a header without the features, a JSON array that
+    does not parse, an unreadable file), or None when its rows can be read one by one."""
+    try:
+        rows = _rows(path)
+        try:
+            first = next(rows, None)
+        finally:
+            rows.close()
+    except OSError as exc:
+        return Problem("unreadable", f"{path.name}: cannot read ({exc.strerror or exc})")
+    if first is None or not isinstance(first[2], Problem):
+        return None
+    problem: Problem = first[2]
+    # A malformed JSON array is reported with no raw text: the file, not a line, is broken.
+    whole = problem.category in FILE_PROBLEMS or (
+        problem.category == "malformed JSON" and not first[1]
+    )
+    return Problem(problem.category, f"{path.name}: {problem.message}") if whole else None
 
 
 def _ingest_file(db: Database, path: Path, tally: _Tally) -> bool:

@@ -263,9 +263,12 @@ class MonitoringService:
             labels["version"] = str(version)
         return Finding(alertname, firing, severity, summary.strip(), description.strip(), labels)
 
-    def diagnose(self, *, alertname: str, labels: dict[str, str]) -> Diagnosis:
+    def diagnose(self, *, alertname: str, labels: dict[str, str]) -> Diagnosis | None:
         """The first diagnosis of an alert from the latest results (DiagnosisProvider)."""
         kind = diagnosis_kind(alertname)
+        if kind == "none" and labels.get("pipeline"):
+            return None  # the pipeline monitor's alerts carry their own diagnosis
+
         text = self.renderer.render(
             "monitor_diagnosis",
             kind=kind,

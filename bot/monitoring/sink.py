@@ -37,7 +37,7 @@ class Diagnosis:
 class DiagnosisProvider(Protocol):
     """Diagnoses an alert (by its name and labels) from the latest monitor results."""
 
-    def diagnose(self, *, alertname: str, labels: dict[str, str]) -> Diagnosis: ...
+    def diagnose(self, *, alertname: str, labels: dict[str, str]) -> Diagnosis | None: ...
 
 
 class LoggingAlertSink:

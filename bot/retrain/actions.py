@@ -21,13 +21,14 @@ from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.data.dataset import dataset_summary, training_set
-from bot.data.ingest import ingest_landing
 from bot.db import Database
 from bot.model_registry.errors import RegistryError
 from bot.model_registry.mlflow_backend import SKOPS_TRUSTED_TYPES
 from bot.model_registry.mlflow_tags import T_VALIDATION_REASONS, encode_reasons
 from bot.model_registry.schemas import Evaluation, ModelVersion
 from bot.model_registry.service import ModelService
+from bot.pipelines.ingest import IngestFailed, Ingestor
+from bot.pipelines.models import EngineUnavailable
 from bot.process_pool import ProcessPool
 from bot.quality.contract import derive_contract
 from bot.retrain import jobs
@@ -72,6 +73,7 @@ class RetrainDeps:
     pool: ProcessPool  # fitting runs in a worker process
     reports: RetrainReports
     settings: Settings  # the data folder, the gate's floor and tolerances
+    ingestor: Ingestor  # the pipeline's ingest job
 
 
 def landing_dir(settings: Any) -> Path:
@@ -127,10 +129,15 @@ def _run_message_ts(db: Any, run_id: int) -> str | None:
 
 
 async def ingest(deps: RetrainDeps, ctx: ActionContext) -> ActionResult:
-    db, settings = deps.db, deps.settings
-    folder = landing_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    report = await asyncio.to_thread(ingest_landing, db, landing_dir=folder)
+    # The pipeline's ingest job (on Dagster, or in process without one): one ingestion path.
+    landing_dir(deps.settings).mkdir(parents=True, exist_ok=True)
+    try:
+        report = await deps.ingestor.ingest()
+    except IngestFailed as exc:
+        step, error = (exc.steps[0].step_key, exc.steps[0].error) if exc.steps else ("", str(exc))
+        raise _failed("ingest_failed", step=step, error=error[:300]) from None
+    except EngineUnavailable as exc:
+        raise _failed("pipeline_unavailable", problem=str(exc)[:200]) from None
     top = sorted(report.reasons.items(), key=lambda kv: -kv[1])[:3]
     return _done(
         "ingested",

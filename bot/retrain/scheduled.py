@@ -18,7 +18,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.access.roles import Role
 from bot.data.dataset import rows_since
-from bot.data.ingest import ingest_landing
 from bot.deploy.flows import DeployContext, DeployRefused, start_deploy
 from bot.retrain.actions import landing_dir, landing_files_since, production_facts, trained_at
 from bot.retrain.options import ALL_SOURCES
@@ -65,13 +64,16 @@ def schedule_retrain_jobs(services: Services) -> None:
 
 
 async def ingest_once(services: Services) -> None:
-    """Ingest new landing files; failures are logged, the next run tries again."""
+    """Run the pipeline's ingest job; failures are logged (and become incidents through the
+    pipeline monitor), the next run tries again."""
+    if not services.settings.dagster_url:
+        return  # without a Dagster, ingestion runs when asked (`/iris data ingest`, a retrain)
     folder = landing_dir(services.settings)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        report = await asyncio.to_thread(ingest_landing, services.db, landing_dir=folder)
-    except Exception:
-        log.exception("scheduled ingestion of %s failed", folder)
+        report = await services.pipelines.ingestor.ingest()
+    except Exception as exc:
+        log.warning("scheduled ingestion of %s failed: %s", folder, exc)
         return
     if report.files:
         log.info(
@@ -88,6 +90,10 @@ async def scheduled_retrain(services: Services) -> RunState | None:
     # A late source (bot/quality/sources.py) holds scheduled retrains; a person may still retrain.
     if held := await services.quality.held("scheduled retrains"):
         log.info("scheduled retrain held: %s late", ", ".join(s.source for s in held))
+        return None
+    hold = services.pipelines.monitor.retrain_hold()
+    if hold is not None:
+        log.warning("scheduled retrain held: training data stale or its pipeline failed")
         return None
     production = await asyncio.to_thread(production_facts, models)
     if production is not None:

@@ -15,6 +15,8 @@ from bot.deploy.actions import DeployDeps
 from bot.deploy.model_server import ModelServerClient
 from bot.messages import TemplateRenderer
 from bot.model_registry.mlflow_backend import MlflowModelService
+from bot.pipelines.actions import PipelineActionDeps
+from bot.pipelines.wiring import make_ingestor, pipeline_engine
 from bot.process_pool import ProcessPool
 from bot.retrain.actions import RetrainDeps
 from bot.runbook import ActionCatalog, load_runbooks
@@ -44,8 +46,9 @@ def real_actions(tmp_path: Path) -> Iterator[ActionCatalog]:
         renderer=TemplateRenderer(settings.templates_dir),
         settings=settings,
     )
-    retrain = RetrainDeps(
-        db=db, models=models, pool=ProcessPool(1), reports=_NoReports(), settings=settings
+    engine = pipeline_engine(dagster_url=None, timeout=1.0)
+    ingestor = make_ingestor(
+        service=engine, dagster_url=None, database_url=str(db.engine.url), data_dir=tmp_path
     )
     access = build_access(
         settings,
@@ -56,7 +59,15 @@ def real_actions(tmp_path: Path) -> Iterator[ActionCatalog]:
         admins=frozenset(),
         bot="runbook-test",
     )
-    yield domain_actions(deploy, retrain, access.flows)
+    retrain = RetrainDeps(
+        db=db,
+        models=models,
+        pool=ProcessPool(1),
+        reports=_NoReports(),
+        settings=settings,
+        ingestor=ingestor,
+    )
+    yield domain_actions(deploy, retrain, access.flows, PipelineActionDeps(pipelines=engine))
     db.dispose()
 
 

@@ -36,6 +36,8 @@ from tests.incidents.helpers import alert as make_alert
 from tests.incidents.helpers import notification
 
 ALERT_TOKEN = "alert-token"
+PIPELINE_TOKEN = "pipeline-token"
+PIPELINE_LIMIT = 256_000
 CASES = (
     "no_auth",
     "wrong_signature",
@@ -55,7 +57,7 @@ class Row:
     method: str
     path: str
     expect: dict[str, int]
-    credentials: str  # "slack" (signature), "alertmanager" (token), "none"
+    credentials: str  # "slack" (signature), "alertmanager" / "pipeline" (token), "none"
     limit: int = SLACK_LIMIT
     modes: tuple[str, ...] = MODES
     payload: bytes = b""
@@ -119,6 +121,20 @@ BOT_ROUTES = [
         payload=FORGED_ALERT,
         content_type="application/json",
     ),
+    Row(
+        "POST",
+        "/pipelines/dagster",
+        {
+            **_same(401),  # the failure sensor's token is checked before the body is read
+            "oversized": 413,
+            "chunked_oversized": 413,
+            "signed_malformed": 400,
+        },
+        "pipeline",
+        limit=PIPELINE_LIMIT,
+        payload=FORGED_ALERT,
+        content_type="application/json",
+    ),
 ]
 # The model server is an internal service (predict and feedback take no credentials); what
 # arrives here forged as Slack is not a prediction request, and bodies are bounded.
@@ -163,6 +179,8 @@ def good_credentials(row: Row, body: bytes) -> dict[str, str]:
         return slack_headers(body)
     if row.credentials == "alertmanager":
         return {"Authorization": f"Bearer {ALERT_TOKEN}"}
+    if row.credentials == "pipeline":
+        return {"Authorization": f"Bearer {PIPELINE_TOKEN}"}
     return {}
 
 
@@ -242,6 +260,7 @@ async def any_bot(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         tmp_path,
         mode=request.param,
         alert_webhook_token=ALERT_TOKEN,
+        pipeline_webhook_token=PIPELINE_TOKEN,
         monitor_interval_seconds=0,
         ingest_interval_seconds=0,
     )

@@ -15,6 +15,7 @@ from bot.slack.handlers import (
     incidents,
     monitoring,
     quality,
+    pipeline,
     reminders,
     retrain,
     runbooks,
@@ -32,6 +33,7 @@ COMMANDS: tuple[Command, ...] = (
     *subscriptions.COMMANDS,
     *access.COMMANDS,
     *quality.COMMANDS,
+    *pipeline.COMMANDS,
 )
 
 BUTTONS: tuple[Button | Modal, ...] = (
@@ -42,6 +44,7 @@ BUTTONS: tuple[Button | Modal, ...] = (
     *reminders.BUTTONS,
     *access_buttons.BUTTONS,
     *quality.BUTTONS,
+    *pipeline.BUTTONS,
 )
 
 

@@ -29,6 +29,7 @@ async def monitor_command(ctx: Ctx) -> Rendered | None:
         model_name=settings.model_name,
         error_rate_max=settings.serving_error_rate_max,
         p99_max=settings.serving_p99_seconds,
+        window_stale=ctx.services.pipelines.monitor.window_stale(),
     )
     await ctx.reply.respond(answer)  # the text first: the chart only adds to it
     labels = chart_labels(ctx.services.renderer, kind="accuracy", model_name=settings.model_name)

@@ -10,12 +10,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.roles import Role
 from bot.commands.context import Arg, Command, CommandContext, Opt, UserError
-from bot.data.service import dataset_summary, ingest_landing, rows_since
+from bot.data.service import dataset_summary, rows_since
 from bot.deploy.flows import start_deploy
 from bot.messages import Rendered, TemplateRenderer
 from bot.model_registry.errors import RegistryError, UnknownVersion
 from bot.model_registry.mlflow_tags import T_DISCARDED_BY, encode_reasons
 from bot.model_registry.service import parse_version_text
+from bot.pipelines.hold import retrain_hold
+from bot.pipelines.ingest import IngestFailed
 from bot.retrain.actions import (
     REASONS_TAG,
     landing_dir,
@@ -27,6 +29,7 @@ from bot.retrain.options import RetrainOptionsError, parse_retrain_options
 from bot.runbook import RunbookInputError, RunState
 from bot.services import Services
 from bot.slack.handlers.deploy import deploy_context, start
+from bot.slack.handlers.pipeline import engine as pipeline_engine
 from bot.slack.interactions import Button, Interaction
 
 Ctx = CommandContext[Services]
@@ -92,10 +95,18 @@ async def _production(services: Services) -> Any:
 async def retrain_command(ctx: Ctx) -> Rendered:
     services = ctx.services
     current = await _production(services)
+    hold = retrain_hold(
+        services.pipelines.monitor,
+        force=ctx.args.flag("force"),
+        reason=ctx.args.option("reason", "") or "",
+        admin=ctx.role.allows(Role.ADMIN),
+    )
+    if hold is not None:
+        raise UserError("pipeline_held", result="refused", hold=hold)
     try:
         options = parse_retrain_options(
             params=ctx.args.params,
-            options=ctx.args.options,
+            options={k: v for k, v in ctx.args.options.items() if k != "reason"},
             flags=ctx.args.flags,
             positionals=ctx.args.positionals,
             default_estimator=current.estimator if current is not None else None,
@@ -152,9 +163,15 @@ async def data_command(ctx: Ctx) -> Rendered:
 
 
 async def data_ingest_command(ctx: Ctx) -> Rendered:
-    folder = landing_dir(ctx.services.settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    report = await asyncio.to_thread(ingest_landing, ctx.services.db, landing_dir=folder)
+    # The pipeline's ingest job, launched and waited for: the one ingestion path.
+    landing_dir(ctx.services.settings).mkdir(parents=True, exist_ok=True)
+    pipelines = ctx.services.pipelines
+    try:
+        report = await pipeline_engine(pipelines.ingestor.ingest())
+    except IngestFailed as exc:
+        raise UserError(
+            "pipeline_ingest_failed", result="failed", run=exc.run, steps=exc.steps, url=exc.url
+        ) from None
     return ctx.services.renderer.render("data_ingest", slash=ctx.slash, report=report)
 
 
@@ -214,6 +231,7 @@ COMMANDS = (
             Opt("estimator", value="NAME"),
             Opt("include", value="landing,feedback"),
             Opt("force"),
+            Opt("reason", value='"..."'),
         ),
         params=True,
     ),
