@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from bot.db import Database
 from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import DeployDeps, register_deploy_actions
 from bot.deploy.model_server import ModelServerClient
+from bot.gameday.context import GamedayDeps
+from bot.gameday.ports import Responder
+from bot.gameday.scheduled import SchedulerPacer
+from bot.gameday.wiring import build_gamedays
 from bot.incidents.runbook_link import IncidentRunbookReporter
 from bot.leader import LeaderElection, leader_lock
 from bot.messages import TemplateRenderer, require_valid_templates
@@ -38,6 +43,7 @@ from bot.runbook import ActionCatalog, RunbookEngine, load_runbooks
 from bot.scheduling import make_scheduler, scheduler_election
 from bot.services import Services
 from bot.slack.bolt_app import build_bolt_app
+from bot.slack.gameday_reporter import SlackDrillReporter
 from bot.slack.client import make_web_client
 from bot.slack.handlers import register_all
 from bot.slack.handlers.retrain import SlackRetrainReporter
@@ -71,8 +77,15 @@ class BotApp:
         return self.services.model_status
 
     @classmethod
-    def build(cls, settings: Settings, *, migrate: bool = True) -> BotApp:
-        """Wire every part; `migrate` applies database migrations first."""
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        migrate: bool = True,
+        scripted: Callable[[], Responder] | None = None,
+    ) -> BotApp:
+        """Wire every part; `migrate` applies database migrations first. `scripted` makes the
+        game days' scripted responder (where the host can click: the local workspace, tests)."""
         settings.oncall_data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url
         if migrate:
@@ -123,6 +136,26 @@ class BotApp:
             ),
             renderer=renderer,
         )
+        gameday = build_gamedays(
+            settings,
+            deps_without_http=lambda http: GamedayDeps(
+                settings=settings,
+                db=db,
+                models=models,
+                engine=engine,
+                monitoring=alerting.monitoring,
+                incidents=incidents,
+                updates=alerting.updates,
+                http=http,
+            ),
+            reporter=SlackDrillReporter(
+                client, renderer, channel=settings.oncall_channel, slash=settings.slash_command
+            ),
+            pacer=SchedulerPacer(scheduler, monitor_seconds=settings.monitor_interval_seconds),
+            renderer=renderer,
+            local=settings.mode == "local",
+            scripted=scripted,
+        )
         services = Services(
             settings=settings,
             mode=settings.mode,
@@ -141,6 +174,7 @@ class BotApp:
             alert_sink=alerting.intake,
             incidents=incidents,
             updates=alerting.updates,
+            gameday=gameday,
         )
         commands = CommandCatalog()
         interactions = InteractionRouter()
@@ -213,6 +247,8 @@ class BotApp:
         resumed = await engine.resume_incomplete()
         if resumed:
             log.info("resumed runbook runs %s", resumed)
+        if drills := await self.services.gameday.recover():  # resumed, or cleaned up
+            log.info("game day drills resumed after a restart: %s", drills)
 
         async def resume_while_leading() -> None:
             while self.election is not None and self.election.is_leader:
@@ -243,6 +279,7 @@ class BotApp:
             return
         self.started = False
         await self.model_status.stop()
+        await self.services.gameday.aclose()  # drills pause; the next start resumes them
         if self._resumer is not None:
             self._resumer.cancel()  # before the engine closes, so it resumes nothing more
         await self.services.engine.aclose()

@@ -14,6 +14,7 @@ from bot.audit.buffer import AuditBuffer
 from bot.config import Mode, Settings
 from bot.db import Database
 from bot.deploy.model_server import ModelServerClient
+from bot.gameday.flows import GameDays
 from bot.incidents.flows import IncidentFlows
 from bot.messages import TemplateRenderer
 from bot.metrics import BotMetrics
@@ -47,6 +48,7 @@ class Services:
     alert_sink: AlertIntake
     incidents: IncidentFlows
     updates: IncidentUpdates  # stakeholder updates, following the incidents
+    gameday: GameDays  # game day drills (bot/gameday)
     audit_buffer: AuditBuffer = field(init=False)
     status_cache: StatusCache = field(default_factory=StatusCache)
     started_monotonic: float = field(default_factory=time.monotonic)

@@ -140,7 +140,10 @@ class IncidentUpdates:
         """The subscribers of an incident who want it at its current severity, with
         STAKEHOLDER_CHANNEL (every severity) always among them."""
         found = await self._db(
-            subscriptions.for_incident, incident_id=incident.id, severity=incident.severity
+            subscriptions.for_incident,
+            incident_id=incident.id,
+            severity=incident.severity,
+            drill=incident.drill,
         )
         channel = self.stakeholder_channel
         if channel and all(s.id != channel for s in found):

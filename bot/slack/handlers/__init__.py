@@ -10,6 +10,7 @@ from bot.services import Services
 from bot.slack.handlers import (
     core,
     deploy,
+    gameday,
     incidents,
     monitoring,
     reminders,
@@ -27,6 +28,7 @@ COMMANDS: tuple[Command, ...] = (
     *monitoring.COMMANDS,
     *incidents.COMMANDS,
     *subscriptions.COMMANDS,
+    *gameday.COMMANDS,
 )
 
 BUTTONS: tuple[Button | Modal, ...] = (
@@ -35,6 +37,7 @@ BUTTONS: tuple[Button | Modal, ...] = (
     *incidents.BUTTONS,
     *subscriptions.BUTTONS,
     *reminders.BUTTONS,
+    *gameday.BUTTONS,
 )
 
 

@@ -1,0 +1,36 @@
+"""The scripted responder of a game day: a user of the stand-in who clicks what the runbook
+offers, as a person would, through the stand-in (signed requests to the bot), nothing patched."""
+
+from __future__ import annotations
+
+from bot.gameday.context import DrillContext
+from bot.gameday.scenario import RespondStep
+from bot.localslack.models import Message
+from bot.localslack.slack import LocalSlack
+
+WAIT_SECONDS = 600.0
+
+
+class ScriptedResponder:
+    def __init__(self, slack: LocalSlack, *, user: str) -> None:
+        self.slack, self.user = slack, user
+        self.since = slack.seq  # only messages of this drill, not older cards
+
+    async def respond(self, *, ctx: DrillContext, steps: list[RespondStep]) -> int:
+        """Click each step's button on the first message that offers it; the clicks made."""
+        clicks = 0
+        for step in steps:
+
+            def offers(m: Message, step: RespondStep = step) -> bool:
+                return (
+                    not m.deleted
+                    and any(action == step.click for action, _, _ in m.buttons)
+                    and step.text in m.plain()
+                )
+
+            message = await self.slack.wait_for(
+                offers, timeout=ctx.seconds(WAIT_SECONDS), since=self.since
+            )
+            await self.slack.click(self.user, message, step.click)
+            clicks += 1
+        return clicks
