@@ -43,8 +43,8 @@ from bot.runbook import ActionCatalog, RunbookEngine, load_runbooks
 from bot.scheduling import make_scheduler, scheduler_election
 from bot.services import Services
 from bot.slack.bolt_app import build_bolt_app
-from bot.slack.gameday_reporter import SlackDrillReporter
 from bot.slack.client import make_web_client
+from bot.slack.gameday_reporter import SlackDrillReporter
 from bot.slack.handlers import register_all
 from bot.slack.handlers.retrain import SlackRetrainReporter
 from bot.slack.incident_wiring import RunbookIndex, build_alerting, webhook_routes
@@ -147,6 +147,7 @@ class BotApp:
                 incidents=incidents,
                 updates=alerting.updates,
                 http=http,
+                renderer=renderer,
             ),
             reporter=SlackDrillReporter(
                 client, renderer, channel=settings.oncall_channel, slash=settings.slash_command

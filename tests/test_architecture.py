@@ -51,6 +51,7 @@ DOMAIN_EXCEPTIONS: dict[str, str] = {
     "bot.updates.scheduled": "apscheduler: update and reminder jobs add their own triggers",
     "bot.monitoring.scheduled": "apscheduler: monitoring jobs add their own triggers",
     "bot.retrain.scheduled": "apscheduler: retrain jobs add their own triggers",
+    "bot.gameday.scheduled": "apscheduler: a drill's --speed reschedules the monitor job",
 }
 
 

@@ -25,13 +25,12 @@ class ResolveDrillIncidents:
                     )
                 )
             )
+        summary = ctx.deps.renderer.render("gameday_event", ctx=ctx, kind="drill_over", facts={})
         for incident_id in ids:
             await ctx.deps.incidents.resolve(
-                incident_id=incident_id,
-                actor=ctx.owner,
-                summary=f"game day drill {ctx.run_id} over",
+                incident_id=incident_id, actor=ctx.owner, summary=summary.text
             )
-        return f"{len(ids)} drill incidents resolved"
+        return f"resolve_drill_incidents: {len(ids)}"
 
 
 @dataclass(frozen=True)
@@ -43,9 +42,9 @@ class RestoreProduction:
         models = ctx.deps.models
         now = await asyncio.to_thread(models.production_version)
         if before is None or now == before:
-            return f"production is v{now}"
+            return f"restore_production: v{now}"
         await asyncio.to_thread(models.set_production, int(before))
-        return f"production moved back from v{now} to v{before}"
+        return f"restore_production: v{now} -> v{before}"
 
 
 def register_cleanups(cleanups: KindRegistry[CleanUp]) -> None:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.db import Database
     from bot.incidents.flows import IncidentFlows
+    from bot.messages import TemplateRenderer
     from bot.model_registry.service import ModelService
     from bot.monitoring import MonitoringService
     from bot.runbook import RunbookEngine
@@ -36,6 +37,7 @@ class GamedayDeps:
     incidents: IncidentFlows
     updates: IncidentUpdates
     http: httpx.AsyncClient
+    renderer: TemplateRenderer
 
 
 @dataclass

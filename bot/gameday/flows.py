@@ -42,7 +42,8 @@ class ScenarioListing:
     title: str
     runbook: str
     unattended: bool
-    waiting: str | None
+    fault: str
+    waiting: str | None  # the runbook it waits for
 
 
 class _Recorded:
@@ -108,7 +109,9 @@ class GameDays:
     def listing(self) -> list[ScenarioListing]:
         """Every scenario, with why it cannot run yet when it waits for its runbook."""
         return [
-            ScenarioListing(s.id, s.title, s.runbook, s.unattended, s.waiting_reason(self.kinds))
+            ScenarioListing(
+                s.id, s.title, s.runbook, s.unattended, s.fault.kind, s.waiting_for(self.kinds)
+            )
             for s in sorted(self.scenarios.values(), key=lambda s: s.id)
         ]
 
@@ -134,8 +137,10 @@ class GameDays:
         scenario = self.scenarios.get(scenario_id)
         if scenario is None:
             raise DrillRefused("unknown", wanted=scenario_id, known=sorted(self.scenarios))
-        if (waiting := scenario.waiting_reason(self.kinds)) is not None:
-            raise DrillRefused("waiting", scenario=scenario.id, reason=waiting)
+        if (waiting := scenario.waiting_for(self.kinds)) is not None:
+            raise DrillRefused(
+                "waiting", scenario=scenario.id, fault=scenario.fault.kind, runbook=waiting
+            )
         if not 0 < speed <= MAX_SPEED:
             raise DrillRefused("speed", speed=speed, most=MAX_SPEED)
         if not force and (open_ := await self._db(service.open_real_incidents)):

@@ -18,6 +18,7 @@ from bot.deploy import service as deploy_service
 from bot.gameday.context import DrillContext
 from bot.gameday.kinds import KindRegistry, KindSpec, Param, Probe, ProbeResult
 from bot.incidents.models import Incident, IncidentAlert, IncidentStatus
+from bot.model_registry.mlflow_tags import T_DISCARDED_BY
 from bot.runbook.models import RunbookRun, RunbookStep
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq}
@@ -225,15 +226,19 @@ class IncidentProbe:
 
 @dataclass(frozen=True)
 class CandidateProbe:
-    """A version registered since the drill started has this validation status."""
+    """A version registered since the drill started has this validation status (and, with
+    `discarded`, someone discarded it)."""
 
     status: str
+    discarded: bool
 
     async def check(self, ctx: DrillContext) -> ProbeResult:
         before = int(ctx.vars.get("latest_version_before") or 0)
         versions = await asyncio.to_thread(ctx.deps.models.list_versions)
         for version in versions:
             if version.version > before and version.validation_status == self.status:
+                if self.discarded and not version.tags.get(T_DISCARDED_BY):
+                    return ProbeResult(False, f"v{version.version} is {self.status}, not discarded")
                 return ProbeResult(True, f"v{version.version} is {self.status}")
         return ProbeResult(False, f"no new version is {self.status}")
 
@@ -307,7 +312,10 @@ def register_probes(probes: KindRegistry[Probe]) -> None:
         KindSpec(
             "candidate",
             "a version registered since the drill started has this validation status",
-            lambda a: CandidateProbe(a["status"]),
-            {"status": Param("str", required=True, choices=("passed", "rejected", "pending"))},
+            lambda a: CandidateProbe(a["status"], a["discarded"]),
+            {
+                "status": Param("str", required=True, choices=("passed", "rejected", "pending")),
+                "discarded": Param("bool", default=False),
+            },
         )
     )

@@ -26,6 +26,7 @@ def build_report(
     state: dict[str, Any],
     outcome: DrillOutcome,
     reason: str,
+    detail: str,
     steady_after: bool,
     now: datetime,
 ) -> dict[str, Any]:
@@ -67,6 +68,7 @@ def build_report(
         "speed": ctx.speed,
         "outcome": outcome.value,
         "reason": reason,
+        "reason_detail": detail,
         "detect_seconds": detect,
         "mitigate_seconds": mitigate,
         "monitor_interval_seconds": interval,

@@ -31,9 +31,9 @@ POLL_SECONDS = 0.05
 class DrillStopped(Exception):
     """The drill ends early: aborted by its owner or its abort condition, or timed out."""
 
-    def __init__(self, outcome: DrillOutcome, reason: str) -> None:
+    def __init__(self, outcome: DrillOutcome, reason: str, detail: str = "") -> None:
         super().__init__(reason)
-        self.outcome, self.reason = outcome, reason
+        self.outcome, self.reason, self.detail = outcome, reason, detail
 
 
 @dataclass
@@ -83,28 +83,28 @@ class DrillRunner:
         """Poll until every probe holds; the time it did. Stops on abort and at the deadline."""
         while True:
             if self.abort.is_set():
-                raise DrillStopped(DrillOutcome.ABORTED, "the owner pressed Abort")
+                raise DrillStopped(DrillOutcome.ABORTED, "abort_pressed")
             results = await self.probe(calls)
             if all(r.ok for _, r in results):
                 return time.time()
             if self.scenario.abort_when and all(
                 r.ok for _, r in await self.probe(self.scenario.abort_when)
             ):
-                raise DrillStopped(DrillOutcome.ABORTED, "the abort condition held")
+                raise DrillStopped(DrillOutcome.ABORTED, "abort_condition")
             if time.time() > deadline:
                 failing = "; ".join(r.detail for _, r in results if not r.ok)
-                raise DrillStopped(DrillOutcome.FAILED, f"not {what} in time: {failing}")
+                raise DrillStopped(DrillOutcome.FAILED, f"not_{what}", failing)
             await asyncio.sleep(POLL_SECONDS)
 
     # --- the phases --------------------------------------------------------------------------
     async def drive(self) -> DrillOutcome:
         """Run (or resume) the drill to its end, clean-up and report included."""
-        outcome, reason = DrillOutcome.PASSED, ""
+        outcome, reason, detail = DrillOutcome.PASSED, "", ""
         phase = self.state.get("phase")
         if phase == "cleaning":  # resumed after a restart: finish the clean-up it began
             stored = self.state.get("outcome") or DrillOutcome.INTERRUPTED.value
-            reason = self.state.get("reason") or "the bot stopped before the fault was in place"
-            await self.clean_up(DrillOutcome(stored), reason)
+            reason = self.state.get("reason") or "stopped_before_fault"
+            await self.clean_up(DrillOutcome(stored), reason, self.state.get("reason_detail", ""))
             return DrillOutcome(stored)
         try:
             if phase == "mitigated":
@@ -115,14 +115,14 @@ class DrillRunner:
             else:
                 await self._detect_and_mitigate()
         except DrillStopped as stop:
-            outcome, reason = stop.outcome, stop.reason
+            outcome, reason, detail = stop.outcome, stop.reason, stop.detail
         except asyncio.CancelledError:
             # The bot stops: the stored phase lets the next start resume this drill.
             raise
         except Exception as exc:
             log.exception("drill %s failed", self.ctx.run_id)
-            outcome, reason = DrillOutcome.FAILED, f"{type(exc).__name__}: {exc}"
-        await self.clean_up(outcome, reason)
+            outcome, reason, detail = DrillOutcome.FAILED, "error", f"{type(exc).__name__}: {exc}"
+        await self.clean_up(outcome, reason, detail)
         return outcome
 
     async def _steady_state_and_inject(self) -> None:
@@ -144,7 +144,7 @@ class DrillRunner:
         ctx.fault_at = time.time()
         fault_state = await spec.make(self.scenario.fault.args).inject(ctx)
         self._save(phase="injected", fault=fault_state, fault_at=ctx.fault_at)
-        await self._event("fault_injected", kind=self.scenario.fault.kind)
+        await self._event("fault_injected", fault=self.scenario.fault.kind)
 
     async def _detect_and_mitigate(self) -> None:
         ctx, scenario = self.ctx, self.scenario
@@ -190,19 +190,19 @@ class DrillRunner:
         await self._event("fault_reverted")
         return True
 
-    async def clean_up(self, outcome: DrillOutcome, reason: str) -> None:
+    async def clean_up(self, outcome: DrillOutcome, reason: str, detail: str = "") -> None:
         """Revert the fault, run the scenario's clean-ups, check the steady state, report."""
         ctx = self.ctx
         self._status(DrillStatus.CLEANING)
-        self._save(phase="cleaning", outcome=outcome.value, reason=reason)
+        self._save(phase="cleaning", outcome=outcome.value, reason=reason, reason_detail=detail)
         done: list[str] = []
         if not self.state.get("reverted"):
             try:
                 if await self._revert():
-                    done.append("fault reverted")
+                    done.append("revert_fault: ok")
             except Exception as exc:
                 log.exception("drill %s: reverting the fault failed", ctx.run_id)
-                done.append(f"reverting the fault failed: {exc}")
+                done.append(f"revert_fault: failed: {exc}")
         for call in self.scenario.cleanup:
             cleanup = self.kinds.cleanups.get(call.kind)
             assert cleanup is not None
@@ -210,7 +210,7 @@ class DrillRunner:
                 done.append(await cleanup.make(call.args).run(ctx))
             except Exception as exc:
                 log.exception("drill %s: clean-up %s failed", ctx.run_id, call.kind)
-                done.append(f"{call.kind} failed: {exc}")
+                done.append(f"{call.kind}: failed: {exc}")
         after = await self.probe(self.scenario.steady_state)
         await self._event("cleaned_up", steps=done, probes=[[k, r.ok, r.detail] for k, r in after])
         now = datetime.now(UTC)
@@ -221,12 +221,13 @@ class DrillRunner:
             state=self.state,
             outcome=outcome,
             reason=reason,
+            detail=detail,
             steady_after=all(r.ok for _, r in after),
             now=now,
         )
-        with ctx.deps.db.engine.begin() as conn:
-            service.finish(conn, run_id=ctx.run_id, outcome=outcome, report=report, now=now)
-        try:
+        try:  # the Markdown file, the incidents' timelines, the thread
             await self.reporter.finished(ctx=ctx, report=report)
         except Exception:
             log.warning("drill %s: could not post the report", ctx.run_id, exc_info=True)
+        with ctx.deps.db.engine.begin() as conn:
+            service.finish(conn, run_id=ctx.run_id, outcome=outcome, report=report, now=now)

@@ -8,6 +8,7 @@ from bot.gameday.scenario import RespondStep
 from bot.localslack.models import Message
 from bot.localslack.slack import LocalSlack
 
+# A person's patience; the drill cancels the responder when it ends, so this is only a bound.
 WAIT_SECONDS = 600.0
 
 
@@ -29,7 +30,7 @@ class ScriptedResponder:
                 )
 
             message = await self.slack.wait_for(
-                offers, timeout=ctx.seconds(WAIT_SECONDS), since=self.since
+                offers, timeout=WAIT_SECONDS, since=self.since
             )
             await self.slack.click(self.user, message, step.click)
             clicks += 1

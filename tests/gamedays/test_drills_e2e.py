@@ -1,0 +1,83 @@
+"""The unattended drills, end to end: `/iris gameday run <scenario> --scripted` in the stand-in,
+a real model server, registry and monitors; the scripted responder clicks what the runbook
+offers. Read each test as a game day transcript."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.gamedays.harness import SPEED, GamedayHarness, start_gameday_harness
+from tests.harness import ADMIN
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[GamedayHarness]:
+    harness = await start_gameday_harness(tmp_path)
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+
+
+async def run_drill(bot: GamedayHarness, scenario: str) -> dict:
+    ack = await bot.command(f"gameday run {scenario} --speed {SPEED:g} --scripted", user=ADMIN)
+    assert ack.status == 200
+    await bot.slack.wait_for_text("started: follow it in its thread", user=ADMIN, timeout=10)
+    days = bot.app.services.gameday
+    with bot.app.services.db.engine.connect() as conn:
+        from bot.gameday import service
+
+        row = service.active(conn)
+    assert row is not None and row.scenario == scenario
+    report = await days.wait(row.id, timeout=60)
+    assert report is not None
+    return report
+
+
+async def test_deploy_drill_rolls_back_a_version_wrong_on_golden_samples(
+    bot: GamedayHarness,
+) -> None:
+    models = bot.app.services.models
+    assert models.production_version() == 1
+    report = await run_drill(bot, "deploy-smoke-rollback")
+    assert report["outcome"] == "passed", report["reason"]
+    assert report["detect_seconds"] is not None and report["mitigate_seconds"] is not None
+    assert report["chat_actions"] == 1  # the Confirm click
+    assert report["lost"] == 0 and report["duplicated"] == 0
+    assert models.production_version() == 1
+    thread = await bot.slack.wait_for_text("DRILL report", timeout=10)
+    assert "Passed" in thread.plain()
+    assert Path(report["file"]).read_text().startswith("# DRILL report")
+
+
+async def test_retrain_drill_rejects_the_noisy_candidate_and_promotes_nothing(
+    bot: GamedayHarness,
+) -> None:
+    models = bot.app.services.models
+    report = await run_drill(bot, "retrain-label-noise")
+
+    assert report["outcome"] == "passed", report["reason"]
+    assert report["chat_actions"] == 1  # Discard
+    newest = max(models.list_versions(), key=lambda v: v.version)
+    assert newest.version > 2 and newest.validation_status == "rejected"
+    assert models.production_version() == 1
+
+
+async def test_drift_drill_opens_a_drill_incident_within_two_monitor_intervals(
+    bot: GamedayHarness,
+) -> None:
+    report = await run_drill(bot, "monitoring-drift")
+    assert report["outcome"] == "passed", report["reason"]
+    assert report["goals"]["detected"], report
+    assert report["incidents"]
+    header = await bot.slack.wait_for_text("DRILL", timeout=5)
+    assert "DRILL" in header.plain()
+
+
+async def test_accuracy_drill_opens_a_drill_incident(bot: GamedayHarness) -> None:
+    report = await run_drill(bot, "monitoring-accuracy")
+    assert report["outcome"] == "passed", report["reason"]
+    assert report["goals"]["detected"], report
