@@ -154,7 +154,8 @@ class BotApp:
             ),
             pacer=SchedulerPacer(scheduler, monitor_seconds=settings.monitor_interval_seconds),
             renderer=renderer,
-            local=settings.mode == "local",
+            # On by default where the bot runs its own stand-in and can click (local workspace).
+            local=scripted is not None,
             scripted=scripted,
         )
         services = Services(

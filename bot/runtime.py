@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.db.migrate import upgrade_to_head
 from bot.deploy.model_server import ModelServerClient
 from bot.localslack import LocalSlack
+from bot.localslack.responder import ScriptedResponder
 from bot.localslack.shell import run_shell
 from bot.model_registry.bootstrap import bootstrap_from_settings
 from bot.servers import ServerTask
@@ -152,7 +153,8 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
         update={"model_server_url": f"http://{settings.host}:{model_server.port}"}
     )
     await _until_serving(local.model_server_url)
-    app = BotApp.build(local)
+    # The local workspace can click: drills here get the scripted responder (and are allowed).
+    app = BotApp.build(local, scripted=lambda: ScriptedResponder(slack, user="U0ONCALL"))
     app.services.mode = "local"
     await app.start()
     await app.start_monitoring()

@@ -92,14 +92,11 @@ class Scenario:
     revert_when: str = "cleanup"
     body: str = ""
 
-    def waiting_reason(self, kinds: GamedayKinds) -> str | None:
-        """Why this scenario cannot run yet (its fault kind is not available), or None."""
+    def waiting_for(self, kinds: GamedayKinds) -> str | None:
+        """The runbook this scenario waits for (its fault kind is not available yet), or None."""
         if self.fault.kind in kinds.faults:
             return None
-        runbook = self.waits_for or self.runbook
-        return (
-            f"fault `{self.fault.kind}` is not available yet: it comes with the {runbook} runbook"
-        )
+        return self.waits_for or self.runbook
 
 
 def _line_map(node: yaml.Node) -> dict[Loc, int]:
