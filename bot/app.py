@@ -152,7 +152,11 @@ class BotApp:
             reporter=SlackDrillReporter(
                 client, renderer, channel=settings.oncall_channel, slash=settings.slash_command
             ),
-            pacer=SchedulerPacer(scheduler, monitor_seconds=settings.monitor_interval_seconds),
+            pacer=SchedulerPacer(
+                scheduler,
+                monitor_seconds=settings.monitor_interval_seconds,
+                pace=alerting.updates.pace,
+            ),
             renderer=renderer,
             # On by default where the bot runs its own stand-in and can click (local workspace).
             local=scripted is not None,
