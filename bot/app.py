@@ -24,7 +24,7 @@ from bot.db import Database
 from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import DeployDeps, register_deploy_actions
 from bot.deploy.model_server import ModelServerClient
-from bot.gameday.context import GamedayDeps
+from bot.gameday.context import BotControl, GamedayDeps
 from bot.gameday.ports import Responder
 from bot.gameday.scheduled import SchedulerPacer
 from bot.gameday.wiring import build_gamedays
@@ -83,9 +83,11 @@ class BotApp:
         *,
         migrate: bool = True,
         scripted: Callable[[], Responder] | None = None,
+        control: BotControl | None = None,
     ) -> BotApp:
         """Wire every part; `migrate` applies database migrations first. `scripted` makes the
-        game days' scripted responder (where the host can click: the local workspace, tests)."""
+        game days' scripted responder (where the host can click: the local workspace, tests);
+        `control` lets a drill restart the bot (the host's restart)."""
         settings.oncall_data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url
         if migrate:
@@ -161,6 +163,7 @@ class BotApp:
             # On by default where the bot runs its own stand-in and can click (local workspace).
             local=scripted is not None,
             scripted=scripted,
+            control=control,
         )
         services = Services(
             settings=settings,
@@ -208,6 +211,7 @@ class BotApp:
         scheduler.start(paused=True)
         schedule_retrain_jobs(self.services)
         schedule_monitor_jobs(self.services)
+        await self.services.gameday.prepare()  # a drill left running keeps its --speed
         url = settings.resolved_database_url
         key = bot_key(url)
         rekey_stored_jobs(scheduler, key)

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from bot.updates.flows import IncidentUpdates
 
 
+# The monitors take a moment to run; a drill never asks for them more often than this.
+MIN_MONITOR_SECONDS = 0.5
+
+
 class BotControl(Protocol):
     """The host of the bot (the local runtime, a test harness): restart it in place."""
 
@@ -64,4 +68,5 @@ class DrillContext:
     @property
     def monitor_interval(self) -> float:
         """The monitors' interval during this drill (compressed)."""
-        return self.seconds(self.deps.settings.monitor_interval_seconds or 60.0)
+        seconds = self.seconds(self.deps.settings.monitor_interval_seconds or 60.0)
+        return max(seconds, MIN_MONITOR_SECONDS)

@@ -95,6 +95,7 @@ class GameDays:
         enabled: bool,
         reports_dir: Path,
         scripted: Callable[[], Responder] | None = None,
+        control: BotControl | None = None,
     ) -> None:
         self.deps, self.kinds, self.scenarios = deps, kinds, scenarios
         self.reporter, self.pacer, self.renderer = reporter, pacer, renderer
@@ -102,7 +103,8 @@ class GameDays:
         # The scripted responder, where the host can click (the local workspace, tests).
         self.scripted = scripted
         self.driver = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.control: BotControl | None = None
+        # The host that can restart this bot (drills whose fault is a restart need it).
+        self.control = control
         self._tasks: dict[int, asyncio.Task[DrillOutcome]] = {}
         self._aborts: dict[int, asyncio.Event] = {}
 
@@ -184,11 +186,10 @@ class GameDays:
 
         async def drive() -> DrillOutcome:
             self.pacer.compress(ctx.speed)
-            try:
-                return await runner.drive()
-            finally:
-                self.pacer.restore()
-                self._aborts.pop(ctx.run_id, None)
+            outcome = await runner.drive()  # cancelled: the bot stops and the drill pauses,
+            self.pacer.restore()  # at its pace (the update jobs it started are stored with it)
+            self._aborts.pop(ctx.run_id, None)
+            return outcome
 
         task = asyncio.create_task(drive(), name=f"gameday-{ctx.run_id}")
         self._tasks[ctx.run_id] = task
@@ -220,6 +221,13 @@ class GameDays:
             event.set()
         return row.id
 
+    async def prepare(self) -> None:
+        """At start-up, before anything reads the update clock: a drill left running keeps
+        its compressed pace (its stored update jobs were scheduled with it)."""
+        row = await self._db(service.active)
+        if row is not None:
+            self.pacer.compress(row.speed)
+
     async def recover(self) -> list[int]:
         """At start-up: resume the drill a stopped bot left running, or clean it up."""
         row = await self._db(service.active)
@@ -246,7 +254,9 @@ class GameDays:
             # Stopped before the fault was in place: nothing to resume, only to clean up.
             state["phase"] = "cleaning"
         log.info("resuming game day drill %s (%s) at %s", row.id, row.scenario, state["phase"])
-        self._spawn(scenario, ctx, state, None)
+        # An unattended drill resumes with the scripted responder, where there is one.
+        responder = self.scripted() if self.scripted and scenario.unattended else None
+        self._spawn(scenario, ctx, state, responder)
         return [row.id]
 
     async def aclose(self) -> None:

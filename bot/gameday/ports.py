@@ -33,6 +33,10 @@ class Responder(Protocol):
         """Carry out the steps; how many chat actions it took."""
         ...
 
+    async def duplicates(self, *, ctx: DrillContext, subscribers: list[str]) -> int:
+        """Stakeholder messages the subscribers received twice, as far as it can see."""
+        ...
+
 
 class Pacer(Protocol):
     """Compresses the waits of the running system (monitor interval, update cadence)."""

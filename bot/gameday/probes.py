@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from bot.deploy import service as deploy_service
+from bot.gameday import service
 from bot.gameday.context import DrillContext
 from bot.gameday.kinds import KindRegistry, KindSpec, Param, Probe, ProbeResult
 from bot.incidents.models import Incident, IncidentAlert, IncidentStatus
@@ -243,6 +244,39 @@ class CandidateProbe:
         return ProbeResult(False, f"no new version is {self.status}")
 
 
+@dataclass(frozen=True)
+class UpdatesProbe:
+    """The drill's incidents: at least `slots` scheduled updates, each sent to every subscriber
+    (`vars.subscribers`), nothing failed or left queued; with `reminded`, the commander was
+    reminded."""
+
+    slots: int
+    reminded: bool
+
+    async def check(self, ctx: DrillContext) -> ProbeResult:
+        since = datetime.fromtimestamp(ctx.started, UTC)
+        wanted = set(ctx.vars.get("subscribers", []))
+
+        def read() -> tuple[list[int], list[dict[str, set[str]]], dict[str, int], int]:
+            with ctx.deps.db.engine.connect() as conn:
+                ids = service.drill_incidents(conn, since=since)
+                slots = [service.scheduled_slots(conn, incident_id=i) for i in ids]
+                ledger = service.deliveries(conn, incident_ids=ids)
+                return ids, slots, ledger, service.reminders_posted(conn, incident_ids=ids)
+
+        ids, slots, ledger, reminders = await asyncio.to_thread(read)
+        if not ids:
+            return ProbeResult(False, "no drill incident")
+        if self.reminded and not reminders:
+            return ProbeResult(False, "the commander was not reminded")
+        complete = [s for per in slots for s, who in per.items() if wanted <= who]
+        unfinished = sum(n for state, n in ledger.items() if state != "sent")
+        ok = len(complete) >= self.slots and unfinished == 0
+        return ProbeResult(
+            ok, f"{len(complete)} scheduled updates reached everyone, {unfinished} unfinished"
+        )
+
+
 def register_probes(probes: KindRegistry[Probe]) -> None:
     """The probe kinds every scenario may use."""
     probes.add(
@@ -317,5 +351,13 @@ def register_probes(probes: KindRegistry[Probe]) -> None:
                 "status": Param("str", required=True, choices=("passed", "rejected", "pending")),
                 "discarded": Param("bool", default=False),
             },
+        )
+    )
+    probes.add(
+        KindSpec(
+            "updates",
+            "scheduled updates of the drill's incidents reached every subscriber",
+            lambda a: UpdatesProbe(int(a["slots"]), bool(a["reminded"])),
+            {"slots": Param("int", default=1), "reminded": Param("bool", default=False)},
         )
     )

@@ -211,6 +211,14 @@ class DrillRunner:
             except Exception as exc:
                 log.exception("drill %s: clean-up %s failed", ctx.run_id, call.kind)
                 done.append(f"{call.kind}: failed: {exc}")
+        subscribers = list(ctx.vars.get("subscribers", []))
+        if self.responder is not None and subscribers:
+            try:
+                self._save(
+                    duplicated=await self.responder.duplicates(ctx=ctx, subscribers=subscribers)
+                )
+            except Exception:
+                log.warning("drill %s: could not count duplicates", ctx.run_id, exc_info=True)
         after = await self.probe(self.scenario.steady_state)
         await self._event("cleaned_up", steps=done, probes=[[k, r.ok, r.detail] for k, r in after])
         now = datetime.now(UTC)

@@ -12,6 +12,7 @@ import logging
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.gameday.context import MIN_MONITOR_SECONDS
 from bot.monitoring.scheduled import JOBSTORE, MONITOR_JOB
 from bot.updates.pace import MINUTE, UpdatePace
 
@@ -38,7 +39,7 @@ class SchedulerPacer:
     def compress(self, speed: float) -> None:
         """Run the monitors `speed` times as often (the drill's monitor interval)."""
         self.speed = speed
-        self._interval(self.monitor_seconds / speed)
+        self._interval(max(self.monitor_seconds / speed, MIN_MONITOR_SECONDS))
         self.pace.minute = MINUTE / speed
 
     def restore(self) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.audit.models import AuditRecord
 from bot.gameday.models import DrillOutcome, DrillStatus, GamedayRun
 from bot.incidents.models import Incident, IncidentStatus
-from bot.updates.models import IncidentUpdateDelivery
+from bot.updates.models import IncidentReminder, IncidentUpdateDelivery
 
 _RUNS = GamedayRun.__table__
 
@@ -122,6 +122,32 @@ def deliveries(conn: Connection, *, incident_ids: list[int]) -> dict[str, int]:
         .group_by(led.c.state)
     )
     return {str(state): int(n) for state, n in rows}
+
+
+def scheduled_slots(conn: Connection, *, incident_id: int) -> dict[str, set[str]]:
+    """Subscribers each scheduled update slot of an incident was sent to (the ledger)."""
+    led = IncidentUpdateDelivery.__table__
+    rows = conn.execute(
+        select(led.c.slot, led.c.subscriber).where(
+            led.c.incident_id == incident_id, led.c.state == "sent", led.c.slot.like("every%")
+        )
+    )
+    found: dict[str, set[str]] = {}
+    for slot, subscriber in rows:
+        found.setdefault(str(slot), set()).add(str(subscriber))
+    return found
+
+
+def reminders_posted(conn: Connection, *, incident_ids: list[int]) -> int:
+    """Commander reminders posted for these incidents."""
+    if not incident_ids:
+        return 0
+    rem = IncidentReminder.__table__
+    return int(
+        conn.execute(
+            select(func.count()).where(rem.c.incident_id.in_(incident_ids), rem.c.ts.is_not(None))
+        ).scalar_one()
+    )
 
 
 def chat_actions(conn: Connection, *, since: datetime, until: datetime) -> int:

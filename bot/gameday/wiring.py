@@ -9,7 +9,7 @@ import httpx
 
 from bot.config import Settings
 from bot.gameday.cleanups import register_cleanups
-from bot.gameday.context import GamedayDeps
+from bot.gameday.context import BotControl, GamedayDeps
 from bot.gameday.faults import register_faults
 from bot.gameday.flows import GameDays
 from bot.gameday.kinds import GamedayKinds
@@ -39,6 +39,7 @@ def build_gamedays(
     renderer: TemplateRenderer,
     local: bool,
     scripted: Callable[[], Responder] | None,
+    control: BotControl | None = None,
 ) -> GameDays:
     """GameDays with its scenarios loaded; a bad scenario file stops start-up (ScenarioError)."""
     kinds = gameday_kinds()
@@ -54,4 +55,5 @@ def build_gamedays(
         enabled=enabled,
         reports_dir=settings.oncall_data_dir / "gamedays",
         scripted=scripted,
+        control=control,
     )

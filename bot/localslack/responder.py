@@ -15,7 +15,6 @@ WAIT_SECONDS = 600.0
 class ScriptedResponder:
     def __init__(self, slack: LocalSlack, *, user: str) -> None:
         self.slack, self.user = slack, user
-        self.since = slack.seq  # only messages of this drill, not older cards
 
     async def respond(self, *, ctx: DrillContext, steps: list[RespondStep]) -> int:
         """Click each step's button on the first message that offers it; the clicks made."""
@@ -24,14 +23,28 @@ class ScriptedResponder:
 
             def offers(m: Message, step: RespondStep = step) -> bool:
                 return (
-                    not m.deleted
+                    float(m.ts) >= ctx.started  # this drill's messages, not older cards
+                    and not m.deleted
                     and any(action == step.click for action, _, _ in m.buttons)
                     and step.text in m.plain()
                 )
 
-            message = await self.slack.wait_for(
-                offers, timeout=WAIT_SECONDS, since=self.since
-            )
+            message = await self.slack.wait_for(offers, timeout=WAIT_SECONDS)
             await self.slack.click(self.user, message, step.click)
             clicks += 1
         return clicks
+
+    async def duplicates(self, *, ctx: DrillContext, subscribers: list[str]) -> int:
+        """Stakeholder updates a subscriber received more than once (same ledger row, seen in
+        the message metadata of their DMs)."""
+        extra = 0
+        for subscriber in subscribers:
+            seen: set[str] = set()
+            for message in self.slack.dms(subscriber):
+                payload = (message.metadata or {}).get("event_payload")
+                if float(message.ts) < ctx.started or not payload:
+                    continue
+                key = repr(sorted(payload.items()))
+                extra += key in seen
+                seen.add(key)
+        return extra

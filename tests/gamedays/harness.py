@@ -3,6 +3,7 @@ the Slack stand-in (the same wiring as tests/harness.py:start_model_harness)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,28 @@ def scripted(slack: LocalSlack) -> ScriptedResponder:
     return ScriptedResponder(slack, user=ADMIN)
 
 
+class HarnessControl:
+    """BotControl for drills whose fault is a restart: the harness restarts the bot."""
+
+    def __init__(self) -> None:
+        self.harness: GamedayHarness | None = None
+        self.restarts: list[asyncio.Task[None]] = []
+
+    async def restart(self) -> None:
+        assert self.harness is not None
+        self.restarts.append(asyncio.get_running_loop().create_task(self.harness.restart_bot()))
+
+
 class GamedayHarness(ModelBotHarness):
+    control: HarnessControl | None = None
+
     async def restart_bot(self) -> None:
         """Stop the bot and build a new one on the same database, store and stand-in."""
         await self.server.stop()
         await self.app.stop()
-        self.app = BotApp.build(self.settings, scripted=lambda: scripted(self.slack))
+        self.app = BotApp.build(
+            self.settings, scripted=lambda: scripted(self.slack), control=self.control
+        )
         await self.app.start()
         self.server = ServerTask(self.app.web, host="127.0.0.1", port=0)
         await self.server.start()
@@ -67,7 +84,8 @@ async def start_gameday_harness(tmp_path: Path, **overrides: Any) -> GamedayHarn
         update={"model_server_url": f"http://127.0.0.1:{model_server.port}"}
     )
     await _wait_serving(settings.model_server_url)
-    app = BotApp.build(settings, scripted=lambda: scripted(slack))
+    control = HarnessControl()
+    app = BotApp.build(settings, scripted=lambda: scripted(slack), control=control)
     await app.start()
     await app.model_status.refresh()
     server = ServerTask(app.web, host="127.0.0.1", port=0)
@@ -75,5 +93,7 @@ async def start_gameday_harness(tmp_path: Path, **overrides: Any) -> GamedayHarn
     harness = GamedayHarness(
         slack=slack, app=app, settings=settings, server=server, model_server=model_server
     )
+    harness.control = control
+    control.harness = harness
     slack.request_url = f"{harness.url}/slack/events"
     return harness

@@ -4,13 +4,15 @@ offers. Read each test as a game day transcript."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bot.gameday import service
 from tests.gamedays.harness import SPEED, GamedayHarness, start_gameday_harness
-from tests.harness import ADMIN
+from tests.harness import ADMIN, ONCALL, VIEWER
 
 
 @pytest.fixture
@@ -28,8 +30,6 @@ async def run_drill(bot: GamedayHarness, scenario: str) -> dict:
     await bot.slack.wait_for_text("started: follow it in its thread", user=ADMIN, timeout=10)
     days = bot.app.services.gameday
     with bot.app.services.db.engine.connect() as conn:
-        from bot.gameday import service
-
         row = service.active(conn)
     assert row is not None and row.scenario == scenario
     report = await days.wait(row.id, timeout=60)
@@ -81,3 +81,35 @@ async def test_accuracy_drill_opens_a_drill_incident(bot: GamedayHarness) -> Non
     report = await run_drill(bot, "monitoring-accuracy")
     assert report["outcome"] == "passed", report["reason"]
     assert report["goals"]["detected"], report
+
+
+async def test_communication_drill_delivers_every_update_once_across_a_restart(
+    bot: GamedayHarness,
+) -> None:
+    ack = await bot.command(
+        "gameday run communication-sev1-restart --speed 600 --scripted", user=ADMIN
+    )
+    assert ack.status == 200
+    await bot.slack.wait_for_text("started: follow it in its thread", user=ADMIN, timeout=10)
+    with bot.app.services.db.engine.connect() as conn:
+        row = service.active(conn)
+    assert row is not None
+    assert bot.control is not None
+    while not bot.control.restarts:  # the fault restarts the bot after the first update
+        await asyncio.sleep(0.05)
+    await bot.control.restarts[0]
+    report = await bot.app.services.gameday.wait(row.id, timeout=60)  # the new bot finishes it
+    assert report is not None and report["outcome"] == "passed", (
+        report["reason"],
+        report["reason_detail"],
+        report["events"],
+    )
+    assert report["lost"] == 0 and report["duplicated"] == 0
+    assert report["messages"] >= 3 * 2  # three scheduled updates to two subscribers, and more
+    for subscriber in (ONCALL, VIEWER):
+        updates = [m for m in bot.slack.dms(subscriber) if "Update on" in m.plain()]
+        slots = [m.metadata["event_payload"]["slot"] for m in updates]  # type: ignore[index]
+        assert len(slots) == len(set(slots)) >= 3  # each scheduled update once
+        assert all("DRILL" in m.plain() for m in updates)
+    reminders = [m for m in bot.slack.all_messages() if "Snooze" in str(m.blocks)]
+    assert reminders, "the commander was reminded"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.gameday.faults import deploy, monitoring, retrain
+from bot.gameday.faults import communication, deploy, monitoring, retrain
 from bot.gameday.kinds import Fault, KindRegistry
 
 
@@ -11,3 +11,4 @@ def register_faults(faults: KindRegistry[Fault]) -> None:
     deploy.register(faults)
     retrain.register(faults)
     monitoring.register(faults)
+    communication.register(faults)
