@@ -64,14 +64,15 @@ async def bench(speed: float, only: list[str]) -> list[dict[str, Any]]:
             settings.oncall_data_dir.mkdir(parents=True)
             upgrade_to_head(settings.resolved_database_url)
             async with drill_workspace(settings) as workspace:
-                report = await run_one(workspace, scenario.id, speed=speed, force=False)
+                pace = max(speed, scenario.speed)
+                report = await run_one(workspace, scenario.id, speed=pace, force=False)
         rows.append(report)
         print(f"  ran {scenario.id}: {report['outcome']}", flush=True)
     return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = f"{'scenario':28} {'outcome':8} {'detect':>8} {'(intervals)':>11} {'mitigate':>9} {'chat':>5} {'msgs':>5} {'lost':>5} {'dup':>4}  goals met"
+    head = f"{'scenario':28} {'speed':>6} {'outcome':8} {'detect':>8} {'(intervals)':>11} {'mitigate':>9} {'chat':>5} {'msgs':>5} {'lost':>5} {'dup':>4}  goals met"
     lines = [head, "-" * len(head)]
     for r in rows:
         if "skipped" in r:
@@ -88,9 +89,10 @@ def table(rows: list[dict[str, Any]]) -> str:
             )
         )
         lines.append(
-            f"{r['scenario']:28} {r['outcome']:8} {_secs(r['detect_seconds']):>8} {intervals:>11} "
+            f"{r['scenario']:28} {r['speed']:>6g} {r['outcome']:8} {_secs(r['detect_seconds']):>8} {intervals:>11} "
             f"{_secs(r['mitigate_seconds']):>9} {r['chat_actions']:>5} {r['messages']:>5} "
             f"{r['lost']:>5} {r['duplicated']:>4}  {met}"
+            + (f"  [{r['reason']}: {r['reason_detail']}]" if r["reason"] else "")
         )
     return "\n".join(lines)
 

@@ -11,7 +11,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.app import BotApp
@@ -35,10 +35,36 @@ RESPONDER = "U0ONCALL"
 class DrillWorkspace:
     app: BotApp
     slack: LocalSlack
+    server: ServerTask
+    settings: Settings
+    restarts: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def gameday(self) -> GameDays:
         return self.app.services.gameday
+
+    def build(self) -> BotApp:
+        app = BotApp.build(
+            self.settings,
+            scripted=lambda: ScriptedResponder(self.slack, user=RESPONDER),
+            control=self,
+        )
+        app.services.mode = "local"
+        return app
+
+    async def restart(self) -> None:
+        """BotControl: stop the bot and start a new one on the same data (in the background,
+        since the drill asking for it runs inside the bot being stopped)."""
+        self.restarts.append(asyncio.get_running_loop().create_task(self._restart()))
+
+    async def _restart(self) -> None:
+        await self.server.stop()
+        await self.app.stop()
+        self.app = self.build()
+        await self.app.start()
+        self.server = ServerTask(self.app.web, host="127.0.0.1", port=0)
+        await self.server.start()
+        self.slack.request_url = f"http://127.0.0.1:{self.server.port}/slack/events"
 
 
 @asynccontextmanager
@@ -59,18 +85,20 @@ async def drill_workspace(settings: Settings) -> AsyncIterator[DrillWorkspace]:
     local = local.model_copy(
         update={"model_server_url": f"http://127.0.0.1:{model_server.port}", "port": 0}
     )
-    app = BotApp.build(local, scripted=lambda: ScriptedResponder(slack, user=RESPONDER))
-    app.services.mode = "local"
-    await app.start()
-    server = ServerTask(app.web, host="127.0.0.1", port=0)
-    await server.start()
-    slack.request_url = f"http://127.0.0.1:{server.port}/slack/events"
+    workspace = DrillWorkspace(app=None, slack=slack, server=None, settings=local)  # type: ignore[arg-type]
+    workspace.app = workspace.build()
+    await workspace.app.start()
+    workspace.server = ServerTask(workspace.app.web, host="127.0.0.1", port=0)
+    await workspace.server.start()
+    slack.request_url = f"http://127.0.0.1:{workspace.server.port}/slack/events"
     try:
-        await _until_serving(app)
-        yield DrillWorkspace(app=app, slack=slack)
+        await _until_serving(workspace.app)
+        yield workspace
     finally:
-        await server.stop()
-        await app.stop()
+        for task in workspace.restarts:
+            await task
+        await workspace.server.stop()
+        await workspace.app.stop()
         await model_server.stop()
         await slack.stop()
 
@@ -92,8 +120,11 @@ async def run_one(
     run_id = await days.start(
         scenario_id=scenario, owner=OWNER, speed=speed, force=force, responder=days.scripted()
     )
-    report = await days.wait(run_id)
-    assert report is not None
+    report = await days.wait(run_id, timeout=5.0) if workspace.restarts else None
+    while report is None:  # the drill may move to a restarted bot: ask the current one
+        for task in workspace.restarts:
+            await task
+        report = await workspace.gameday.wait(run_id, timeout=1.0)
     return report
 
 

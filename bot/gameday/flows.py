@@ -79,6 +79,8 @@ class _Recorded:
                 text=line,
                 data={k: report[k] for k in ("run_id", "scenario", "outcome", "file")},
             )
+            # The draft was written when the clean-up resolved it: again, with the report.
+            await days.deps.incidents.postmortem(incident_id=incident_id)
         await days.reporter.finished(ctx=ctx, report=report)
 
 

@@ -201,11 +201,13 @@ class RunbookRunProbe:
 
 @dataclass(frozen=True)
 class IncidentProbe:
-    """An incident (tagged DRILL unless `drill` is false) with this alert is open or resolved."""
+    """An incident (tagged DRILL unless `drill` is false) with this alert is open or resolved
+    (and, with `acknowledged`, someone took it as commander)."""
 
     alertname: str
     status: str
     drill: bool
+    acknowledged: bool
 
     async def check(self, ctx: DrillContext) -> ProbeResult:
         with ctx.deps.db.session() as session:
@@ -217,6 +219,8 @@ class IncidentProbe:
             rows = session.scalars(query.order_by(Incident.id.desc())).all()
             for row in rows:
                 is_open = row.status != IncidentStatus.RESOLVED
+                if self.acknowledged and not row.commander:
+                    continue
                 if (self.status == "open") == is_open:
                     ctx.vars.setdefault("incidents", [])
                     if row.id not in ctx.vars["incidents"]:
@@ -334,9 +338,10 @@ def register_probes(probes: KindRegistry[Probe]) -> None:
         KindSpec(
             "incident",
             "an incident with this alert is open (or resolved), tagged DRILL",
-            lambda a: IncidentProbe(a["alertname"], a["status"], a["drill"]),
+            lambda a: IncidentProbe(a["alertname"], a["status"], a["drill"], a["acknowledged"]),
             {
                 "alertname": Param("str", required=True),
+                "acknowledged": Param("bool", default=False),
                 "status": Param("str", default="open"),
                 "drill": Param("bool", default=True),
             },

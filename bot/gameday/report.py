@@ -38,7 +38,11 @@ def build_report(
     )
     detect = detected_at - fault_at if fault_at and detected_at else None
     mitigate = mitigated_at - fault_at if fault_at and mitigated_at else None
-    interval = ctx.monitor_interval
+    interval = (
+        ctx.monitor_interval
+        if scenario.detected_by == "monitors"
+        else ctx.deps.settings.monitor_interval_seconds or 60.0
+    )
     started = datetime.fromtimestamp(ctx.started, UTC)
     with ctx.deps.db.engine.connect() as conn:
         incidents = service.drill_incidents(conn, since=started)
@@ -74,6 +78,7 @@ def build_report(
         "monitor_interval_seconds": interval,
         "detect_intervals": detect_intervals,
         "detect_goal_intervals": scenario.detect_within_intervals,
+        "detected_by": scenario.detected_by,
         "chat_actions": actions,
         "messages": sent,
         "lost": lost,

@@ -36,7 +36,10 @@ TOP_KEYS = {
     "abort": "dict",
     "cleanup": "list",
     "revert_when": "str",
+    "speed": "float",
+    "detected_by": "str",
 }
+DETECTED_BY = ("monitors", "runbook", "updates")
 REVERT_WHEN = ("detected", "cleanup")
 REQUIRED = ("id", "title", "runbook", "hypothesis", "steady_state", "fault", "detect")
 ABORT_KEYS = {"after_seconds", "when"}
@@ -90,6 +93,12 @@ class Scenario:
     # "detected": the fault stops once the bot noticed it (traffic that ends), and mitigation
     # is the system clearing by itself; "cleanup": the fault stays until the clean-up.
     revert_when: str = "cleanup"
+    # The least --speed the bench runs it at (a SEV1's half-hourly updates want more than 60).
+    speed: float = 1.0
+    # What notices the fault: the monitors (their interval is compressed by --speed, and the
+    # goal counts compressed intervals), or a runbook step or the update clock (the goal counts
+    # the monitors' configured interval, since --speed does not shorten those paths the same way).
+    detected_by: str = "monitors"
     body: str = ""
 
     def waiting_for(self, kinds: GamedayKinds) -> str | None:
@@ -169,6 +178,8 @@ class _Reader:
             if key not in d:
                 raise self.fail((), f"missing `{key}`")
         waits = d.get("waits_for")
+        if d.get("detected_by", "monitors") not in DETECTED_BY:
+            raise self.fail(("detected_by",), "`detected_by` is monitors, runbook or updates")
         if d.get("revert_when", "cleanup") not in REVERT_WHEN:
             raise self.fail(("revert_when",), "`revert_when` is detected or cleanup")
         abort = d.get("abort", {})
@@ -212,6 +223,8 @@ class _Reader:
             unattended=bool(d.get("unattended", True)),
             waits_for=waits,
             revert_when=d.get("revert_when", "cleanup"),
+            speed=float(d.get("speed", 1.0)),
+            detected_by=d.get("detected_by", "monitors"),
             body=body,
         )
 

@@ -10,6 +10,7 @@ import pytest
 
 from bot.gameday import service
 from bot.gameday.models import DrillOutcome
+from bot.updates import subscriptions
 from tests.gamedays.harness import SPEED, GamedayHarness, start_gameday_harness
 from tests.harness import ADMIN, ONCALL, VIEWER, BotHarness, start_harness
 
@@ -128,3 +129,17 @@ async def test_drills_are_off_unless_allowed(plain_bot: BotHarness) -> None:
     assert "waits for the pipeline runbook" in listing.plain()
     await plain_bot.command("gameday run deploy-smoke-rollback", user=ONCALL)
     await plain_bot.slack.wait_for_text("needs the *admin* role", user=ONCALL)
+
+
+async def test_subscribers_can_opt_out_of_drill_updates(plain_bot: BotHarness) -> None:
+    await plain_bot.command("subscribe", user=VIEWER)
+    await plain_bot.command("subscribe", user=ONCALL)
+    await plain_bot.command("gameday drills off", user=VIEWER)
+    await plain_bot.slack.wait_for_text("no updates about drills (1 subscriptions)", user=VIEWER)
+    with plain_bot.app.services.db.engine.begin() as conn:
+        real = subscriptions.for_incident(conn, incident_id=1, severity="SEV1")
+        drill = subscriptions.for_incident(conn, incident_id=1, severity="SEV1", drill=True)
+    assert {s.id for s in real} == {VIEWER, ONCALL}
+    assert {s.id for s in drill} == {ONCALL}
+    await plain_bot.command("gameday drills on", user=VIEWER)
+    await plain_bot.slack.wait_for_text("updates about drills again", user=VIEWER)

@@ -72,15 +72,20 @@ async def test_drift_drill_opens_a_drill_incident_within_two_monitor_intervals(
     report = await run_drill(bot, "monitoring-drift")
     assert report["outcome"] == "passed", report["reason"]
     assert report["goals"]["detected"], report
+    assert report["chat_actions"] == 1  # Acknowledge on the incident header
     assert report["incidents"]
     header = await bot.slack.wait_for_text("DRILL", timeout=5)
     assert "DRILL" in header.plain()
+    draft = bot.settings.oncall_data_dir / "postmortems" / "INC-1.md"
+    text = draft.read_text()
+    assert "**DRILL**" in text and "drill_report" in text  # the report feeds the draft
 
 
 async def test_accuracy_drill_opens_a_drill_incident(bot: GamedayHarness) -> None:
     report = await run_drill(bot, "monitoring-accuracy")
     assert report["outcome"] == "passed", report["reason"]
     assert report["goals"]["detected"], report
+    assert report["chat_actions"] == 1
 
 
 async def test_communication_drill_delivers_every_update_once_across_a_restart(
