@@ -48,7 +48,8 @@ def build_report(
         incidents = service.drill_incidents(conn, since=started)
         ledger = service.deliveries(conn, incident_ids=incidents)
         actions = (
-            service.chat_actions(conn, since=_at(fault_at), until=_at(mitigated_at) or now)  # type: ignore[arg-type]
+            # Until now, not until mitigation: a click's audit row lands just after its effect.
+            service.chat_actions(conn, since=_at(fault_at), until=now)  # type: ignore[arg-type]
             if fault_at
             else 0
         )

@@ -211,6 +211,8 @@ class DrillRunner:
             except Exception as exc:
                 log.exception("drill %s: clean-up %s failed", ctx.run_id, call.kind)
                 done.append(f"{call.kind}: failed: {exc}")
+        # Updates the clean-up set off (a resolution) land before anything is counted as lost.
+        await ctx.deps.updates.idle(timeout=10.0)
         subscribers = list(ctx.vars.get("subscribers", []))
         if self.responder is not None and subscribers:
             try:

@@ -49,16 +49,17 @@ class Sev1Restart:
             await asyncio.sleep(0.05)
 
     async def revert(self, ctx: DrillContext, state: dict[str, Any]) -> None:
-        for subscriber in state.get("subscribers", []):
-            await ctx.deps.updates.unsubscribe(subscriber=subscriber, incident_id=None)
         incident_id = state.get("incident_id")
-        if incident_id is not None:
+        if incident_id is not None:  # first, so the subscribers hear it is over
             summary = ctx.deps.renderer.render(
                 "gameday_event", ctx=ctx, kind="drill_over", facts={}
             ).text
             await ctx.deps.incidents.resolve(
                 incident_id=int(incident_id), actor=ctx.owner, summary=summary
             )
+            await ctx.deps.updates.idle(timeout=10.0)
+        for subscriber in state.get("subscribers", []):
+            await ctx.deps.updates.unsubscribe(subscriber=subscriber, incident_id=None)
 
 
 def _sent_slots(ctx: DrillContext, incident_id: int) -> dict[str, set[str]]:
