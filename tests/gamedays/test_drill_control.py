@@ -132,8 +132,9 @@ async def test_drills_are_off_unless_allowed(plain_bot: BotHarness) -> None:
 
 
 async def test_subscribers_can_opt_out_of_drill_updates(plain_bot: BotHarness) -> None:
-    await plain_bot.command("subscribe", user=VIEWER)
-    await plain_bot.command("subscribe", user=ONCALL)
+    for user in (VIEWER, ONCALL):
+        await plain_bot.command("subscribe", user=user)
+        await plain_bot.slack.wait_for_text("You will get updates on every incident", user=user)
     await plain_bot.command("gameday drills off", user=VIEWER)
     await plain_bot.slack.wait_for_text("no updates about drills (1 subscriptions)", user=VIEWER)
     with plain_bot.app.services.db.engine.begin() as conn:
