@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from bot.db import Database
 from bot.db.migrate import upgrade_to_head
 from bot.deploy.actions import DeployDeps, register_deploy_actions
 from bot.deploy.model_server import ModelServerClient
+from bot.gameday.context import BotControl, GamedayDeps
+from bot.gameday.ports import Responder
+from bot.gameday.scheduled import SchedulerPacer
+from bot.gameday.wiring import build_gamedays
 from bot.incidents.runbook_link import IncidentRunbookReporter
 from bot.leader import LeaderElection, leader_lock
 from bot.local_jobs import local_jobs_route
@@ -57,6 +62,7 @@ from bot.services import Services
 from bot.slack.access_wiring import AccessRuntime, build_access
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.client import make_web_client
+from bot.slack.gameday_reporter import SlackDrillReporter
 from bot.slack.handlers import register_all
 from bot.slack.handlers.retrain import SlackRetrainReporter
 from bot.slack.incident_wiring import RunbookIndex, build_alerting, webhook_routes
@@ -92,8 +98,17 @@ class BotApp:
         return self.services.model_status
 
     @classmethod
-    def build(cls, settings: Settings, *, migrate: bool = True) -> BotApp:
-        """Wire every part; `migrate` applies database migrations first."""
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        migrate: bool = True,
+        scripted: Callable[[], Responder] | None = None,
+        control: BotControl | None = None,
+    ) -> BotApp:
+        """Wire every part; `migrate` applies database migrations first. `scripted` makes the
+        game days' scripted responder (where the host can click: the local workspace, tests);
+        `control` lets a drill restart the bot (the host's restart)."""
         settings.oncall_data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url
         if migrate:
@@ -174,6 +189,33 @@ class BotApp:
         quality = build_quality(
             settings, db=db, models=models, sink=alerting.intake, renderer=renderer, client=client
         )
+        gameday = build_gamedays(
+            settings,
+            deps_without_http=lambda http: GamedayDeps(
+                settings=settings,
+                db=db,
+                models=models,
+                engine=engine,
+                monitoring=alerting.monitoring,
+                incidents=incidents,
+                updates=alerting.updates,
+                http=http,
+                renderer=renderer,
+            ),
+            reporter=SlackDrillReporter(
+                client, renderer, channel=settings.oncall_channel, slash=settings.slash_command
+            ),
+            pacer=SchedulerPacer(
+                scheduler,
+                monitor_seconds=settings.monitor_interval_seconds,
+                pace=alerting.updates.pace,
+            ),
+            renderer=renderer,
+            # On by default where the bot runs its own stand-in and can click (local workspace).
+            local=scripted is not None,
+            scripted=scripted,
+            control=control,
+        )
         services = Services(
             settings=settings,
             mode=settings.mode,
@@ -195,6 +237,7 @@ class BotApp:
             access=access.flows,
             quality=quality,
             pipelines=pipelines,
+            gameday=gameday,
         )
         commands = CommandCatalog()
         interactions = InteractionRouter()
@@ -233,6 +276,7 @@ class BotApp:
             scheduler, self.services.quality, seconds=settings.quality_interval_seconds
         )
         schedule_pipeline_jobs(self.services)
+        await self.services.gameday.prepare()  # a drill left running keeps its --speed
         url = settings.resolved_database_url
         key = bot_key(url)
         rekey_stored_jobs(scheduler, key)
@@ -284,6 +328,8 @@ class BotApp:
         resumed = await engine.resume_incomplete()
         if resumed:
             log.info("resumed runbook runs %s", resumed)
+        if drills := await self.services.gameday.recover():  # resumed, or cleaned up
+            log.info("game day drills resumed after a restart: %s", drills)
 
         async def resume_while_leading() -> None:
             while self.election is not None and self.election.is_leader:
@@ -319,6 +365,7 @@ class BotApp:
             return
         self.started = False
         await self.model_status.stop()
+        await self.services.gameday.aclose()  # drills pause; the next start resumes them
         if self._resumer is not None:
             self._resumer.cancel()  # before the engine closes, so it resumes nothing more
         await self.services.engine.aclose()

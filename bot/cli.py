@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     where = manifest.add_mutually_exclusive_group(required=True)
     where.add_argument("--url", help="HTTP mode: the bot's public base URL (https://...)")
     where.add_argument("--socket", action="store_true", help="Socket Mode: no request URLs")
+    gameday = sub.add_parser("gameday", help="game day drills of the runbooks")
+    gameday.add_argument("action", choices=("list", "run"))
+    gameday.add_argument("scenario", nargs="?", help="the scenario to run (see `gameday list`)")
+    gameday.add_argument("--speed", type=float, default=60.0, help="compress waits N times")
+    gameday.add_argument("--force", action="store_true", help="even with a real incident open")
     return parser
 
 
@@ -128,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     from bot.model_registry.bootstrap import bootstrap_from_settings
     from bot.serving.server import run_model_server
 
+    if args.command == "gameday":
+        return _gameday(settings, args)
     if args.command == "serve":
         _run_async(runtime.serve_http(settings, port=args.port))
     elif args.command == "run":
@@ -148,6 +155,33 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(bootstrap_from_settings(settings).summary)
     return 0
+
+
+def _gameday(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import gameday_local
+    from bot.gameday.scenario import ScenarioError
+
+    try:
+        if args.action == "list":
+            print("\n".join(gameday_local.listing_lines(settings)))
+            return 0
+    except ScenarioError as exc:
+        print(f"oncall-bot: scenario error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not args.scenario:
+        print("oncall-bot: gameday run needs a scenario (see `gameday list`)", file=sys.stderr)
+        return EXIT_CONFIG
+    outcome: list[int] = []
+
+    async def drill() -> None:
+        outcome.append(
+            await gameday_local.run_from_shell(
+                settings, args.scenario, speed=args.speed, force=args.force
+            )
+        )
+
+    _run_async(drill())
+    return outcome[0] if outcome else 1
 
 
 if __name__ == "__main__":

@@ -296,6 +296,15 @@ class Settings(BaseSettings, AccessSettings):
         60.0, ge=0, description="How often the quality and source-cadence monitors run; 0: off."
     )
 
+    # --- Game days -------------------------------------------------------------------------------
+    gameday_enabled: bool | None = Field(
+        None,
+        description="Allow game day drills (`oncall-bot gameday`, `/iris gameday run`); default: on in the local workspace only.",
+    )
+    gamedays_dir: Path | None = Field(
+        None, description="Folder of game day scenarios that overrides the bundled `gamedays/`."
+    )
+
     @field_validator("oncall_admins", "oncall_engineers", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.db.migrate import upgrade_to_head
 from bot.deploy.model_server import ModelServerClient
 from bot.localslack import LocalSlack
+from bot.localslack.responder import ScriptedResponder
 from bot.localslack.shell import run_shell
 from bot.localslack.shell_io import log_to_file
 from bot.model_registry.bootstrap import bootstrap_from_settings
@@ -179,7 +180,8 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
     progress.end()
     progress.begin("bot: scheduler, monitors and the Slack stand-in")
     dagster, local = beside_bot(local)
-    app = BotApp.build(local)
+    # The local workspace can click: drills here get the scripted responder (and are allowed).
+    app = BotApp.build(local, scripted=lambda: ScriptedResponder(slack, user="U0ONCALL"))
     app.services.mode = "local"
     await app.start()
     await app.start_monitoring()

@@ -15,6 +15,7 @@ from bot.audit.buffer import AuditBuffer
 from bot.config import Mode, Settings
 from bot.db import Database
 from bot.deploy.model_server import ModelServerClient
+from bot.gameday.flows import GameDays
 from bot.incidents.flows import IncidentFlows
 from bot.messages import TemplateRenderer
 from bot.metrics import BotMetrics
@@ -53,6 +54,7 @@ class Services:
     access: AccessFlows  # the access runbook: requests, grants, revocations
     quality: QualityService  # feature contracts, missing-feature policies, late sources
     pipelines: Pipelines  # the data pipeline on Dagster: monitor, flows, ingestion
+    gameday: GameDays  # game day drills (bot/gameday)
     audit_buffer: AuditBuffer = field(init=False)
     status_cache: StatusCache = field(default_factory=StatusCache)
     started_monotonic: float = field(default_factory=time.monotonic)

@@ -57,6 +57,7 @@ DOMAIN_EXCEPTIONS: dict[str, str] = {
     "bot.serving.quality_routes": "starlette: the model server's GET /v1/quality beside the gate",
     "bot.pipelines.scheduled": "apscheduler: the pipeline poll adds its own trigger",
     "bot.pipelines.webhook": "starlette: the failure sensor's route sits beside the pipeline domain",
+    "bot.gameday.scheduled": "apscheduler: a drill's --speed reschedules the monitor job",
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, utcnow
@@ -47,6 +49,18 @@ OPEN_STATUSES = (
     IncidentStatus.IDENTIFIED,
     IncidentStatus.MONITORING,
 )
+
+
+def opened_during_drill(context: Any) -> bool:
+    """An incident opened while a game day drill runs belongs to the drill (tagged DRILL).
+
+    A column default, so every way of opening one (alert intake, declare) gets it in the same
+    INSERT, before its header or any update goes out untagged.
+    """
+    running = context.connection.execute(
+        sql_text("SELECT 1 FROM gameday_runs WHERE active IS NOT NULL")
+    ).first()
+    return running is not None
 
 
 class Incident(Base):
@@ -79,6 +93,8 @@ class Incident(Base):
     participants: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Production version when it was resolved (the postmortem compares it with the opening one).
     resolved_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Caused by a game day drill: every message about it says DRILL (bot/gameday).
+    drill: Mapped[bool] = mapped_column(Boolean, default=opened_during_drill)
 
 
 class IncidentAlert(Base):
@@ -185,6 +201,7 @@ class IncidentView:
     impact: str = ""
     participants: list[str] = field(default_factory=list)
     resolved_version: int | None = None
+    drill: bool = False
 
     @property
     def ref(self) -> str:

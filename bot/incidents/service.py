@@ -52,6 +52,7 @@ def _view(row: Any, alerts: list[AlertView], events: list[EventView]) -> Inciden
         events=events,
         impact=row.impact or "",
         participants=list(row.participants or []),
+        drill=bool(getattr(row, "drill", False)),
         resolved_version=row.resolved_version,
     )
 

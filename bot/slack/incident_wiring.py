@@ -34,6 +34,7 @@ from bot.slack.reminder_poster import SlackReminderPoster
 from bot.slack.updates_notifier import SlackUpdateNotifier
 from bot.slack.user_names import SlackUserNames
 from bot.updates.flows import IncidentUpdates, cadence_minutes
+from bot.updates.pace import UpdatePace
 from bot.updates.reminders import CommanderReminders
 from bot.updates.scheduled import SchedulerSnoozeClock, SchedulerUpdateClock, bot_key
 
@@ -94,6 +95,8 @@ def build_updates(
     minutes_for = partial(cadence_minutes, cadence)
     # The persistent (default) job store; the key finds this bot again from a stored job.
     key = bot_key(settings.resolved_database_url)
+    # One cadence minute for the clock, the slots and the reminders (a drill may shorten it).
+    pace = UpdatePace()
     # Commander reminders ride on the update clock; a snooze is a one-shot scheduler job.
     reminders = CommanderReminders(
         db=db,
@@ -103,16 +106,18 @@ def build_updates(
         snoozes=SchedulerSnoozeClock(scheduler, bot=key),
         cadence=minutes_for,
         clock=timeline.clock,
+        pace=pace,
     )
     return IncidentUpdates(
         db=db,
         notifier=SlackUpdateNotifier(client, renderer, slash=settings.slash_command),
-        schedule=SchedulerUpdateClock(scheduler, bot=key),
+        schedule=SchedulerUpdateClock(scheduler, bot=key, pace=pace),
         cadence=cadence,
         stakeholder_channel=settings.stakeholder_channel or None,
         clock=timeline.clock,
         record=timeline.record,
         reminders=reminders,
+        pace=pace,
     )
 
 

@@ -31,6 +31,7 @@ from bot.updates.delivery import (
     UpdateDelivery,
     UpdateNotifier,
 )
+from bot.updates.pace import MINUTE, UpdatePace
 from bot.updates.reminders import CommanderReminders
 from bot.updates.subscriptions import Subscriber
 
@@ -60,11 +61,13 @@ def cadence_minutes(cadence: Mapping[str, int], severity: str) -> int:
     return max(0, int(cadence.get(severity, 0)))
 
 
-def next_due(first: datetime, minutes: int, now: datetime) -> datetime:
+def next_due(
+    first: datetime, minutes: int, now: datetime, *, minute: timedelta = MINUTE
+) -> datetime:
     """The first time of the series first, first + minutes, ... that is after `now`."""
     if now < first:
         return first
-    step = timedelta(minutes=minutes)
+    step = minute * minutes
     return first + step * (int((now - first) / step) + 1)
 
 
@@ -82,8 +85,11 @@ class IncidentUpdates:
         recovery_grace: timedelta = RECOVERY_GRACE,
         record: Callable[..., Awaitable[int]],
         reminders: CommanderReminders | None = None,
+        pace: UpdatePace | None = None,
     ) -> None:
         self.db = db
+        # The length of a cadence minute (shorter while a drill compresses waiting).
+        self.pace = pace or UpdatePace()
         # Writes a line on the incident's timeline (IncidentFlows.record): every update sent.
         self.record = record
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -140,7 +146,10 @@ class IncidentUpdates:
         """The subscribers of an incident who want it at its current severity, with
         STAKEHOLDER_CHANNEL (every severity) always among them."""
         found = await self._db(
-            subscriptions.for_incident, incident_id=incident.id, severity=incident.severity
+            subscriptions.for_incident,
+            incident_id=incident.id,
+            severity=incident.severity,
+            drill=incident.drill,
         )
         channel = self.stakeholder_channel
         if channel and all(s.id != channel for s in found):
@@ -158,7 +167,9 @@ class IncidentUpdates:
         except Exception as exc:  # job store unreachable: the header says "no scheduled updates"
             log.warning("no update schedule for incident %s: %s", incident_id, exc)
             return None
-        return next_due(current[0], current[1], self.clock()) if current else None
+        if not current:
+            return None
+        return next_due(current[0], current[1], self.clock(), minute=self.pace.minute)
 
     async def changed(self, incident: IncidentView) -> None:
         """Make the timer match the incident (`IncidentWatcher`: whenever it changes); the
@@ -189,7 +200,7 @@ class IncidentUpdates:
         if incident is None or not incident.is_open or current is None:
             return 0
         first, minutes = current
-        index = int((self.clock() - first) / timedelta(minutes=minutes))
+        index = int((self.clock() - first) / self.pace.minutes(minutes))
         slot = f"every{minutes}m@{first.strftime('%Y%m%dT%H%M%S')}#{index}"
         sent = await self._send(incident, kind="scheduled", slot=slot)
         await self._on_timeline(incident_id, kind="scheduled", slot=slot, sent=sent)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, utcnow
@@ -24,6 +24,8 @@ class IncidentSubscription(Base):
     scope: Mapped[str] = mapped_column(String(32))  # "all" or an incident id
     # Only incidents at this severity or worse (SEV1 is the worst); NULL: every severity.
     min_severity: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # Opted out of game day drills: no updates about incidents tagged DRILL.
+    skip_drills: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

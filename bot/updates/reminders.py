@@ -28,6 +28,7 @@ from bot.incidents import service
 from bot.incidents.models import EventView, IncidentView, aware
 from bot.updates.facts import last_human_update
 from bot.updates.models import IncidentReminder
+from bot.updates.pace import MINUTE, UpdatePace
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -129,18 +130,23 @@ def silent_since(incident: IncidentView) -> datetime:
 
 
 def due_slot(
-    incident: IncidentView, previous: ReminderView | None, *, interval: timedelta, now: datetime
+    incident: IncidentView,
+    previous: ReminderView | None,
+    *,
+    interval: timedelta,
+    now: datetime,
+    tolerance: timedelta = TOLERANCE,
 ) -> str | None:
     """The slot of the reminder due now, or None when none is."""
     since = silent_since(incident)
-    if now - since < interval - TOLERANCE:
+    if now - since < interval - tolerance:
         return None  # someone gave an update within the interval
     if previous is None or previous.created_at < since:
         update_event = last_human_update(incident)
         return f"u{update_event.id if update_event else 0}"  # first reminder of this silence
     if previous.snoozed_until is not None and previous.snoozed_until > now:
         return None
-    if previous.answer is None and now - previous.created_at < interval - TOLERANCE:
+    if previous.answer is None and now - previous.created_at < interval - tolerance:
         return None  # reminded during this interval already
     return f"r{previous.id}"
 
@@ -182,6 +188,7 @@ class CommanderReminders:
         cadence: Callable[[str], int],
         clock: Callable[[], datetime] = utcnow,
         snooze: timedelta = SNOOZE,
+        pace: UpdatePace | None = None,
     ) -> None:
         self.db = db
         self.poster = poster
@@ -189,6 +196,7 @@ class CommanderReminders:
         self.cadence = cadence  # severity → update interval in minutes (0: none)
         self.clock = clock
         self.snooze_for = snooze
+        self.pace = pace or UpdatePace()  # a drill's --speed shortens the cadence minute
 
     async def _db(self, fn: Callable[..., T], **kwargs: Any) -> T:
         return await self.db.call(fn, **kwargs)
@@ -208,7 +216,13 @@ class CommanderReminders:
             return None
         now = self.clock()
         previous = await self._db(latest, incident_id=incident_id)
-        slot = due_slot(incident, previous, interval=timedelta(minutes=minutes), now=now)
+        slot = due_slot(
+            incident,
+            previous,
+            interval=self.pace.minutes(minutes),
+            now=now,
+            tolerance=self.pace.minutes(TOLERANCE / MINUTE),
+        )
         if slot is None:
             return None
         try:
@@ -233,7 +247,7 @@ class CommanderReminders:
     async def snooze(self, *, reminder_id: int, user: str) -> tuple[bool, ReminderView | None]:
         """Quiet the reminders for 30 min: (snoozed now, the reminder as it is after)."""
         now = self.clock()
-        until = now + self.snooze_for
+        until = now + self.pace.minutes(self.snooze_for / MINUTE)
         done = await self._db(
             answer, reminder_id=reminder_id, kind="snoozed", user=user, now=now, snoozed_until=until
         )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.jobstores.base import JobLookupError
@@ -30,10 +30,13 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
+from bot.updates.pace import UpdatePace
+
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
-    from bot.updates.flows import IncidentUpdates
+    from bot.updates.pace import UpdatePace
+from bot.updates.flows import IncidentUpdates
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +106,17 @@ async def remind_after_snooze(incident_id: int, bot: str) -> bool:
 class SchedulerUpdateClock:
     """`UpdateSchedule` on an APScheduler scheduler (its default, persistent job store)."""
 
-    def __init__(self, scheduler: BaseScheduler, *, bot: str) -> None:
+    def __init__(
+        self, scheduler: BaseScheduler, *, bot: str, pace: UpdatePace | None = None
+    ) -> None:
         self.scheduler = scheduler
         self.bot = bot
+        self.pace = pace or UpdatePace()
 
     def start(self, incident_id: int, minutes: int, now: datetime) -> None:
+        step = self.pace.minutes(minutes)
         trigger = IntervalTrigger(
-            minutes=minutes, start_date=now + timedelta(minutes=minutes), timezone="UTC"
+            seconds=step.total_seconds(), start_date=now + step, timezone="UTC"
         )
         if self.scheduler.get_job(job_id(incident_id)) is not None:
             self.scheduler.reschedule_job(job_id(incident_id), trigger=trigger)
@@ -134,7 +141,7 @@ class SchedulerUpdateClock:
         trigger = getattr(job, "trigger", None)
         if not isinstance(trigger, IntervalTrigger):
             return None
-        return trigger.start_date, int(trigger.interval.total_seconds() // 60)
+        return trigger.start_date, self.pace.count(trigger.interval)
 
 
 class SchedulerSnoozeClock:

@@ -114,10 +114,15 @@ def of_subscriber(conn: Connection, *, subscriber: str) -> list[Subscriber]:
     return [Subscriber(r.subscriber, r.kind, r.scope, r.min_severity) for r in rows]
 
 
-def for_incident(conn: Connection, *, incident_id: int, severity: str | None) -> list[Subscriber]:
+def for_incident(
+    conn: Connection, *, incident_id: int, severity: str | None, drill: bool = False
+) -> list[Subscriber]:
     """Everyone subscribed to this incident (directly, or to all at a `severity` preference it
-    meets), once each. An unknown severity filters no one out: better one update too many."""
+    meets), once each. An unknown severity filters no one out: better one update too many.
+    A `drill` incident skips whoever opted out of drills."""
     query = select(_SUB).where(_SUB.c.scope.in_([ALL, str(incident_id)]))
+    if drill:
+        query = query.where(_SUB.c.skip_drills.is_(False))
     order = [s.value for s in Severity]  # the worst first
     if severity in order:
         # A SEV2 incident reaches the preferences SEV2, SEV3, SEV4 and none.
@@ -347,3 +352,11 @@ def last_sent_at(conn: Connection, *, incident_id: int) -> datetime | None:
             _DEL.c.incident_id == incident_id, _DEL.c.state == SENT
         )
     ).scalar_one_or_none()
+
+
+def set_skip_drills(conn: Connection, *, subscriber: str, skip: bool) -> int:
+    """Opt a subscriber's subscriptions out of (or back into) drill updates; how many changed."""
+    result = conn.execute(
+        update(_SUB).where(_SUB.c.subscriber == subscriber).values(skip_drills=skip)
+    )
+    return int(result.rowcount or 0)

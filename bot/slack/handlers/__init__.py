@@ -12,6 +12,7 @@ from bot.slack.handlers import (
     access_buttons,
     core,
     deploy,
+    gameday,
     incidents,
     monitoring,
     quality,
@@ -34,6 +35,7 @@ COMMANDS: tuple[Command, ...] = (
     *access.COMMANDS,
     *quality.COMMANDS,
     *pipeline.COMMANDS,
+    *gameday.COMMANDS,
 )
 
 BUTTONS: tuple[Button | Modal, ...] = (
@@ -45,6 +47,7 @@ BUTTONS: tuple[Button | Modal, ...] = (
     *access_buttons.BUTTONS,
     *quality.BUTTONS,
     *pipeline.BUTTONS,
+    *gameday.BUTTONS,
 )
 
 
