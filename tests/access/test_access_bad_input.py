@@ -65,10 +65,14 @@ def test_reminders_and_backoff() -> None:
 
 def test_a_request_is_read_against_the_policy() -> None:
     policy = load_policy(REPO_POLICY)
-    asked = parse_request("registry:iris_classifier edit for 4h because deploy v3".split(), policy)
+    asked = parse_request(
+        ["registry:iris_classifier", "edit", "for", "4h", "because", "deploy", "v3"], policy
+    )
     assert (asked.level, asked.duration, asked.reason) == ("EDIT", timedelta(hours=4), "deploy v3")
-    longest = parse_request("data:training because retrain".split(), policy)
+    longest = parse_request(["data:training", "because", "retrain"], policy)
     assert longest.duration == timedelta(hours=24)  # no duration: the most the policy allows
     with pytest.raises(AccessRefused) as raised:
-        parse_request("data:training for 2h because x".split(), policy, cap=timedelta(hours=1))
+        parse_request(
+            ["data:training", "for", "2h", "because", "x"], policy, cap=timedelta(hours=1)
+        )
     assert raised.value.kind == "over_cap"
