@@ -3,12 +3,15 @@ no reason, a broken policy file (named with its line)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.access import service
+from bot.access.lifecycle import backoff, reminder_marks
 from bot.access.policy import PolicyError, load_policy
+from bot.access.requests import AccessRefused, parse_request
 from tests.harness import ONCALL, start_harness
 
 REPO_POLICY = Path(__file__).resolve().parents[2] / "access.toml"
@@ -51,3 +54,25 @@ def test_a_broken_policy_names_the_file_and_line(tmp_path: Path) -> None:
         load_policy(broken)
     assert raised.value.line == at + 1
     assert str(raised.value).startswith(f"{broken}:{at + 1}: data:training: level 'READ'")
+
+
+def test_reminders_and_backoff() -> None:
+    assert [m for m, _ in reminder_marks(timedelta(hours=8))] == ["1h"]
+    assert [m for m, _ in reminder_marks(timedelta(days=7))] == ["1d", "1h"]
+    waits = [backoff(n, base=2, cap=300).total_seconds() for n in range(1, 11)]
+    assert waits[:4] == [2, 4, 8, 16] and max(waits) == 300
+
+
+def test_a_request_is_read_against_the_policy() -> None:
+    policy = load_policy(REPO_POLICY)
+    asked = parse_request(
+        ["registry:iris_classifier", "edit", "for", "4h", "because", "deploy", "v3"], policy
+    )
+    assert (asked.level, asked.duration, asked.reason) == ("EDIT", timedelta(hours=4), "deploy v3")
+    longest = parse_request(["data:training", "because", "retrain"], policy)
+    assert longest.duration == timedelta(hours=24)  # no duration: the most the policy allows
+    with pytest.raises(AccessRefused) as raised:
+        parse_request(
+            ["data:training", "for", "2h", "because", "x"], policy, cap=timedelta(hours=1)
+        )
+    assert raised.value.kind == "over_cap"
