@@ -14,6 +14,7 @@ from bot.db import Database
 from bot.model_registry.mlflow_backend import MlflowModelService
 from bot.serving.app import create_model_app
 from bot.serving.recorder import PredictionRecorder
+from bot.serving.reload import reload_route
 
 
 def http_implementation() -> str:
@@ -37,7 +38,7 @@ def build_model_app(settings: Any, *, record: bool = True, freeze_gc: bool = Fal
         recorder=recorder,
         freeze_gc=freeze_gc,
         # Labelled feedback arrives where the predictions were made (POST /v1/feedback).
-        extra_routes=[feedback_route(database)],
+        extra_routes=[feedback_route(database), reload_route()],
     )
 
 
