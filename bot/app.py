@@ -17,6 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from bot.access.roles import RolePolicy
+from bot.capacity.build import build_capacity
+from bot.capacity.scheduled import schedule_capacity_jobs
 from bot.commands.catalog import CommandCatalog
 from bot.config import Settings
 from bot.db import Database
@@ -141,6 +143,7 @@ class BotApp:
             alert_sink=alerting.intake,
             incidents=incidents,
             updates=alerting.updates,
+            capacity=build_capacity(settings),
         )
         commands = CommandCatalog()
         interactions = InteractionRouter()
@@ -168,6 +171,7 @@ class BotApp:
         scheduler.start(paused=True)
         schedule_retrain_jobs(self.services)
         schedule_monitor_jobs(self.services)
+        schedule_capacity_jobs(self.services, self.client)
         url = settings.resolved_database_url
         key = bot_key(url)
         rekey_stored_jobs(scheduler, key)
@@ -249,6 +253,7 @@ class BotApp:
         if self._recovery is not None:
             self._recovery.cancel()  # safe: its rows stay for the next pass
         await self.services.tasks.drain()
+        await self.services.capacity.aclose()
         await self.services.updates.idle(timeout=5.0)  # its updates land on the timelines
         await self.services.incidents.aclose()
         self.services.alert_sink.close()

@@ -11,6 +11,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.access.roles import RolePolicy
 from bot.alerts.intake import AlertIntake
 from bot.audit.buffer import AuditBuffer
+from bot.capacity.service import CapacityService
 from bot.config import Mode, Settings
 from bot.db import Database
 from bot.deploy.model_server import ModelServerClient
@@ -47,6 +48,7 @@ class Services:
     alert_sink: AlertIntake
     incidents: IncidentFlows
     updates: IncidentUpdates  # stakeholder updates, following the incidents
+    capacity: CapacityService  # serving engine, latency SLO burn, scaling
     audit_buffer: AuditBuffer = field(init=False)
     status_cache: StatusCache = field(default_factory=StatusCache)
     started_monotonic: float = field(default_factory=time.monotonic)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import httpx
@@ -91,10 +92,8 @@ class LocalEngine:
         return await self._call({"queue_limit": queue_limit})
 
     async def reload(self) -> None:
-        try:
+        with contextlib.suppress(httpx.HTTPError):  # the poll is the backstop
             await self._client.post("/admin/reload", timeout=30.0)
-        except httpx.HTTPError:
-            pass  # the poll is the backstop
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -8,6 +8,7 @@ is shed at once (503 with Retry-After), so overload is answered, not queued unti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -68,10 +69,8 @@ class Dispatcher:
                         # Woken by a release or a worker becoming ready; the timeout also covers
                         # a wake-up that was missed between two checks.
                         with_timeout = min(left, 0.05)
-                        try:
+                        with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._free.wait(), with_timeout)
-                        except TimeoutError:
-                            pass
             finally:
                 self.queued -= 1
         worker.in_flight += 1

@@ -25,8 +25,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.serving.capacity_metrics import FRONT_SAMPLES, CapacityMetrics, merge_worker_metrics
-from bot.serving.dispatch import Admission, Autoscale, Autoscaler, Dispatcher, LatencyWindow
-from bot.serving.dispatch import Overloaded
+from bot.serving.dispatch import (
+    Admission,
+    Autoscale,
+    Autoscaler,
+    Dispatcher,
+    LatencyWindow,
+    Overloaded,
+)
 from bot.serving.metrics import ServerMetrics
 from bot.serving.workers import WorkerPool
 

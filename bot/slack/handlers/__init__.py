@@ -8,6 +8,7 @@ from bot.commands.catalog import CommandCatalog
 from bot.commands.context import Command
 from bot.services import Services
 from bot.slack.handlers import (
+    capacity,
     core,
     deploy,
     incidents,
@@ -27,6 +28,7 @@ COMMANDS: tuple[Command, ...] = (
     *monitoring.COMMANDS,
     *incidents.COMMANDS,
     *subscriptions.COMMANDS,
+    *capacity.COMMANDS,
 )
 
 BUTTONS: tuple[Button | Modal, ...] = (
@@ -35,6 +37,7 @@ BUTTONS: tuple[Button | Modal, ...] = (
     *incidents.BUTTONS,
     *subscriptions.BUTTONS,
     *reminders.BUTTONS,
+    *capacity.BUTTONS,
 )
 
 
