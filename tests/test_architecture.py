@@ -42,6 +42,9 @@ ADAPTERS = (
     "bot.request_body",  # bounded reading of HTTP request bodies, shared by every route
     "bot.scheduling",  # the APScheduler adapter
     "bot.serving.app",  # the model server's own Starlette front
+    "bot.serving.front",  # the local engine's front process (Starlette), before the workers
+    "bot.serving.engines",  # runs the chosen serving engine (uvicorn/Starlette)
+    "bot.serving.reload",  # the model server's reload-now route
 )
 # Domain module -> which of the libraries above it imports today, and why.
 DOMAIN_EXCEPTIONS: dict[str, str] = {
@@ -51,6 +54,7 @@ DOMAIN_EXCEPTIONS: dict[str, str] = {
     "bot.updates.scheduled": "apscheduler: update and reminder jobs add their own triggers",
     "bot.monitoring.scheduled": "apscheduler: monitoring jobs add their own triggers",
     "bot.retrain.scheduled": "apscheduler: retrain jobs add their own triggers",
+    "bot.capacity.scheduled": "apscheduler: the capacity/burn job adds its own trigger",
 }
 
 

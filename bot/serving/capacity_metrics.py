@@ -8,14 +8,8 @@ still tells the whole story.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.parser import text_string_to_metric_families
-
-if TYPE_CHECKING:
-    from bot.serving.front import LocalFront
-
 
 # What the front measures itself; every other family comes from the workers.
 FRONT_FAMILIES = (
@@ -62,13 +56,15 @@ class CapacityMetrics:
             "model_server_replica_restarts", "Workers that died and were replaced.", registry=r
         )
 
-    def update(self, front: LocalFront) -> None:
-        for state, count in front.pool.counts().items():
+    def update(
+        self, *, counts: dict[str, int], wanted: int, in_flight: int, queued: int, queue_limit: int
+    ) -> None:
+        for state, count in counts.items():
             self.replicas.labels(state).set(count)
-        self.wanted.set(front.pool.wanted)
-        self.in_flight.set(front.dispatcher.in_flight)
-        self.queued.set(front.dispatcher.queued)
-        self.queue_limit.set(front.admission.queue_limit)
+        self.wanted.set(wanted)
+        self.in_flight.set(in_flight)
+        self.queued.set(queued)
+        self.queue_limit.set(queue_limit)
 
 
 def _fmt(value: float) -> str:

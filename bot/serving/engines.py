@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from bot.serving.dispatch import Admission, Autoscale
+from bot.serving.admission import Admission, Autoscale
 from bot.serving.front import LocalFront, create_front_app
 from bot.serving.server import http_implementation, loop_implementation
 from bot.serving.workers import WorkerPool

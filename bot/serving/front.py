@@ -24,8 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.serving.capacity_metrics import FRONT_SAMPLES, CapacityMetrics, merge_worker_metrics
-from bot.serving.dispatch import (
+from bot.serving.admission import (
     Admission,
     Autoscale,
     Autoscaler,
@@ -33,6 +32,7 @@ from bot.serving.dispatch import (
     LatencyWindow,
     Overloaded,
 )
+from bot.serving.capacity_metrics import FRONT_SAMPLES, CapacityMetrics, merge_worker_metrics
 from bot.serving.metrics import ServerMetrics
 from bot.serving.workers import WorkerPool
 
@@ -105,10 +105,19 @@ class LocalFront:
                 if new:
                     self.capacity.restarts.inc(new)
                     self._restarts_seen = self.pool.restarts
-                self.capacity.update(self)
+                self.update_gauges()
             except Exception:  # the supervisor must outlive any one bad pass
                 log.exception("serving supervisor pass failed")
             await asyncio.sleep(self.tick_seconds)
+
+    def update_gauges(self) -> None:
+        self.capacity.update(
+            counts=self.pool.counts(),
+            wanted=self.pool.wanted,
+            in_flight=self.dispatcher.in_flight,
+            queued=self.dispatcher.queued,
+            queue_limit=self.admission.queue_limit,
+        )
 
     def status(self) -> dict[str, Any]:
         counts = self.pool.counts()
@@ -207,7 +216,7 @@ def create_front_app(front: LocalFront) -> Starlette:
         return _json({"status": "ok", "version": version, "replicas": len(ready)})
 
     async def metrics(request: Request) -> Response:
-        front.capacity.update(front)
+        front.update_gauges()
         own = generate_latest(front.metrics.registry.restricted_registry(FRONT_SAMPLES))
         texts = await asyncio.gather(
             *(front.client.get(f"{w.url}/metrics", timeout=2.0) for w in front.pool.ready),
