@@ -18,7 +18,7 @@ from bot.localslack import LocalSlack
 from bot.localslack.shell import run_shell
 from bot.model_registry.bootstrap import bootstrap_from_settings
 from bot.servers import ServerTask
-from bot.serving.server import build_model_app
+from bot.serving.engines import build_local_front
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,8 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
         flush=True,
     )
     upgrade_to_head(local.resolved_database_url)
-    model_app = await asyncio.to_thread(build_model_app, local)
+    # The local serving engine: a front on the model server port, supervising worker processes.
+    model_app = await asyncio.to_thread(build_local_front, local)
     model_server = ServerTask(
         model_app,
         host=settings.host,
