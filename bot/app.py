@@ -17,8 +17,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from bot.access.roles import RolePolicy
+from bot.capacity.actions import CapacityDeps, register_capacity_actions
 from bot.capacity.build import build_capacity
 from bot.capacity.scheduled import schedule_capacity_jobs
+from bot.capacity.service import CapacityService
 from bot.commands.catalog import CommandCatalog
 from bot.config import Settings
 from bot.db import Database
@@ -92,6 +94,7 @@ class BotApp:
         client = make_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         models = MlflowModelService.from_settings(settings)
         model_server = ModelServerClient(settings.model_server_url)
+        capacity = build_capacity(settings)
         actions = build_actions(
             settings,
             db=db,
@@ -101,6 +104,7 @@ class BotApp:
             renderer=renderer,
             pool=pool,
             client=client,
+            capacity=capacity,
         )
         runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
         alerting = build_alerting(
@@ -143,7 +147,7 @@ class BotApp:
             alert_sink=alerting.intake,
             incidents=incidents,
             updates=alerting.updates,
-            capacity=build_capacity(settings),
+            capacity=capacity,
         )
         commands = CommandCatalog()
         interactions = InteractionRouter()
@@ -283,11 +287,14 @@ class BotApp:
             log.warning("model registry not reachable yet: %s", exc)
 
 
-def domain_actions(deploy: DeployDeps, retrain: RetrainDeps) -> ActionCatalog:
+def domain_actions(
+    deploy: DeployDeps, retrain: RetrainDeps, capacity: CapacityDeps
+) -> ActionCatalog:
     """Every action a runbook step may name, from every domain, each given its dependencies."""
     actions = ActionCatalog()
     register_deploy_actions(actions, deploy)
     register_retrain_actions(actions, retrain)
+    register_capacity_actions(actions, capacity)
     return actions
 
 
@@ -301,6 +308,7 @@ def build_actions(
     renderer: TemplateRenderer,
     pool: ProcessPool,
     client: AsyncWebClient,
+    capacity: CapacityService,
 ) -> ActionCatalog:
     """The runbook actions of every domain, each domain given its typed dependencies."""
     # Closed over by each domain's actions at registration, rather than handed to the engine:
@@ -322,4 +330,5 @@ def build_actions(
             reports=SlackRetrainReporter(client, renderer, slash=settings.slash_command),
             settings=settings,
         ),
+        CapacityDeps(capacity=capacity, db=db, renderer=renderer, slash=settings.slash_command),
     )

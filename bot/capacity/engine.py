@@ -58,7 +58,7 @@ class CapacityStatus:
     @property
     def healthy(self) -> bool:
         """Every wanted replica serves."""
-        return self.reachable and self.running >= self.wanted and self.starting == 0
+        return self.reachable and self.wanted > 0 and self.running >= self.wanted
 
     def config(self) -> dict[str, Any]:
         """The scaling configuration, as the diff before a change shows it."""

@@ -1,4 +1,4 @@
-"""The capacity job: every MONITOR_INTERVAL_SECONDS, scrape the model server for the burn rates and
+"""The capacity job: every BURN_CHECK_SECONDS, scrape the model server for the burn rates and
 the chart's history; with MONITOR_ALERTS=bot, raise the burn alerts through the alert intake and
 post the capacity card, with its buttons, in the thread of the incident a page opens."""
 
@@ -27,7 +27,7 @@ CAPACITY_JOB = "capacity.observe"
 
 
 def schedule_capacity_jobs(services: Services, client: Any) -> None:
-    seconds = services.settings.monitor_interval_seconds
+    seconds = services.settings.burn_check_seconds
     if seconds <= 0:
         return
     scheduler = services.scheduler

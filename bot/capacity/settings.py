@@ -25,6 +25,11 @@ class CapacitySettings(BaseModel):
     serving_worker_concurrency: int = Field(
         2, ge=1, description="Requests one local worker answers at once (more wait in the queue)."
     )
+    serving_spare_replicas: int = Field(
+        1,
+        ge=0,
+        description="Local engine: warm standby workers kept beyond the serving ones (fast scale-up).",
+    )
     ray_address: str | None = Field(
         None, description="Ray cluster to serve on (`ray` engine); unset: start a local one."
     )
@@ -44,6 +49,9 @@ class CapacitySettings(BaseModel):
     )
     burn_min_requests: int = Field(
         100, ge=1, description="Fewest predictions in a burn window for its alert to fire."
+    )
+    burn_check_seconds: float = Field(
+        15.0, ge=0, description="How often the bot scrapes the model server for burn rates; 0: off."
     )
     scale_check_seconds: float = Field(
         60.0, gt=0, description="How long after a scale the bot waits for replicas and p99."

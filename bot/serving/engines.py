@@ -33,7 +33,12 @@ def worker_env(settings: Any) -> dict[str, str]:
 
 def build_local_front(settings: Any, *, replicas: int | None = None) -> Starlette:
     """The local engine's app; its lifespan starts `replicas` workers (SERVING_REPLICAS)."""
-    pool = WorkerPool(env=worker_env(settings), host="127.0.0.1")
+    pool = WorkerPool(
+        env=worker_env(settings),
+        host="127.0.0.1",
+        spares=settings.serving_spare_replicas,
+        max_total=settings.max_replicas,
+    )
     front = LocalFront(
         pool,
         replicas=replicas or settings.serving_replicas,

@@ -128,7 +128,9 @@ class LocalFront:
             "mode": self.mode,
             "wanted": self.pool.wanted,
             "running": counts["ready"],
-            "starting": counts["starting"],
+            # Only the ones still needed for `wanted`; a spare warming up is `standby` work.
+            "starting": min(counts["starting"], max(self.pool.wanted - counts["ready"], 0)),
+            "standby": counts["standby"],
             "draining": counts["draining"],
             "max_replicas": self.max_replicas,
             "autoscale": {

@@ -9,7 +9,6 @@ takes no new request and is only terminated when its in-flight requests have fin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -23,7 +22,9 @@ import httpx
 
 log = logging.getLogger(__name__)
 
-WorkerState = Literal["starting", "ready", "draining"]
+# standby: started and loaded, kept warm (SERVING_SPARE_REPLICAS) and given no requests, so a
+# scale-up serves in milliseconds instead of the seconds a cold process needs to import and load.
+WorkerState = Literal["starting", "standby", "ready", "draining"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -70,7 +71,11 @@ class WorkerPool:
         host: str = "127.0.0.1",
         start_timeout: float = 120.0,
         command: Sequence[str] = (sys.executable, "-m", "bot.serving"),
+        spares: int = 0,
+        max_total: int = 4,
     ) -> None:
+        self.spares = spares
+        self.max_total = max_total
         self.env = {**os.environ, **env}
         self.host = host
         self.start_timeout = start_timeout
@@ -91,7 +96,7 @@ class WorkerPool:
 
     def counts(self) -> dict[str, int]:
         """Workers by state, for status and the capacity gauges."""
-        out = {"starting": 0, "ready": 0, "draining": 0}
+        out = {"starting": 0, "standby": 0, "ready": 0, "draining": 0}
         for worker in self.workers:
             out[worker.state] += 1
         return out
@@ -132,21 +137,45 @@ class WorkerPool:
         if worker in self.workers:
             self.workers.remove(worker)
 
-    async def scale_to(self, replicas: int) -> None:
-        """Set how many workers should serve; starts new ones now, drains extra ones."""
-        self.wanted = max(replicas, 0)
+    def _reconcile(self) -> None:
+        """Promote standby workers while fewer than `wanted` serve; demote the extra ones.
+
+        A demoted worker takes no new request; the ones it is answering finish normally.
+        """
+        ready = [w for w in self.workers if w.state == "ready"]
+        standby = sorted((w for w in self.workers if w.state == "standby"), key=lambda w: w.started)
+        while len(ready) < self.wanted and standby:
+            worker = standby.pop(0)
+            worker.state = "ready"
+            ready.append(worker)
+            self.changed.set()
+        for worker in sorted(ready, key=lambda w: w.started, reverse=True)[
+            : max(len(ready) - self.wanted, 0)
+        ]:
+            worker.state = "standby"
+
+    async def _fill(self) -> None:
+        """Start or stop processes so that `wanted` plus the spares exist."""
+        spares = max(min(self.spares, self.max_total - self.wanted), 0)
         live = [w for w in self.workers if w.state != "draining"]
-        for _ in range(self.wanted - len(live)):
+        for _ in range(self.wanted + spares - len(live)):
             await self._spawn()
-        extra = len(live) - self.wanted
+        extra = len(live) - (self.wanted + spares)
         if extra > 0:
-            # Starting ones go first (they serve nobody yet), then the newest ready ones.
-            victims = sorted(live, key=lambda w: (w.state == "ready", w.started), reverse=False)
-            for worker in victims[:extra]:
+            # Never a serving worker: starting ones first, then the newest standby ones.
+            order = {"starting": 0, "standby": 1, "ready": 2}
+            victims = sorted(live, key=lambda w: (order[w.state], -w.started))
+            for worker in [w for w in victims if w.state != "ready"][:extra]:
                 asyncio.get_running_loop().create_task(self._stop(worker))
 
+    async def scale_to(self, replicas: int) -> None:
+        """Set how many workers serve: standby ones serve at once, new ones start, extra drain."""
+        self.wanted = max(replicas, 0)
+        self._reconcile()
+        await self._fill()
+
     async def supervise_once(self) -> None:
-        """One pass: replace dead workers, promote started ones to ready."""
+        """One pass: replace dead workers, check started ones, keep the counts."""
         for worker in list(self.workers):
             code = worker.process.returncode
             if code is not None and worker.state != "draining":
@@ -154,11 +183,12 @@ class WorkerPool:
                 self.restarts += 1
                 self._event("replaced", worker, f"exit code {code}")
                 log.warning("worker %s died (exit %s); starting a replacement", worker.number, code)
-                if not self._stopping:
-                    await self._spawn()
                 self.changed.set()
             elif worker.state == "starting":
                 await self._probe(worker)
+        if not self._stopping:
+            self._reconcile()
+            await self._fill()
 
     async def _probe(self, worker: Worker) -> None:
         try:
@@ -167,8 +197,8 @@ class WorkerPool:
         except (httpx.HTTPError, ValueError):
             body, response = None, None
         if response is not None and response.status_code == 200 and body.get("version"):
-            worker.state, worker.version = "ready", int(body["version"])
-            log.info("worker %s serves v%s", worker.number, worker.version)
+            worker.state, worker.version = "standby", int(body["version"])
+            log.info("worker %s loaded v%s", worker.number, worker.version)
             self.changed.set()
         elif time.monotonic() - worker.started > self.start_timeout:
             self._event("start_failed", worker, f"not serving after {self.start_timeout:.0f}s")
@@ -183,13 +213,6 @@ class WorkerPool:
             await asyncio.sleep(0.05)
         return True
 
-    async def refresh_versions(self) -> None:
-        """Ask every ready worker which version it serves (after a reload)."""
-        for worker in self.ready:
-            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
-                response = await self._client.get(f"{worker.url}/healthz")
-                worker.version = int(response.json()["version"])
-
     async def reload_all(self) -> list[int | None]:
         """Tell every ready worker to load the production version now; what each serves after."""
 
@@ -201,7 +224,8 @@ class WorkerPool:
                 return None
             return worker.version
 
-        return list(await asyncio.gather(*(one(w) for w in self.ready)))
+        warm = [w for w in self.workers if w.state in ("ready", "standby")]
+        return list(await asyncio.gather(*(one(w) for w in warm)))
 
     async def close(self) -> None:
         self._stopping = True

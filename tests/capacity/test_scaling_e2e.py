@@ -5,7 +5,8 @@ Slack stand-in, the Scale to N button, and the alert resolving once two replicas
 The test is made deterministic by its load, not by a clock: a closed loop of two clients against
 one worker answering one request at a time means every request waits for the other one, so its
 latency is about twice the service time; with two replicas nobody waits. The SLO threshold is
-set between the two (the batch size is calibrated so one request takes about half of it), and
+set between the two: the batch size is calibrated under that very load so that one replica
+answers at about 1.4× the threshold, and
 the burn windows are shrunk (BURN_WINDOW_SCALE) so the alert fires and resolves in seconds.
 """
 
@@ -38,7 +39,7 @@ from tests.harness import (
     make_settings,
 )
 
-SLO_SECONDS = 0.1  # a histogram bucket bound
+SLO_SECONDS = 0.25  # a histogram bucket bound
 
 
 def rows(n: int) -> list[dict[str, float]]:
@@ -52,12 +53,15 @@ class Load:
     def __init__(self, url: str, *, clients: int, batch: int) -> None:
         self.url, self.clients, self.body = url, clients, {"instances": rows(batch)}
         self.statuses: list[int] = []
+        self.seconds: list[float] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._client = httpx.AsyncClient(timeout=30.0)
 
     async def _loop(self) -> None:
         while True:
+            start = time.perf_counter()
             response = await self._client.post(f"{self.url}/v1/predict", json=self.body)
+            self.seconds.append(time.perf_counter() - start)
             self.statuses.append(response.status_code)
 
     def start(self) -> None:
@@ -73,25 +77,19 @@ class Load:
 
 
 async def calibrate(url: str) -> int:
-    """Rows per request so that one request alone takes about 45 % of the SLO threshold."""
-    async with httpx.AsyncClient(timeout=30.0) as client:
-        times = []
-        for _ in range(7):
-            start = time.perf_counter()
-            response = await client.post(f"{url}/v1/predict", json={"instances": rows(1)})
-            assert response.status_code == 200, response.text
-            times.append(time.perf_counter() - start)
-        single = sorted(times)[3]
-        batch = 1
-        while single < 0.45 * SLO_SECONDS and batch < 1000:
-            batch = min(batch * 2, 1000)
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                await client.post(f"{url}/v1/predict", json={"instances": rows(batch)})
-                times.append(time.perf_counter() - start)
-            single = sorted(times)[1]
-    return batch
+    """Rows per request so that, under the test's own load on one replica (two clients, so each
+    request waits for the other), the median latency is about 1.4× the SLO threshold: two
+    replicas then answer at about 0.7× of it."""
+    batch = 1
+    while True:
+        load = Load(url, clients=2, batch=batch)
+        load.start()
+        await asyncio.sleep(1.5)
+        await load.stop()
+        median = sorted(load.seconds)[len(load.seconds) // 2]
+        if median >= 1.4 * SLO_SECONDS or batch >= 1000:
+            return batch
+        batch = min(max(int(batch * 1.4 * SLO_SECONDS / median), batch + 1), 1000)
 
 
 @pytest.fixture
@@ -109,9 +107,14 @@ async def bot(tmp_path: Path) -> AsyncIterator[tuple[BotHarness, ServerTask]]:
         serving_queue_limit=64,
         max_replicas=2,
         latency_slo_seconds=SLO_SECONDS,
+        # A 5 % budget: one replica (every request about twice the threshold) burns it 20× and
+        # pages; two replicas bring the bad share far under the 6× and 14.4× lines even when
+        # the shared machine is busy.
+        latency_slo_target=0.95,
         burn_window_scale=1 / 1800,  # 1h -> 2 s, 5m -> 0.17 s, 6h -> 12 s, 30m -> 1 s
         burn_min_requests=10,
-        monitor_interval_seconds=0.5,
+        burn_check_seconds=0.5,
+        monitor_interval_seconds=0,  # the accuracy/drift monitors are not under test
         monitor_alerts="bot",
         scale_check_seconds=120.0,
         alert_repeat_seconds=3600.0,

@@ -9,6 +9,8 @@ import pytest
 
 from bot.access.roles import RolePolicy
 from bot.app import BUNDLED_RUNBOOKS, domain_actions
+from bot.capacity.actions import CapacityDeps
+from bot.capacity.build import build_capacity
 from bot.db import Database
 from bot.deploy.actions import DeployDeps
 from bot.deploy.model_server import ModelServerClient
@@ -44,7 +46,13 @@ def real_actions(tmp_path: Path) -> Iterator[ActionCatalog]:
     retrain = RetrainDeps(
         db=db, models=models, pool=ProcessPool(1), reports=_NoReports(), settings=settings
     )
-    yield domain_actions(deploy, retrain)
+    capacity = CapacityDeps(
+        capacity=build_capacity(settings),
+        db=db,
+        renderer=TemplateRenderer(settings.templates_dir),
+        slash=settings.slash_command,
+    )
+    yield domain_actions(deploy, retrain, capacity)
     db.dispose()
 
 
