@@ -60,7 +60,12 @@ def run_serving(settings: Any, *, port: int, engine: str, replicas: int | None =
     if engine == "ray":
         from bot.serving.ray_app import run_ray_serve  # Ray is imported only when asked for
 
-        run_ray_serve(settings, port=port, replicas=replicas or settings.serving_replicas)
+        run_ray_serve(
+            settings,
+            port=port,
+            replicas=replicas or settings.serving_replicas,
+            env=worker_env(settings),
+        )
         return
     uvicorn.run(
         build_local_front(settings, replicas=replicas),

@@ -15,12 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import shutil
+import socket
+import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from bot.app import BotApp
 from bot.capacity.burn import PAGE
@@ -40,6 +44,72 @@ from tests.harness import (
 )
 
 SLO_SECONDS = 0.25  # a histogram bucket bound
+SLO_TARGET = 0.95
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
+# The shipped windows, shrunk for a one-second scrape interval.
+WINDOWS = {"5m": "3s", "30m": "4s", "1h": "6s", "6h": "8s", "3d": "10s"}
+
+
+def burn_rules(target: float) -> str:
+    """The shipped latency-SLO rules with this test's threshold, budget and short windows."""
+    text = (DEPLOY / "rules.yml").read_text()
+    text = text[text.index("  - name: latency-slo") :]
+    for long, short in WINDOWS.items():
+        text = text.replace(f"[{long}]", f"[{short}]")
+    text = text.replace('le="0.1"', f'le="{SLO_SECONDS}"').replace("0.01", f"{1 - target:.2f}")
+    text = re.sub(r"for: \S+", "for: 0s", text).replace(">= 100", ">= 10")
+    return "groups:\n" + text
+
+
+@contextlib.contextmanager
+def prometheus(tmp_path: Path, target: str, *, slo_target: float) -> Iterator[str]:
+    """The real Prometheus scraping `target` every second with the burn rules; its URL."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is not installed: `make test` installs Debian's package"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "rules.yml").write_text(burn_rules(slo_target))
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(tmp_path / "rules.yml")],
+        "scrape_configs": [{"job_name": "model-server", "static_configs": [{"targets": [target]}]}],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    log = open(tmp_path / "prometheus.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+async def prometheus_firing(url: str, alert: str, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient() as client:
+        while asyncio.get_running_loop().time() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                alerts = (await client.get(f"{url}/api/v1/alerts")).json()["data"]["alerts"]
+                if any(
+                    a["labels"]["alertname"] == alert and a["state"] == "firing" for a in alerts
+                ):
+                    return
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"Prometheus did not fire {alert}")
 
 
 def rows(n: int) -> list[dict[str, float]]:
@@ -110,7 +180,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[tuple[BotHarness, ServerTask]]:
         # A 5 % budget: one replica (every request about twice the threshold) burns it 20× and
         # pages; two replicas bring the bad share far under the 6× and 14.4× lines even when
         # the shared machine is busy.
-        latency_slo_target=0.95,
+        latency_slo_target=SLO_TARGET,
         burn_window_scale=1 / 1800,  # 1h -> 2 s, 5m -> 0.17 s, 6h -> 12 s, 30m -> 1 s
         burn_min_requests=10,
         burn_check_seconds=0.5,
@@ -147,7 +217,7 @@ async def _serving(url: str, replicas: int, timeout: float = 120.0) -> None:
 
 
 async def test_burn_alert_opens_an_incident_and_scale_to_2_from_its_button_resolves_it(
-    bot: tuple[BotHarness, ServerTask],
+    bot: tuple[BotHarness, ServerTask], tmp_path: Path
 ) -> None:
     harness, _ = bot
     url = harness.settings.model_server_url
@@ -167,27 +237,36 @@ async def test_burn_alert_opens_an_incident_and_scale_to_2_from_its_button_resol
     assert (await httpx.AsyncClient().get(f"{url}/admin/capacity")).json()["wanted"] == 1
 
     load = Load(url, clients=2, batch=batch)
-    load.start()
-    try:
-        header = await harness.slack.wait_for(
-            lambda m: PAGE in m.plain() and m.thread_ts is None, timeout=90
-        )
-        assert re.search(r"INC-\d+", header.plain())
-        card = await harness.slack.wait_for(
-            lambda m: m.thread_ts == header.ts and "Scale to 2" in m.plain() + str(m.blocks),
-            timeout=30,
-        )
-        await harness.slack.click(ONCALL, card, "capacity.scale_to")
-        await harness.slack.wait_for(
-            lambda m: m.thread_ts == header.ts and "Post-scale check" in m.plain(), timeout=150
-        )
-        resolved = await harness.slack.wait_for(
-            lambda m: m.thread_ts == header.ts and "resolved" in m.plain().lower(), timeout=90
-        )
-        assert resolved is not None
-    finally:
-        await load.stop()
+    target = url.removeprefix("http://")
+    with prometheus(tmp_path, target, slo_target=SLO_TARGET) as prom:
+        load.start()
+        try:
+            await scale_from_the_incident(harness, prom)
+        finally:
+            await load.stop()
     # No request failed while the replica was added.
     assert load.statuses and set(load.statuses) == {200}, sorted(set(load.statuses))
     status = (await httpx.AsyncClient().get(f"{url}/admin/capacity")).json()
     assert status["running"] == 2 and status["wanted"] == 2
+
+
+async def scale_from_the_incident(harness: BotHarness, prom: str) -> None:
+    """Page -> incident -> card -> Scale to 2 -> post-scale check -> resolved; Prometheus agrees."""
+    header = await harness.slack.wait_for(
+        lambda m: PAGE in m.plain() and m.thread_ts is None, timeout=90
+    )
+    # The shipped rules, evaluated by Prometheus on the same histogram, page too.
+    await prometheus_firing(prom, PAGE)
+    assert re.search(r"INC-\d+", header.plain())
+    card = await harness.slack.wait_for(
+        lambda m: m.thread_ts == header.ts and "Scale to 2" in m.plain() + str(m.blocks),
+        timeout=30,
+    )
+    await harness.slack.click(ONCALL, card, "capacity.scale_to")
+    await harness.slack.wait_for(
+        lambda m: m.thread_ts == header.ts and "Post-scale check" in m.plain(), timeout=150
+    )
+    resolved = await harness.slack.wait_for(
+        lambda m: m.thread_ts == header.ts and "resolved" in m.plain().lower(), timeout=90
+    )
+    assert resolved is not None
