@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from bot.access.roles import RolePolicy
 from bot.capacity.actions import CapacityDeps, register_capacity_actions
 from bot.capacity.build import build_capacity
+from bot.capacity.ray_tasks import RayTaskPool
 from bot.capacity.scheduled import schedule_capacity_jobs
 from bot.capacity.service import CapacityService
 from bot.commands.catalog import CommandCatalog
@@ -90,7 +91,11 @@ class BotApp:
         )
         scheduler = make_scheduler(db.engine)
         metrics = BotMetrics()
-        pool = ProcessPool(settings.worker_processes)
+        pool = (
+            RayTaskPool(address=settings.ray_address, data_dir=settings.oncall_data_dir)
+            if settings.serving_engine == "ray"  # training runs as Ray tasks, off this machine
+            else ProcessPool(settings.worker_processes)
+        )
         client = make_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         models = MlflowModelService.from_settings(settings)
         model_server = ModelServerClient(settings.model_server_url)

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from ray import serve
 
+from bot.capacity.ray_tasks import ADDRESS_FILE
 from bot.config import load_settings
 from bot.serving.server import build_model_app
 from bot.serving.workers import free_port
@@ -64,7 +65,7 @@ def serve_config(settings: Any, *, port: int, replicas: int, env: dict[str, str]
     }
 
 
-def start_local_ray(dashboard_port: int, *, num_cpus: int = 2) -> subprocess.Popen:
+def start_local_ray(dashboard_port: int, *, num_cpus: int = 2) -> tuple[subprocess.Popen, str]:
     """`ray start --head --block` on this machine (when no RAY_ADDRESS is given).
 
     Its own GCS port and temp dir, so it never joins or stops another Ray on the machine;
@@ -72,7 +73,7 @@ def start_local_ray(dashboard_port: int, *, num_cpus: int = 2) -> subprocess.Pop
     """
     gcs = free_port()
     temp = tempfile.mkdtemp(prefix="oncall-ray-")
-    return subprocess.Popen(
+    head = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "ray"),
             "start",
@@ -88,6 +89,7 @@ def start_local_ray(dashboard_port: int, *, num_cpus: int = 2) -> subprocess.Pop
         ],
         env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
     )
+    return head, f"127.0.0.1:{gcs}"
 
 
 def deploy(dashboard_url: str, config: dict, *, timeout: float = 300.0) -> None:
@@ -120,7 +122,9 @@ def run_ray_serve(settings: Any, *, port: int, replicas: int, env: dict[str, str
     dashboard = settings.ray_dashboard_url.rstrip("/")
     head = None
     if settings.ray_address is None:
-        head = start_local_ray(int(dashboard.rsplit(":", 1)[1]))
+        head, address = start_local_ray(int(dashboard.rsplit(":", 1)[1]))
+        # Where the bot submits training tasks (bot.capacity.ray_tasks reads it).
+        (settings.oncall_data_dir / ADDRESS_FILE).write_text(address)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
