@@ -114,14 +114,15 @@ class Autoscaler:
         p, now = self.policy, time.monotonic() if now is None else now
         self._load = 0.7 * self._load + 0.3 * load  # smoothed: one burst is not a trend
         want = min(max(math.ceil(self._load / p.target), p.min_replicas), p.max_replicas)
-        want = min(max(want, p.min_replicas), p.max_replicas)
         if want > current:
             self._below_since = None
-            self._above_since = self._above_since or now
+            if self._above_since is None:
+                self._above_since = now
             return want if now - self._above_since >= p.upscale_delay_s else current
         if want < current:
             self._above_since = None
-            self._below_since = self._below_since or now
+            if self._below_since is None:
+                self._below_since = now
             return want if now - self._below_since >= p.downscale_delay_s else current
         self._above_since = self._below_since = None
         return max(min(current, p.max_replicas), p.min_replicas)

@@ -84,7 +84,7 @@ def merge_worker_metrics(texts: list[str]) -> str:
     families: dict[str, tuple[str, str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]] = {}
     for text in texts:
         for family in text_string_to_metric_families(text):
-            if family.name in own:
+            if family.name.removesuffix("_total") in own:
                 continue
             _, _, samples = families.setdefault(
                 family.name, (family.type, family.documentation, {})
