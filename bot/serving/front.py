@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from prometheus_client import generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -152,7 +152,10 @@ class LocalFront:
     async def forward(self, request: Request, *, endpoint: str) -> Response:
         """Admit, forward to a worker (once more to another if that one died), count."""
         start = time.perf_counter()
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the client gave up before sending its body: nobody to answer
+            return Response(status_code=400)
         headers = {k: v for k, v in request.headers.items() if k.lower() in PASS_HEADERS}
         for attempt in (1, 2):
             try:

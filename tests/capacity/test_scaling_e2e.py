@@ -44,7 +44,7 @@ from tests.harness import (
 )
 
 SLO_SECONDS = 0.25  # a histogram bucket bound
-SLO_TARGET = 0.95
+SLO_TARGET = 0.90
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 # The shipped windows, shrunk for a one-second scrape interval.
 WINDOWS = {"5m": "3s", "30m": "4s", "1h": "6s", "6h": "8s", "3d": "10s"}
@@ -177,9 +177,9 @@ async def bot(tmp_path: Path) -> AsyncIterator[tuple[BotHarness, ServerTask]]:
         serving_queue_limit=64,
         max_replicas=2,
         latency_slo_seconds=SLO_SECONDS,
-        # A 5 % budget: one replica (every request about twice the threshold) burns it 20× and
-        # pages; two replicas bring the bad share far under the 6× and 14.4× lines even when
-        # the shared machine is busy.
+        # A 10 % budget: one replica (nearly every request over the threshold) burns it about
+        # 10× and pages through the 6h/30m pair (6×: 60 % slow); two replicas bring the slow
+        # share well under 60 % even when the shared machine is busy, so the test does not flap.
         latency_slo_target=SLO_TARGET,
         burn_window_scale=1 / 1800,  # 1h -> 2 s, 5m -> 0.17 s, 6h -> 12 s, 30m -> 1 s
         burn_min_requests=10,
