@@ -16,8 +16,13 @@ for the same sequence of target versions: the two steps no rollback can skip, ea
 -- moving the `production` alias (`set_production`) and loading the target version from the
 registry into a fresh service with no cache (`load`: download, skops checks, deserialise). The
 difference between the click-to-served time and that baseline is what the bot and the model
-server add: handling the click, the server's alias poll (every `MODEL_POLL_SECONDS`, set to
-0.5 s here) and the swap.
+server add: handling the click, telling the server to reload now, and the swap.
+
+Reload-now: after the bot moves the alias it tells the model server (the local engine's front,
+which tells every worker) to load the production version at once. The comparison in the same run
+is the path without it: the alias moved outside the bot (straight in the registry), which the
+server only notices at its next poll (every `MODEL_POLL_SECONDS`, 0.5 s here) -- what a click
+cost before reload-now. Goal: click to served p50 <= 150 ms.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ BIN = Path(sys.executable).parent / "oncall-bot"
 SECRET = "bench-secret"
 TOKEN = "xoxb-bench"
 GOAL_SECONDS = 2.0
+GOAL_P50_MS = 150.0
 POLL_SECONDS = 0.5
 MODEL = "iris_classifier"
 
@@ -98,6 +104,18 @@ async def one_round(
         lambda m: m.thread_ts == card.ts and ": done" in m.plain(), timeout=30, since=since
     )
     return switched, time.perf_counter() - clicked
+
+
+async def alias_moved_outside(service: MlflowModelService, model_url: str, target: int) -> float:
+    """Seconds from moving the alias straight in the registry to the first prediction from it."""
+    async with httpx.AsyncClient() as client:
+        started = time.perf_counter()
+        await asyncio.to_thread(service.set_production, target)
+        while await served_version(client, model_url) != target:
+            if time.perf_counter() - started > 30:
+                raise SystemExit(f"the model server never served v{target}")
+            await asyncio.sleep(0.005)
+        return time.perf_counter() - started
 
 
 def plan(rounds: int) -> list[tuple[str, int]]:
@@ -176,6 +194,14 @@ async def run(rounds: int) -> dict[str, object]:
             print(
                 f"  round {i + 1}: {text:<12} served v{target} after {switch * 1000:7.0f} ms; checklist done after {done * 1000:7.0f} ms"
             )
+        # The same switches without reload-now: the alias moved outside the bot, the poll follows.
+        polled: list[float] = []
+        uri = f"sqlite:///{(tmp / 'var' / 'mlflow.db').resolve()}"
+        service = MlflowModelService(uri, (tmp / "var" / "mlflow-artifacts").resolve(), MODEL)
+        for i, (_, target) in enumerate(plan(rounds)):
+            polled.append(await alias_moved_outside(service, model_url, target))
+            print(f"  poll round {i + 1}: alias moved in the registry, v{target} served after"
+                  f" {polled[-1] * 1000:7.0f} ms")  # fmt: skip
     finally:
         for proc in (bot, model):
             proc.terminate()
@@ -202,6 +228,7 @@ async def run(rounds: int) -> dict[str, object]:
         "model_poll_seconds_setting": POLL_SECONDS,
         "click_to_served_ms": summary(switches),
         "click_to_done_ms": summary(dones),
+        "alias_moved_outside_to_served_ms": summary(polled),
         "baseline_alias_move_ms": summary(moves),
         "baseline_load_ms": summary(loads),
         "baseline_move_plus_load_ms": summary(
@@ -224,6 +251,10 @@ def main() -> int:
     rows = [
         ("click -> model server answers with the target", figures["click_to_served_ms"]),
         ("click -> checklist done (incl. smoke test)", figures["click_to_done_ms"]),
+        (
+            "baseline: alias moved outside the bot (poll)",
+            figures["alias_moved_outside_to_served_ms"],
+        ),
         ("baseline: alias move alone", figures["baseline_alias_move_ms"]),
         ("baseline: model load alone (fresh service)", figures["baseline_load_ms"]),
         ("baseline: alias move + model load", figures["baseline_move_plus_load_ms"]),
@@ -239,6 +270,12 @@ def main() -> int:
     )
     verdict = "PASS" if served["max"] < GOAL_SECONDS * 1000 else "MISS"
     print(f"{verdict}  goal: every rollback served within {GOAL_SECONDS:.0f} s of the click")
+    verdict = "PASS" if served["p50"] <= GOAL_P50_MS else "MISS"
+    polled = figures["alias_moved_outside_to_served_ms"]["p50"]
+    print(
+        f"{verdict}  goal: click -> served p50 <= {GOAL_P50_MS:.0f} ms with reload-now"
+        f" (p50 {served['p50']:.0f} ms; the poll alone: p50 {polled:.0f} ms)"
+    )
     out = REPO / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "rollback.json").write_text(json.dumps(figures, indent=2))

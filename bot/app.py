@@ -21,6 +21,11 @@ from bot.access.actions import register_access_actions
 from bot.access.flows import AccessFlows
 from bot.access.roles import RolePolicy
 from bot.alerts.webhook import WebhookAuth
+from bot.capacity.actions import CapacityDeps, register_capacity_actions
+from bot.capacity.build import build_capacity
+from bot.capacity.ray_tasks import RayTaskPool
+from bot.capacity.scheduled import schedule_capacity_jobs
+from bot.capacity.service import CapacityService
 from bot.commands.catalog import CommandCatalog
 from bot.config import Settings
 from bot.db import Database
@@ -122,7 +127,11 @@ class BotApp:
         )
         scheduler = make_scheduler(db.engine)
         metrics = BotMetrics()
-        pool = ProcessPool(settings.worker_processes)
+        pool = (
+            RayTaskPool(address=settings.ray_address, data_dir=settings.oncall_data_dir)
+            if settings.serving_engine == "ray"  # training runs as Ray tasks, off this machine
+            else ProcessPool(settings.worker_processes)
+        )
         client = make_web_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
         models = MlflowModelService.from_settings(settings)
         model_server = ModelServerClient(settings.model_server_url)
@@ -142,6 +151,7 @@ class BotApp:
             database_url=url,
             data_dir=settings.oncall_data_dir,
         )
+        capacity = build_capacity(settings)
         actions = build_actions(
             settings,
             db=db,
@@ -154,6 +164,7 @@ class BotApp:
             access=access.flows,
             ingestor=ingestor,
             pipelines=engine_backend,
+            capacity=capacity,
         )
         runbooks = load_runbooks(settings.runbooks_dir or BUNDLED_RUNBOOKS, actions=actions)
         alerting = build_alerting(
@@ -238,6 +249,7 @@ class BotApp:
             quality=quality,
             pipelines=pipelines,
             gameday=gameday,
+            capacity=capacity,
         )
         commands = CommandCatalog()
         interactions = InteractionRouter()
@@ -277,6 +289,7 @@ class BotApp:
         )
         schedule_pipeline_jobs(self.services)
         await self.services.gameday.prepare()  # a drill left running keeps its --speed
+        schedule_capacity_jobs(self.services, self.client)
         url = settings.resolved_database_url
         key = bot_key(url)
         rekey_stored_jobs(scheduler, key)
@@ -372,6 +385,7 @@ class BotApp:
         if self._recovery is not None:
             self._recovery.cancel()  # safe: its rows stay for the next pass
         await self.services.tasks.drain()
+        await self.services.capacity.aclose()
         await self.services.updates.idle(timeout=5.0)  # its updates land on the timelines
         await self.services.incidents.aclose()
         self.services.alert_sink.close()
@@ -410,6 +424,7 @@ def domain_actions(
     retrain: RetrainDeps,
     access: AccessFlows,
     pipeline: PipelineActionDeps,
+    capacity: CapacityDeps,
 ) -> ActionCatalog:
     """Every action a runbook step may name, from every domain, each given its dependencies."""
     actions = ActionCatalog()
@@ -424,6 +439,7 @@ def domain_actions(
         ),
     )
     register_pipeline_actions(actions, pipeline)
+    register_capacity_actions(actions, capacity)
     return actions
 
 
@@ -440,6 +456,7 @@ def build_actions(
     access: AccessFlows,
     ingestor: Ingestor,
     pipelines: PipelineService,
+    capacity: CapacityService,
 ) -> ActionCatalog:
     """The runbook actions of every domain, each domain given its typed dependencies."""
     # Closed over by each domain's actions at registration, rather than handed to the engine:
@@ -464,4 +481,5 @@ def build_actions(
         ),
         access,
         PipelineActionDeps(pipelines=pipelines),
+        CapacityDeps(capacity=capacity, db=db, renderer=renderer, slash=settings.slash_command),
     )

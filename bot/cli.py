@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     model = sub.add_parser("serve-model", help="serve the production model over HTTP")
     model.add_argument("--port", type=int, default=None)
+    model.add_argument(
+        "--engine", choices=("local", "ray"), default=None, help="default: SERVING_ENGINE"
+    )
+    model.add_argument("--replicas", type=int, default=None, help="default: SERVING_REPLICAS")
     sub.add_parser(
         "bootstrap", help="train and register v1 and v2, point production at v1 (idempotent)"
     )
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     # These load MLflow and scikit-learn (seconds), which `manifest` and `migrate` never need.
     from bot import runtime
     from bot.model_registry.bootstrap import bootstrap_from_settings
-    from bot.serving.server import run_model_server
+    from bot.serving.engines import run_serving
 
     if args.command == "gameday":
         return _gameday(settings, args)
@@ -145,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _run_async(runtime.run_local(settings, shell=not args.no_shell))
     elif args.command == "serve-model":
-        run_model_server(settings, port=args.port or settings.model_server_port)
+        run_serving(
+            settings,
+            port=args.port or settings.model_server_port,
+            engine=args.engine or settings.serving_engine,
+            replicas=args.replicas,
+        )
     elif args.command == "bootstrap":
         # Silent for most of a minute the first time otherwise (training and registering).
         print(

@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from bot.access.settings import AccessSettings
+from bot.capacity.settings import CapacitySettings
 
 UserIds = Annotated[frozenset[str], NoDecode]
 Mode = Literal["socket", "http", "local"]
@@ -29,7 +30,7 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names it and says what is wrong."""
 
 
-class Settings(BaseSettings, AccessSettings):
+class Settings(CapacitySettings, BaseSettings, AccessSettings):
     """Every knob the bot has. The README's configuration table is generated from these fields."""
 
     model_config = SettingsConfigDict(

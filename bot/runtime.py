@@ -21,8 +21,8 @@ from bot.localslack.shell_io import log_to_file
 from bot.model_registry.bootstrap import bootstrap_from_settings
 from bot.pipelines.embedded import EmbeddedDagster, beside_bot
 from bot.servers import ServerTask
-from bot.serving.server import build_model_app
 from bot.startup import FIRST_START, Progress
+from bot.serving.engines import build_local_front
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,9 @@ async def run_local(settings: Settings, *, shell: bool = True) -> None:
     progress.note("oncall-bot: " + summary)
     with progress.step("database migrations"):
         upgrade_to_head(local.resolved_database_url)
-    progress.begin("model server: loading the production model")
-    model_app = await asyncio.to_thread(build_model_app, local)
+    # The local serving engine: a front on the model server port, supervising worker processes.
+    progress.begin("model server: starting its workers and loading the production model")
+    model_app = await asyncio.to_thread(build_local_front, local)
     model_server = ServerTask(
         model_app,
         host=settings.host,

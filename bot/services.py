@@ -12,6 +12,7 @@ from bot.access.flows import AccessFlows
 from bot.access.roles import RolePolicy
 from bot.alerts.intake import AlertIntake
 from bot.audit.buffer import AuditBuffer
+from bot.capacity.service import CapacityService
 from bot.config import Mode, Settings
 from bot.db import Database
 from bot.deploy.model_server import ModelServerClient
@@ -55,6 +56,7 @@ class Services:
     quality: QualityService  # feature contracts, missing-feature policies, late sources
     pipelines: Pipelines  # the data pipeline on Dagster: monitor, flows, ingestion
     gameday: GameDays  # game day drills (bot/gameday)
+    capacity: CapacityService  # serving engine, latency SLO burn, scaling
     audit_buffer: AuditBuffer = field(init=False)
     status_cache: StatusCache = field(default_factory=StatusCache)
     started_monotonic: float = field(default_factory=time.monotonic)

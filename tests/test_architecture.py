@@ -43,6 +43,9 @@ ADAPTERS = (
     "bot.scheduling",  # the APScheduler adapter
     "bot.local_jobs",  # the local workspace's run-due-jobs route (Starlette)
     "bot.serving.app",  # the model server's own Starlette front
+    "bot.serving.front",  # the local engine's front process (Starlette), before the workers
+    "bot.serving.engines",  # runs the chosen serving engine (uvicorn/Starlette)
+    "bot.serving.reload",  # the model server's reload-now route
 )
 # Domain module -> which of the libraries above it imports today, and why.
 DOMAIN_EXCEPTIONS: dict[str, str] = {
@@ -58,6 +61,7 @@ DOMAIN_EXCEPTIONS: dict[str, str] = {
     "bot.pipelines.scheduled": "apscheduler: the pipeline poll adds its own trigger",
     "bot.pipelines.webhook": "starlette: the failure sensor's route sits beside the pipeline domain",
     "bot.gameday.scheduled": "apscheduler: a drill's --speed reschedules the monitor job",
+    "bot.capacity.scheduled": "apscheduler: the capacity/burn job adds its own trigger",
 }
 
 

@@ -210,6 +210,8 @@ async def set_production(
             raise _failed("unknown_policy", given=repr(policy)) from None
         await _authorize(deps, ctx, target, action, force=_truthy(ctx.params.get("force")))
     previous = await asyncio.to_thread(models.set_production, target)
+    # Reload-now: the server loads the new version at once instead of at its next poll.
+    await deps.model_server.reload_now()
     return _done("production_set", {"previous": previous, "version": target}, version=target)
 
 

@@ -6,6 +6,7 @@ Plain HTTP (httpx) and plain results; no Slack. Used by the deploy actions and `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -129,6 +130,11 @@ class ModelServerClient:
             latency_bound_ms,
             problems,
         )
+
+    async def reload_now(self) -> None:
+        """Ask the server to load the production version at once (its poll is the backstop)."""
+        with contextlib.suppress(httpx.HTTPError):
+            await self._client.post("/admin/reload", timeout=30.0)
 
     async def aclose(self) -> None:
         await self._client.aclose()

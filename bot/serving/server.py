@@ -17,6 +17,7 @@ from bot.serving.app import create_model_app
 from bot.serving.quality_gate import gate_factory
 from bot.serving.quality_routes import quality_route
 from bot.serving.recorder import PredictionRecorder
+from bot.serving.reload import reload_route
 
 
 def http_implementation() -> str:
@@ -52,7 +53,7 @@ def build_model_app(settings: Any, *, record: bool = True, freeze_gc: bool = Fal
         recorder=recorder,
         freeze_gc=freeze_gc,
         # Labelled feedback arrives where the predictions were made (POST /v1/feedback).
-        extra_routes=[feedback_route(database), quality_route()],
+        extra_routes=[feedback_route(database), quality_route(), reload_route()],
         quality=gate,
     )
 

@@ -29,6 +29,10 @@ DOMAIN_ACTIONS: dict[str, tuple[dict[str, bool], dict[str, Any]]] = {
         {"from_version": False, "to_version": False, "outcome": True, "reason": False},
         {},
     ),
+    "capacity.plan": ({"replicas": True}, {"before": {"mode": "manual", "replicas": 1}}),
+    "capacity.apply": ({"replicas": True}, {"wanted": 2}),
+    "capacity.wait_healthy": ({}, {"running": 2}),
+    "capacity.restore": ({}, {}),
 }
 
 

@@ -10,6 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.roles import RolePolicy
 from bot.app import BUNDLED_RUNBOOKS, domain_actions
+from bot.capacity.actions import CapacityDeps
+from bot.capacity.build import build_capacity
 from bot.db import Database
 from bot.deploy.actions import DeployDeps
 from bot.deploy.model_server import ModelServerClient
@@ -67,7 +69,15 @@ def real_actions(tmp_path: Path) -> Iterator[ActionCatalog]:
         settings=settings,
         ingestor=ingestor,
     )
-    yield domain_actions(deploy, retrain, access.flows, PipelineActionDeps(pipelines=engine))
+    capacity = CapacityDeps(
+        capacity=build_capacity(settings),
+        db=db,
+        renderer=TemplateRenderer(settings.templates_dir),
+        slash=settings.slash_command,
+    )
+    yield domain_actions(
+        deploy, retrain, access.flows, PipelineActionDeps(pipelines=engine), capacity
+    )
     db.dispose()
 
 

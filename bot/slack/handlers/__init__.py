@@ -10,6 +10,7 @@ from bot.services import Services
 from bot.slack.handlers import (
     access,
     access_buttons,
+    capacity,
     core,
     deploy,
     gameday,
@@ -36,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     *quality.COMMANDS,
     *pipeline.COMMANDS,
     *gameday.COMMANDS,
+    *capacity.COMMANDS,
 )
 
 BUTTONS: tuple[Button | Modal, ...] = (
@@ -48,6 +50,7 @@ BUTTONS: tuple[Button | Modal, ...] = (
     *quality.BUTTONS,
     *pipeline.BUTTONS,
     *gameday.BUTTONS,
+    *capacity.BUTTONS,
 )
 
 
