@@ -21,8 +21,8 @@ from bot.localslack.shell_io import log_to_file
 from bot.model_registry.bootstrap import bootstrap_from_settings
 from bot.pipelines.embedded import EmbeddedDagster, beside_bot
 from bot.servers import ServerTask
-from bot.startup import FIRST_START, Progress
 from bot.serving.engines import build_local_front
+from bot.startup import FIRST_START, Progress
 
 log = logging.getLogger(__name__)
 
