@@ -21,6 +21,8 @@ from pydantic_settings import (
 
 from bot.access.settings import AccessSettings
 from bot.capacity.settings import CapacitySettings
+from bot.pipelines.settings import PipelineSettings
+from bot.quality.settings import QualityAndDrillSettings
 
 UserIds = Annotated[frozenset[str], NoDecode]
 Mode = Literal["socket", "http", "local"]
@@ -30,7 +32,9 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names it and says what is wrong."""
 
 
-class Settings(CapacitySettings, BaseSettings, AccessSettings):
+class Settings(
+    CapacitySettings, BaseSettings, AccessSettings, PipelineSettings, QualityAndDrillSettings
+):
     """Every knob the bot has. The README's configuration table is generated from these fields."""
 
     model_config = SettingsConfigDict(
@@ -177,23 +181,6 @@ class Settings(CapacitySettings, BaseSettings, AccessSettings):
         description="How often the landing folder is ingested (also once at start-up); 0: off.",
     )
 
-    # --- Data pipeline (Dagster) ----------------------------------------------------------------
-    dagster_url: str | None = Field(
-        None,
-        description="A team's Dagster webserver; unset: `oncall-bot run` starts one beside the bot.",
-    )
-    dagster_port: int = Field(
-        3070, ge=0, le=65535, description="Port of the Dagster beside the bot."
-    )
-    dagster_embedded: bool = Field(
-        True, description="Start Dagster beside the bot when DAGSTER_URL is unset."
-    )
-    pipeline_webhook_token: str | None = Field(
-        None,
-        description="Bearer token of POST /pipelines/dagster (generated for the embedded Dagster).",
-    )
-    pipeline_poll_seconds: float = Field(60.0, ge=0, description="Poll Dagster every N s (0: off).")
-
     # --- Incidents -----------------------------------------------------------------------------
     alert_webhook_token: str | None = Field(
         None,
@@ -280,30 +267,6 @@ class Settings(CapacitySettings, BaseSettings, AccessSettings):
     )
     alert_repeat_seconds: float = Field(
         1800.0, gt=0, description="How often a monitor alert that keeps firing is sent again."
-    )
-
-    # --- Data quality (runbooks/data-quality.md) ----------------------------------------------
-    quality_file: Path | None = Field(
-        None, description="Feature contract overrides and quality limits; default: quality.toml."
-    )
-    quality_checks: bool = Field(
-        True,
-        description="Model server: check feature contracts and apply missing-feature policies.",
-    )
-    quality_policy_poll_seconds: float = Field(
-        0.5, gt=0, le=60, description="How often the model server reads the feature policies."
-    )
-    quality_interval_seconds: float = Field(
-        60.0, ge=0, description="How often the quality and source-cadence monitors run; 0: off."
-    )
-
-    # --- Game days -------------------------------------------------------------------------------
-    gameday_enabled: bool | None = Field(
-        None,
-        description="Allow game day drills (`oncall-bot gameday`, `/iris gameday run`); default: on in the local workspace only.",
-    )
-    gamedays_dir: Path | None = Field(
-        None, description="Folder of game day scenarios that overrides the bundled `gamedays/`."
     )
 
     @field_validator("oncall_admins", "oncall_engineers", mode="before")
