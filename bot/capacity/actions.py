@@ -49,7 +49,7 @@ async def plan(deps: CapacityDeps, ctx: ActionContext, replicas: Any) -> ActionR
         raise _refused(deps, exc) from None
     status = await deps.capacity.engine.status()
     if not status.reachable:
-        raise _refused(deps, CapacityRefused("engine_unreachable", problem=status.problem))
+        raise _refused(deps, CapacityRefused("engine_unreachable", unavailable=status.unavailable))
     before, after = status.config(), change.config(status)
     return ActionResult(
         template=STEP_WORDS,

@@ -13,7 +13,23 @@ Mode = Literal["manual", "auto"]
 
 
 class EngineUnavailable(Exception):
-    """The engine did not answer (Ray unreachable, model server down); the card says so."""
+    """The engine did not answer (Ray unreachable, model server down); the card says so.
+
+    No words here: `kind` and `facts` say what happened and `templates/engine_unavailable.j2`
+    words them; `str()` is a short technical line for logs.
+    """
+
+    def __init__(self, kind: str, **facts: Any) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.facts = facts
+
+    def __str__(self) -> str:
+        return " ".join([self.kind, *(f"{k}={v}" for k, v in self.facts.items())])
+
+    def as_facts(self) -> dict[str, Any]:
+        """What `engine_unavailable.j2` reads (`unavailable.kind`, `unavailable.facts`); JSON."""
+        return {"kind": self.kind, "facts": dict(self.facts)}
 
 
 class EngineRefused(Exception):
@@ -37,7 +53,8 @@ class CapacityStatus:
 
     engine: str
     reachable: bool = True
-    problem: str | None = None
+    problem: str | None = None  # technical, for logs; people read `unavailable` (its template)
+    unavailable: dict[str, Any] | None = None  # EngineUnavailable.as_facts() when not reachable
     mode: Mode = "manual"
     wanted: int = 0
     running: int = 0
@@ -73,8 +90,10 @@ class CapacityStatus:
         return {"mode": "manual", "replicas": self.wanted}
 
 
-def unreachable(engine: str, problem: str) -> CapacityStatus:
-    return CapacityStatus(engine=engine, reachable=False, problem=problem)
+def unreachable(engine: str, exc: EngineUnavailable) -> CapacityStatus:
+    return CapacityStatus(
+        engine=engine, reachable=False, problem=str(exc), unavailable=exc.as_facts()
+    )
 
 
 class ServingEngine(Protocol):

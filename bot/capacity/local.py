@@ -56,20 +56,22 @@ class LocalEngine:
             else:
                 response = await self._client.post("/admin/capacity", json=change)
         except httpx.HTTPError as exc:
-            raise EngineUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+            raise EngineUnavailable(
+                "model_server_unreachable", error=type(exc).__name__, problem=str(exc)
+            ) from None
         if response.status_code == 422:
             raise EngineRefused(str(response.json().get("problem")))
         if response.status_code == 404:
-            raise EngineUnavailable("the model server has no capacity API (single process)")
+            raise EngineUnavailable("no_capacity_api")
         if response.status_code != 200:
-            raise EngineUnavailable(f"the model server answered HTTP {response.status_code}")
+            raise EngineUnavailable("model_server_http", status=response.status_code)
         return status_from_json(self.name, response.json())
 
     async def status(self) -> CapacityStatus:
         try:
             return await self._call()
         except EngineUnavailable as exc:
-            return unreachable(self.name, str(exc))
+            return unreachable(self.name, exc)
 
     async def scale(self, replicas: int) -> CapacityStatus:
         return await self._call({"mode": "manual", "replicas": replicas})

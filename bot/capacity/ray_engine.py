@@ -43,12 +43,14 @@ class RayServeEngine:
             response.raise_for_status()
             return response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise EngineUnavailable(f"Ray Serve unreachable: {type(exc).__name__} {exc}") from None
+            raise EngineUnavailable(
+                "ray_unreachable", error=type(exc).__name__, problem=str(exc)
+            ) from None
 
     def _ours(self, details: dict[str, Any]) -> dict[str, Any]:
         app = (details.get("applications") or {}).get(self.app)
         if app is None:
-            raise EngineUnavailable(f"Ray Serve runs no application named {self.app!r}")
+            raise EngineUnavailable("ray_no_app", app=self.app)
         return app
 
     def _status(self, details: dict[str, Any]) -> CapacityStatus:
@@ -76,7 +78,7 @@ class RayServeEngine:
         try:
             return self._status(await self._details())
         except EngineUnavailable as exc:
-            return unreachable(self.name, str(exc))
+            return unreachable(self.name, exc)
 
     async def _change(self, edit: dict[str, Any], drop: tuple[str, ...] = ()) -> CapacityStatus:
         """PUT every application back, ours with `edit` applied to our deployment's options."""
@@ -100,11 +102,13 @@ class RayServeEngine:
                 mine.update(edit)
             apps.append(config)
         if not any(a.get("name") == self.app for a in apps):
-            raise EngineUnavailable(f"Ray Serve runs no application named {self.app!r}")
+            raise EngineUnavailable("ray_no_app", app=self.app)
         try:
             response = await self._client.put(API, json={"applications": apps})
         except httpx.HTTPError as exc:
-            raise EngineUnavailable(f"Ray Serve unreachable: {type(exc).__name__} {exc}") from None
+            raise EngineUnavailable(
+                "ray_unreachable", error=type(exc).__name__, problem=str(exc)
+            ) from None
         if response.status_code >= 400:
             raise EngineRefused(f"Ray Serve refused the config: {response.text[:300]}")
         return self._status(await self._details())

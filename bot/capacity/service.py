@@ -176,7 +176,7 @@ class CapacityService:
         except EngineRefused as exc:
             raise CapacityRefused("engine_refused", problem=exc.problem) from None
         except EngineUnavailable as exc:
-            raise CapacityRefused("engine_unreachable", problem=str(exc)) from None
+            raise CapacityRefused("engine_unreachable", unavailable=exc.as_facts()) from None
 
     async def restore(self, config: dict[str, Any]) -> CapacityStatus:
         """Put back a configuration taken before a change (`CapacityStatus.config()`)."""
@@ -202,8 +202,10 @@ class CapacityService:
         """Shed load: no queue beyond what the replicas answer at once."""
         try:
             return await self.engine.shed(0)
-        except (EngineRefused, EngineUnavailable) as exc:
-            raise CapacityRefused("engine_unreachable", problem=str(exc)) from None
+        except EngineRefused as exc:
+            raise CapacityRefused("engine_unreachable", problem=exc.problem) from None
+        except EngineUnavailable as exc:
+            raise CapacityRefused("engine_unreachable", unavailable=exc.as_facts()) from None
 
     async def aclose(self) -> None:
         for task in self.reverts.values():

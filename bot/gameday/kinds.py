@@ -35,8 +35,22 @@ class Param:
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """Whether a probe held, and what it saw: a `kind` and its `facts`.
+
+    No words here: `templates/probe_result.j2` words a result (the drill's timeline and report);
+    `str()` is a short technical line for logs and the command line.
+    """
+
     ok: bool
-    detail: str
+    kind: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return " ".join([self.kind, *(f"{k}={v!r}" for k, v in self.facts.items())])
+
+    def as_facts(self) -> dict[str, Any]:
+        """The result as `probe_result.j2` reads it (`result.kind`, `.ok`, `.facts`); JSON."""
+        return {"kind": self.kind, "ok": self.ok, "facts": dict(self.facts)}
 
 
 class Probe(Protocol):

@@ -53,21 +53,27 @@ class HttpProbe:
         try:
             response = await ctx.deps.http.get(url, timeout=2.0)
         except httpx.HTTPError as exc:
-            return ProbeResult(False, f"GET {url}: {type(exc).__name__}")
+            return ProbeResult(False, "http_error", {"url": url, "error": type(exc).__name__})
         if response.status_code != self.status:
-            return ProbeResult(False, f"GET {url}: HTTP {response.status_code}, not {self.status}")
+            return ProbeResult(
+                False,
+                "http_status",
+                {"url": url, "status": response.status_code, "want": self.status},
+            )
         if self.json:
             try:
                 body = response.json()
             except ValueError:
-                return ProbeResult(False, f"GET {url}: not JSON")
+                return ProbeResult(False, "not_json", {"url": url})
             for key, want in self.json.items():
                 want = fill(want, ctx)
                 if not _same(want, body.get(key)):
                     return ProbeResult(
-                        False, f"GET {url}: {key} is {body.get(key)!r}, not {want!r}"
+                        False,
+                        "json_field",
+                        {"url": url, "key": key, "got": body.get(key), "want": want},
                     )
-        return ProbeResult(True, f"GET {url}: HTTP {response.status_code}")
+        return ProbeResult(True, "http_ok", {"url": url, "status": response.status_code})
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ class PrometheusProbe:
             response = await ctx.deps.http.get(url, timeout=2.0)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            return ProbeResult(False, f"GET {url}: {type(exc).__name__}")
+            return ProbeResult(False, "http_error", {"url": url, "error": type(exc).__name__})
         total, found = 0.0, False
         for family in text_string_to_metric_families(response.text):
             for sample in family.samples:
@@ -95,10 +101,12 @@ class PrometheusProbe:
                 if all(sample.labels.get(k) == str(fill(v, ctx)) for k, v in self.labels.items()):
                     total, found = total + sample.value, True
         if not found:
-            return ProbeResult(False, f"{self.metric} not exported at {url}")
+            return ProbeResult(False, "metric_missing", {"metric": self.metric, "url": url})
         ok = OPS[self.op](total, self.value)
         return ProbeResult(
-            ok, f"{self.metric} = {total:g} ({'' if ok else 'not '}{self.op} {self.value:g})"
+            ok,
+            "metric",
+            {"metric": self.metric, "total": total, "op": self.op, "value": self.value},
         )
 
 
@@ -117,9 +125,7 @@ class BotStateProbe:
             if name == "production_is":
                 want = fill(self.version, ctx)
                 ok = _same(want, production)
-                return ProbeResult(
-                    ok, f"production is v{production}" + ("" if ok else f", not v{want}")
-                )
+                return ProbeResult(ok, "production_is", {"production": production, "want": want})
             try:
                 body = (
                     await deps.http.get(
@@ -127,27 +133,23 @@ class BotStateProbe:
                     )
                 ).json()
             except (httpx.HTTPError, ValueError) as exc:
-                return ProbeResult(False, f"the model server did not answer: {type(exc).__name__}")
+                return ProbeResult(False, "model_server_silent", {"error": type(exc).__name__})
             served = body.get("version")
-            ok = served == production
             return ProbeResult(
-                ok, f"the model server serves v{served}, production is v{production}"
+                served == production,
+                "served_is_production",
+                {"served": served, "production": production},
             )
         if name == "deploy_lock_free":
             with deps.db.session() as session:
                 lock = deploy_service.current_lock(session)
-            return ProbeResult(
-                lock is None,
-                "the deploy lock is free" if lock is None else "the deploy lock is held",
-            )
+            return ProbeResult(lock is None, "deploy_lock", {"free": lock is None})
         if name == "no_open_incidents":
             open_ids = await deps.incidents.open_ids()
-            return ProbeResult(not open_ids, f"{len(open_ids)} open incidents")
+            return ProbeResult(not open_ids, "open_incidents", {"count": len(open_ids)})
         # no_firing_alerts
         firing = deps.monitoring.tracker.firing()
-        return ProbeResult(
-            not firing, "no monitor alert firing" if not firing else "firing: " + ", ".join(firing)
-        )
+        return ProbeResult(not firing, "firing_alerts", {"firing": list(firing)})
 
 
 BOT_STATE_CHECKS = (
@@ -190,12 +192,25 @@ class RunbookRunProbe:
                     ).first()
                     if step is not None and step.status == self.status:
                         return ProbeResult(
-                            True, f"{self.runbook} run {run.id}: step {self.step} {step.status}"
+                            True,
+                            "runbook_step",
+                            {
+                                "runbook": self.runbook,
+                                "run": run.id,
+                                "step": self.step,
+                                "status": step.status,
+                            },
                         )
                 elif run.status == self.status:
-                    return ProbeResult(True, f"{self.runbook} run {run.id} {run.status}")
+                    return ProbeResult(
+                        True,
+                        "runbook_run",
+                        {"runbook": self.runbook, "run": run.id, "status": run.status},
+                    )
         return ProbeResult(
-            False, f"no {self.runbook} run with {self.step or 'status'} {self.status} yet"
+            False,
+            "no_runbook_run",
+            {"runbook": self.runbook, "step": self.step, "status": self.status},
         )
 
 
@@ -225,8 +240,18 @@ class IncidentProbe:
                     ctx.vars.setdefault("incidents", [])
                     if row.id not in ctx.vars["incidents"]:
                         ctx.vars["incidents"].append(row.id)
-                    return ProbeResult(True, f"INC-{row.number} ({self.alertname}) {row.status}")
-        return ProbeResult(False, f"no {self.status} incident with {self.alertname}")
+                    return ProbeResult(
+                        True,
+                        "incident",
+                        {
+                            "number": row.number,
+                            "alertname": self.alertname,
+                            "status": str(row.status),
+                        },
+                    )
+        return ProbeResult(
+            False, "no_incident", {"status": self.status, "alertname": self.alertname}
+        )
 
 
 @dataclass(frozen=True)
@@ -243,9 +268,15 @@ class CandidateProbe:
         for version in versions:
             if version.version > before and version.validation_status == self.status:
                 if self.discarded and not version.tags.get(T_DISCARDED_BY):
-                    return ProbeResult(False, f"v{version.version} is {self.status}, not discarded")
-                return ProbeResult(True, f"v{version.version} is {self.status}")
-        return ProbeResult(False, f"no new version is {self.status}")
+                    return ProbeResult(
+                        False,
+                        "candidate_kept",
+                        {"version": version.version, "status": self.status},
+                    )
+                return ProbeResult(
+                    True, "candidate", {"version": version.version, "status": self.status}
+                )
+        return ProbeResult(False, "no_candidate", {"status": self.status})
 
 
 @dataclass(frozen=True)
@@ -270,15 +301,13 @@ class UpdatesProbe:
 
         ids, slots, ledger, reminders = await asyncio.to_thread(read)
         if not ids:
-            return ProbeResult(False, "no drill incident")
+            return ProbeResult(False, "no_drill_incident")
         if self.reminded and not reminders:
-            return ProbeResult(False, "the commander was not reminded")
+            return ProbeResult(False, "not_reminded")
         complete = [s for per in slots for s, who in per.items() if wanted <= who]
         unfinished = sum(n for state, n in ledger.items() if state != "sent")
         ok = len(complete) >= self.slots and unfinished == 0
-        return ProbeResult(
-            ok, f"{len(complete)} scheduled updates reached everyone, {unfinished} unfinished"
-        )
+        return ProbeResult(ok, "updates", {"complete": len(complete), "unfinished": unfinished})
 
 
 def register_probes(probes: KindRegistry[Probe]) -> None:

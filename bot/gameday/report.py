@@ -28,6 +28,7 @@ def build_report(
     reason: str,
     detail: str,
     steady_after: bool,
+    probes: list[list[Any]] | None = None,
     now: datetime,
 ) -> dict[str, Any]:
     """Everything the report template and the bench table show, as plain JSON values."""
@@ -73,7 +74,8 @@ def build_report(
         "speed": ctx.speed,
         "outcome": outcome.value,
         "reason": reason,
-        "reason_detail": detail,
+        "reason_detail": detail,  # technical, for logs and the command line
+        "reason_probes": list(probes or []),  # the probes that did not hold, for the report
         "detect_seconds": detect,
         "mitigate_seconds": mitigate,
         "monitor_interval_seconds": interval,

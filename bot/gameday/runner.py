@@ -29,11 +29,27 @@ POLL_SECONDS = 0.05
 
 
 class DrillStopped(Exception):
-    """The drill ends early: aborted by its owner or its abort condition, or timed out."""
+    """The drill ends early: aborted by its owner or its abort condition, or timed out.
 
-    def __init__(self, outcome: DrillOutcome, reason: str, detail: str = "") -> None:
+    `reason` is a kind the report words; `probes` are the probes that did not hold (`probe_facts`),
+    `detail` a technical line for logs and the command line.
+    """
+
+    def __init__(
+        self,
+        outcome: DrillOutcome,
+        reason: str,
+        detail: str = "",
+        probes: list[list[Any]] | None = None,
+    ) -> None:
         super().__init__(reason)
         self.outcome, self.reason, self.detail = outcome, reason, detail
+        self.probes = probes or []
+
+
+def probe_facts(results: list[tuple[str, ProbeResult]]) -> list[list[Any]]:
+    """Probe results as stored and shown: `[probe kind, ok, ProbeResult.as_facts()]`; JSON."""
+    return [[kind, result.ok, result.as_facts()] for kind, result in results]
 
 
 @dataclass
@@ -75,7 +91,9 @@ class DrillRunner:
             try:
                 result = await spec.make(call.args).check(self.ctx)
             except Exception as exc:  # a probe that breaks says so; the drill goes on
-                result = ProbeResult(False, f"probe failed: {type(exc).__name__}: {exc}")
+                result = ProbeResult(
+                    False, "probe_failed", {"error": type(exc).__name__, "problem": str(exc)}
+                )
             results.append((call.kind, result))
         return results
 
@@ -92,19 +110,29 @@ class DrillRunner:
             ):
                 raise DrillStopped(DrillOutcome.ABORTED, "abort_condition")
             if time.time() > deadline:
-                failing = "; ".join(r.detail for _, r in results if not r.ok)
-                raise DrillStopped(DrillOutcome.FAILED, f"not_{what}", failing)
+                failing = [(k, r) for k, r in results if not r.ok]
+                raise DrillStopped(
+                    DrillOutcome.FAILED,
+                    f"not_{what}",
+                    "; ".join(str(r) for _, r in failing),
+                    probe_facts(failing),
+                )
             await asyncio.sleep(POLL_SECONDS)
 
     # --- the phases --------------------------------------------------------------------------
     async def drive(self) -> DrillOutcome:
         """Run (or resume) the drill to its end, clean-up and report included."""
-        outcome, reason, detail = DrillOutcome.PASSED, "", ""
+        outcome, reason, detail, probes = DrillOutcome.PASSED, "", "", []
         phase = self.state.get("phase")
         if phase == "cleaning":  # resumed after a restart: finish the clean-up it began
             stored = self.state.get("outcome") or DrillOutcome.INTERRUPTED.value
             reason = self.state.get("reason") or "stopped_before_fault"
-            await self.clean_up(DrillOutcome(stored), reason, self.state.get("reason_detail", ""))
+            await self.clean_up(
+                DrillOutcome(stored),
+                reason,
+                self.state.get("reason_detail", ""),
+                self.state.get("reason_probes", []),
+            )
             return DrillOutcome(stored)
         try:
             if phase == "mitigated":
@@ -115,24 +143,28 @@ class DrillRunner:
             else:
                 await self._detect_and_mitigate()
         except DrillStopped as stop:
-            outcome, reason, detail = stop.outcome, stop.reason, stop.detail
+            outcome, reason, detail, probes = stop.outcome, stop.reason, stop.detail, stop.probes
         except asyncio.CancelledError:
             # The bot stops: the stored phase lets the next start resume this drill.
             raise
         except Exception as exc:
             log.exception("drill %s failed", self.ctx.run_id)
             outcome, reason, detail = DrillOutcome.FAILED, "error", f"{type(exc).__name__}: {exc}"
-        await self.clean_up(outcome, reason, detail)
+        await self.clean_up(outcome, reason, detail, probes)
         return outcome
 
     async def _steady_state_and_inject(self) -> None:
         ctx = self.ctx
         await self._event("started", hypothesis=self.scenario.hypothesis)
         before = await self.probe(self.scenario.steady_state)
-        await self._event("steady_state_before", probes=[[k, r.ok, r.detail] for k, r in before])
+        await self._event("steady_state_before", probes=probe_facts(before))
         if not all(r.ok for _, r in before):
+            failing = [(k, r) for k, r in before if not r.ok]
             raise DrillStopped(
-                DrillOutcome.FAILED, "the steady state did not hold before the fault"
+                DrillOutcome.FAILED,
+                "steady_state_before",
+                "; ".join(str(r) for _, r in failing),
+                probe_facts(failing),
             )
         production = await asyncio.to_thread(ctx.deps.models.production_version)
         versions = await asyncio.to_thread(ctx.deps.models.list_versions)
@@ -190,11 +222,24 @@ class DrillRunner:
         await self._event("fault_reverted")
         return True
 
-    async def clean_up(self, outcome: DrillOutcome, reason: str, detail: str = "") -> None:
+    async def clean_up(
+        self,
+        outcome: DrillOutcome,
+        reason: str,
+        detail: str = "",
+        probes: list[list[Any]] | None = None,
+    ) -> None:
         """Revert the fault, run the scenario's clean-ups, check the steady state, report."""
         ctx = self.ctx
+        probes = list(probes or [])
         self._status(DrillStatus.CLEANING)
-        self._save(phase="cleaning", outcome=outcome.value, reason=reason, reason_detail=detail)
+        self._save(
+            phase="cleaning",
+            outcome=outcome.value,
+            reason=reason,
+            reason_detail=detail,
+            reason_probes=probes,
+        )
         done: list[str] = []
         if not self.state.get("reverted"):
             try:
@@ -222,7 +267,7 @@ class DrillRunner:
             except Exception:
                 log.warning("drill %s: could not count duplicates", ctx.run_id, exc_info=True)
         after = await self.probe(self.scenario.steady_state)
-        await self._event("cleaned_up", steps=done, probes=[[k, r.ok, r.detail] for k, r in after])
+        await self._event("cleaned_up", steps=done, probes=probe_facts(after))
         now = datetime.now(UTC)
         report = await asyncio.to_thread(
             build_report,
@@ -232,6 +277,7 @@ class DrillRunner:
             outcome=outcome,
             reason=reason,
             detail=detail,
+            probes=probes,
             steady_after=all(r.ok for _, r in after),
             now=now,
         )

@@ -40,7 +40,7 @@ async def diagnose(deps: PipelineActionDeps, ctx: ActionContext, job: str = "") 
             raise _failed("nothing_failed", job=job)
         steps = await deps.pipelines.failures(run_id=failed.run_id)
     except EngineUnavailable as exc:
-        raise _failed("unavailable", problem=str(exc)[:200]) from None
+        raise _failed("unavailable", unavailable=exc.as_facts()) from None
     step = steps[0] if steps else None
     return _done(
         "diagnosed",
@@ -62,7 +62,7 @@ async def rerun(
         new = await deps.pipelines.reexecute(run_id=run, from_failure=ff)
         result = await wait_for_run(deps.pipelines, new, timeout=deps.run_timeout, poll=1.0)
     except EngineUnavailable as exc:
-        raise _failed("unavailable", problem=str(exc)[:200]) from None
+        raise _failed("unavailable", unavailable=exc.as_facts()) from None
     except PipelineRefused as exc:
         raise _failed("refused", problem=exc.kind) from None
     if result.failed:
@@ -81,7 +81,7 @@ async def check_fresh(deps: PipelineActionDeps, ctx: ActionContext, job: str = "
     try:
         assets = [a for a in await deps.pipelines.assets() if not job or job in a.jobs]
     except EngineUnavailable as exc:
-        raise _failed("unavailable", problem=str(exc)[:200]) from None
+        raise _failed("unavailable", unavailable=exc.as_facts()) from None
     verdicts = [fr.judge(a, now=utcnow()) for a in assets]
     stale = [v.asset for v in verdicts if v.state == fr.STALE]
     if stale:

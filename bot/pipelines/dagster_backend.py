@@ -93,17 +93,24 @@ class DagsterPipelines:
 
     async def _query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         if not self.url:
-            raise EngineUnavailable("no pipeline engine configured: set DAGSTER_URL")
+            raise EngineUnavailable("not_configured", setting="DAGSTER_URL")
         try:
             reply = await self._client.post(
                 f"{self.url}/graphql", json={"query": query, "variables": variables or {}}
             )
             body = reply.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise EngineUnavailable(str(exc) or type(exc).__name__) from None
+            raise EngineUnavailable(
+                "dagster_unreachable", error=type(exc).__name__, problem=str(exc)
+            ) from None
         if reply.status_code >= 500 or "data" not in body or body.get("errors"):
-            errors = body.get("errors") or [{"message": f"HTTP {reply.status_code}"}]
-            raise EngineUnavailable(str(errors[0].get("message", ""))[:300])
+            errors = body.get("errors") or [{}]
+            message = errors[0].get("message")
+            raise EngineUnavailable(
+                "dagster_error",
+                problem=str(message)[:300] if message else None,
+                status=reply.status_code,
+            )
         return body["data"]
 
     async def _repository(self) -> dict[str, Any]:
@@ -111,7 +118,7 @@ class DagsterPipelines:
             data = (await self._query(q.REPOSITORIES))["repositoriesOrError"]
             nodes = data.get("nodes") or []
             if not nodes:
-                raise EngineUnavailable(data.get("message") or "no code location loaded")
+                raise EngineUnavailable("no_code_location", problem=data.get("message"))
             self._repo = nodes[0]
         return self._repo
 

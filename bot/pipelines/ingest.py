@@ -64,7 +64,7 @@ async def wait_for_run(
         if run is not None and run.finished:
             return run
         if time.monotonic() > deadline:
-            raise EngineUnavailable(f"run {run_id} did not finish within {timeout:g} s")
+            raise EngineUnavailable("run_timeout", run=run_id, seconds=timeout)
         await asyncio.sleep(poll)
 
 

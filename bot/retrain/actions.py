@@ -137,7 +137,7 @@ async def ingest(deps: RetrainDeps, ctx: ActionContext) -> ActionResult:
         step, error = (exc.steps[0].step_key, exc.steps[0].error) if exc.steps else ("", str(exc))
         raise _failed("ingest_failed", step=step, error=error[:300]) from None
     except EngineUnavailable as exc:
-        raise _failed("pipeline_unavailable", problem=str(exc)[:200]) from None
+        raise _failed("pipeline_unavailable", unavailable=exc.as_facts()) from None
     top = sorted(report.reasons.items(), key=lambda kv: -kv[1])[:3]
     return _done(
         "ingested",

@@ -121,7 +121,9 @@ async def scale_command(ctx: Ctx) -> Rendered:
         raise _refused(ctx.slash, exc) from None
     status = await services.capacity.engine.status()
     if not status.reachable:
-        raise _refused(ctx.slash, CapacityRefused("engine_unreachable", problem=status.problem))
+        raise _refused(
+            ctx.slash, CapacityRefused("engine_unreachable", unavailable=status.unavailable)
+        )
     return _diff(services, change, status.config(), change.config(status))
 
 

@@ -34,7 +34,9 @@ async def engine(call: Awaitable[T]) -> T:
     try:
         return await call
     except EngineUnavailable as exc:
-        raise UserError("pipeline_unavailable", result="failed", problem=str(exc)) from None
+        raise UserError(
+            "pipeline_unavailable", result="failed", unavailable=exc.as_facts()
+        ) from None
     except PipelineRefused as exc:
         raise UserError("pipeline_refused", result="refused", kind=exc.kind, **exc.facts) from None
 
