@@ -75,7 +75,7 @@ async def test_arguments_are_checked_before_the_handler_runs(bot: BotHarness) ->
     await bot.command("runbook show")
     await bot.slack.wait_for_text("Which runbook?", user=ONCALL)
     await bot.command("status now")
-    extra = await bot.slack.wait_for_text("One word too many: `now`", user=ONCALL)
+    extra = await bot.slack.wait_for_text("Unexpected `now`", user=ONCALL)
     assert "Usage: `/iris status`" in extra.plain()
     records = _audit(bot)[-5:]
     assert [(r.action, r.result) for r in records] == [

@@ -1,5 +1,5 @@
-"""One cause, one incident; refused input is its own rate; latency points at capacity (issue 16,
-"Incidents"). The real model server, the real monitors and the real alert intake."""
+"""One cause, one incident; refused input is its own rate; latency points at capacity.
+The real model server, the real monitors and the real alert intake."""
 
 from __future__ import annotations
 

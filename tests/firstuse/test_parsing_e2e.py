@@ -1,4 +1,4 @@
-"""What a first-time user types, read the way they meant it (issue 16, "Command parsing"): one
+"""What a first-time user types, read the way they meant it: one
 bot on the Slack stand-in, each command answered in its ack."""
 
 from __future__ import annotations

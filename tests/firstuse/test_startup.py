@@ -1,4 +1,4 @@
-"""Start-up says what it is doing (issue 16): `make run` runs `oncall-bot migrate` and
+"""Start-up says what it is doing: `make run` runs `oncall-bot migrate` and
 `oncall-bot bootstrap` before `oncall-bot run`; none of them is silent while it works."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The shell as a first-time user meets it (issue 16, "The local shell"): buttons addressed by
+"""The shell as a first-time user meets it: buttons addressed by
 message handle, errors in words, edits shown as what changed, your own lines with a handle, the
 landing folder and a history of what you typed."""
 
