@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.request_body import BodyTooLarge, read_body
 from bot.scheduling import run_due_now
 from bot.services import Services
 from bot.web import SlackSignature
@@ -42,8 +43,11 @@ def local_jobs_route(services: Services) -> Route:
     async def run_due_jobs(request: Request) -> Response:
         if services.mode != "local":
             return JSONResponse({"error": "not found"}, status_code=404)
-        body = await request.body()
-        if len(body) > MAX_BODY or not signature.valid(request, body):
+        try:
+            body = await read_body(request, limit=MAX_BODY)
+        except BodyTooLarge:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        if not signature.valid(request, body):
             return JSONResponse({"error": "invalid request"}, status_code=401)
         minutes = _minutes(body)
         if minutes is None:

@@ -50,6 +50,7 @@ CASES = (
 )
 MODES = ("http", "socket", "local")
 SLACK_LIMIT, ALERT_LIMIT, MODEL_LIMIT = 1_000_000, 4_000_000, 1_000_000
+LOCAL_JOBS_LIMIT = 1024
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ class Row:
     method: str
     path: str
     expect: dict[str, int]
-    credentials: str  # "slack" (signature), "alertmanager" / "pipeline" (token), "none"
+    # "slack" (signature), "signed" (Slack's signature on a route that is not Slack's),
+    # "alertmanager" / "pipeline" (token), "none"
+    credentials: str
     limit: int = SLACK_LIMIT
     modes: tuple[str, ...] = MODES
     payload: bytes = b""
@@ -135,6 +138,33 @@ BOT_ROUTES = [
         payload=FORGED_ALERT,
         content_type="application/json",
     ),
+    # The web workspace's "run due jobs now": signed by the stand-in, and only in local mode;
+    # everywhere else it answers as if it were not there.
+    Row(
+        "POST",
+        "/local/run-due-jobs",
+        {
+            **_same(401),
+            "oversized": 413,
+            "chunked_oversized": 413,
+            "signed_malformed": 400,
+        },
+        "signed",
+        limit=LOCAL_JOBS_LIMIT,
+        modes=("local",),
+        payload=b'{"minutes": 1}',
+        content_type="application/json",
+    ),
+    Row(
+        "POST",
+        "/local/run-due-jobs",
+        _same(404),
+        "signed",
+        limit=LOCAL_JOBS_LIMIT,
+        modes=("http", "socket"),
+        payload=b'{"minutes": 1}',
+        content_type="application/json",
+    ),
 ]
 # The model server is an internal service (predict and feedback take no credentials); what
 # arrives here forged as Slack is not a prediction request, and bodies are bounded.
@@ -175,7 +205,7 @@ def slack_headers(body: bytes, *, secret: str = SIGNING_SECRET, age: int = 0) ->
 
 
 def good_credentials(row: Row, body: bytes) -> dict[str, str]:
-    if row.credentials == "slack":
+    if row.credentials in ("slack", "signed"):
         return slack_headers(body)
     if row.credentials == "alertmanager":
         return {"Authorization": f"Bearer {ALERT_TOKEN}"}
