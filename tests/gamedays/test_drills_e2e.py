@@ -78,7 +78,7 @@ async def test_drift_drill_opens_a_drill_incident(
     assert "DRILL" in header.plain()
     draft = bot.settings.oncall_data_dir / "postmortems" / "INC-1.md"
     text = draft.read_text()
-    assert "**DRILL**" in text and "drill_report" in text  # the report feeds the draft
+    assert "**DRILL**" in text and "Game day drill report" in text  # the report feeds the draft
 
 
 async def test_accuracy_drill_opens_a_drill_incident(bot: GamedayHarness) -> None:
