@@ -2,11 +2,11 @@
 serving a CPU-bound 300-tree forest, the bot's burn-rate monitor, the incident it opens in the
 Slack stand-in, the Scale to N button, and the alert resolving once two replicas serve.
 
-The test is made deterministic by its load, not by a clock: a closed loop of two clients against
-one worker answering one request at a time means every request waits for the other one, so its
-latency is about twice the service time; with two replicas nobody waits. The SLO threshold is
+The test is made deterministic by its load, not by a clock: a closed loop of four clients against
+one worker answering one request at a time means every request waits for the three others, so its
+latency is about four times the service time; with two replicas it is about twice. The SLO threshold is
 set between the two: the batch size is calibrated under that very load so that one replica
-answers at about 1.4× the threshold, and
+answers at about 1.6× the threshold, and
 the burn windows are shrunk (BURN_WINDOW_SCALE) so the alert fires and resolves in seconds.
 """
 
@@ -43,7 +43,8 @@ from tests.harness import (
     make_settings,
 )
 
-SLO_SECONDS = 0.25  # a histogram bucket bound
+SLO_SECONDS = 0.05  # a histogram bucket bound
+CLIENTS = 4  # the closed loop: with one replica each request waits for the three others
 SLO_TARGET = 0.90
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 # The shipped windows, shrunk for a one-second scrape interval.
@@ -102,7 +103,8 @@ async def prometheus_firing(url: str, alert: str, timeout: float = 60.0) -> None
     deadline = asyncio.get_running_loop().time() + timeout
     async with httpx.AsyncClient() as client:
         while asyncio.get_running_loop().time() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
+            # Until its first rule evaluation Prometheus answers 503 "Service Unavailable".
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
                 alerts = (await client.get(f"{url}/api/v1/alerts")).json()["data"]["alerts"]
                 if any(
                     a["labels"]["alertname"] == alert and a["state"] == "firing" for a in alerts
@@ -147,19 +149,25 @@ class Load:
 
 
 async def calibrate(url: str) -> int:
-    """Rows per request so that, under the test's own load on one replica (two clients, so each
-    request waits for the other), the median latency is about 1.4× the SLO threshold: two
-    replicas then answer at about 0.7× of it."""
+    """Rows per request so that, under the test's own load on one replica (four clients, so each
+    request waits for the three others), the median latency is about 1.6× the SLO threshold: two
+    replicas then answer at about 0.8× of it."""
+    # Warm the worker first: its first predictions (the forest paged in, the caches cold) are
+    # many times slower than the rest and would end the calibration at one row.
+    warm = Load(url, clients=2, batch=10)
+    warm.start()
+    await asyncio.sleep(2.0)
+    await warm.stop()
     batch = 1
     while True:
-        load = Load(url, clients=2, batch=batch)
+        load = Load(url, clients=CLIENTS, batch=batch)
         load.start()
         await asyncio.sleep(1.5)
         await load.stop()
         median = sorted(load.seconds)[len(load.seconds) // 2]
-        if median >= 1.4 * SLO_SECONDS or batch >= 1000:
+        if median >= 1.6 * SLO_SECONDS or batch >= 1000:
             return batch
-        batch = min(max(int(batch * 1.4 * SLO_SECONDS / median), batch + 1), 1000)
+        batch = min(max(int(batch * 1.6 * SLO_SECONDS / median), batch + 1), 1000)
 
 
 @pytest.fixture
@@ -236,7 +244,7 @@ async def test_burn_alert_opens_an_incident_and_scale_to_2_from_its_button_resol
     await harness.command("scale 2", user=VIEWER)
     assert (await httpx.AsyncClient().get(f"{url}/admin/capacity")).json()["wanted"] == 1
 
-    load = Load(url, clients=2, batch=batch)
+    load = Load(url, clients=CLIENTS, batch=batch)
     target = url.removeprefix("http://")
     with prometheus(tmp_path, target, slo_target=SLO_TARGET) as prom:
         load.start()
@@ -252,9 +260,12 @@ async def test_burn_alert_opens_an_incident_and_scale_to_2_from_its_button_resol
 
 async def scale_from_the_incident(harness: BotHarness, prom: str) -> None:
     """Page -> incident -> card -> Scale to 2 -> post-scale check -> resolved; Prometheus agrees."""
-    header = await harness.slack.wait_for(
-        lambda m: PAGE in m.plain() and m.thread_ts is None, timeout=90
+    # The page's own incident (the slow-burn ticket may open one of its own first): the thread
+    # line that says which alert opened it, then that thread's header.
+    opened = await harness.slack.wait_for(
+        lambda m: m.thread_ts is not None and f"{PAGE} firing" in m.plain(), timeout=90
     )
+    header = next(m for m in harness.slack.all_messages() if m.ts == opened.thread_ts)
     # The shipped rules, evaluated by Prometheus on the same histogram, page too.
     await prometheus_firing(prom, PAGE)
     assert re.search(r"INC-\d+", header.plain())
