@@ -9,27 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from bot import engine_outage
+
 Mode = Literal["manual", "auto"]
 
 
-class EngineUnavailable(Exception):
-    """The engine did not answer (Ray unreachable, model server down); the card says so.
-
-    No words here: `kind` and `facts` say what happened and `templates/engine_unavailable.j2`
-    words them; `str()` is a short technical line for logs.
-    """
-
-    def __init__(self, kind: str, **facts: Any) -> None:
-        super().__init__(kind)
-        self.kind = kind
-        self.facts = facts
-
-    def __str__(self) -> str:
-        return " ".join([self.kind, *(f"{k}={v}" for k, v in self.facts.items())])
-
-    def as_facts(self) -> dict[str, Any]:
-        """What `engine_unavailable.j2` reads (`unavailable.kind`, `unavailable.facts`); JSON."""
-        return {"kind": self.kind, "facts": dict(self.facts)}
+class EngineUnavailable(engine_outage.EngineUnavailable):
+    """The serving engine did not answer (Ray unreachable, model server down); the card says so."""
 
 
 class EngineRefused(Exception):

@@ -6,30 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot import engine_outage
+
 # Dagster's run statuses, grouped the way the bot reads them.
 DONE_OK = frozenset({"SUCCESS"})
 DONE_BAD = frozenset({"FAILURE", "CANCELED"})
 ACTIVE = frozenset({"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING", "MANAGED"})
 
 
-class EngineUnavailable(Exception):
-    """The pipeline engine did not answer (down, unreachable, or too slow).
-
-    No words here: `kind` and `facts` say what happened and `templates/engine_unavailable.j2`
-    words them; `str()` is a short technical line for logs.
-    """
-
-    def __init__(self, kind: str, **facts: Any) -> None:
-        super().__init__(kind)
-        self.kind = kind
-        self.facts = facts
-
-    def __str__(self) -> str:
-        return " ".join([self.kind, *(f"{k}={v}" for k, v in self.facts.items())])
-
-    def as_facts(self) -> dict[str, Any]:
-        """What `engine_unavailable.j2` reads (`unavailable.kind`, `unavailable.facts`); JSON."""
-        return {"kind": self.kind, "facts": dict(self.facts)}
+class EngineUnavailable(engine_outage.EngineUnavailable):
+    """The pipeline engine did not answer (down, unreachable, or too slow)."""
 
 
 class PipelineRefused(Exception):
