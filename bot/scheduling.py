@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.job import Job
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
@@ -26,11 +27,17 @@ from bot.leader import LeaderElection, LeaderLock
 log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
+# Interval jobs that each start re-adds (monitors, ingestion, capacity) live in memory; jobs that
+# must survive a restart (updates, reminders, grant deadlines) go to the "default" SQL store.
+MEMORY_JOBSTORE = "memory"
 
 
 def make_scheduler(engine: Engine) -> AsyncIOScheduler:
     return AsyncIOScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
+        jobstores={
+            "default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE),
+            MEMORY_JOBSTORE: MemoryJobStore(),
+        },
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 15 * 60},
         timezone="UTC",
     )

@@ -5,24 +5,23 @@ post the capacity card, with its buttons, in the thread of the incident a page o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.capacity.burn import PAGE
 from bot.incidents import service as incidents
 from bot.monitoring.alerts import AlertTracker
+from bot.scheduling import MEMORY_JOBSTORE
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-JOBSTORE = "memory"
+JOBSTORE = MEMORY_JOBSTORE
 CAPACITY_JOB = "capacity.observe"
 
 
@@ -31,8 +30,6 @@ def schedule_capacity_jobs(services: Services, client: Any) -> None:
     if seconds <= 0:
         return
     scheduler = services.scheduler
-    with contextlib.suppress(ValueError):
-        scheduler.add_jobstore(MemoryJobStore(), JOBSTORE)
     tracker = AlertTracker(
         model=services.settings.model_name, repeat_seconds=services.settings.alert_repeat_seconds
     )

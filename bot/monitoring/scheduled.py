@@ -6,19 +6,19 @@ nothing to unpickle, and the job callable can close over this bot's services.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.scheduling import MEMORY_JOBSTORE
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-JOBSTORE = "memory"
+JOBSTORE = MEMORY_JOBSTORE
 MONITOR_JOB = "monitoring.run_all"
 
 
@@ -28,8 +28,6 @@ def schedule_monitor_jobs(services: Services) -> None:
     if seconds <= 0:
         return
     scheduler = services.scheduler
-    with contextlib.suppress(ValueError):  # another domain (or an earlier start) added it
-        scheduler.add_jobstore(MemoryJobStore(), JOBSTORE)
     scheduler.add_job(
         run_monitors,
         IntervalTrigger(seconds=seconds),

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.scheduling import MEMORY_JOBSTORE
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-JOBSTORE = "memory"
+JOBSTORE = MEMORY_JOBSTORE
 CHECK_JOB = "pipelines.check"
 
 
@@ -23,8 +23,6 @@ def schedule_pipeline_jobs(services: Services) -> None:
     settings = services.settings
     if settings.pipeline_poll_seconds <= 0 or not settings.dagster_url:
         return
-    with contextlib.suppress(ValueError):  # already added by another domain or an earlier start
-        services.scheduler.add_jobstore(MemoryJobStore(), JOBSTORE)
     services.scheduler.add_job(
         check_pipelines,
         IntervalTrigger(seconds=settings.pipeline_poll_seconds),

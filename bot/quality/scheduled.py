@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
-from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.quality.service import QualityService
+from bot.scheduling import MEMORY_JOBSTORE
 
 log = logging.getLogger(__name__)
 
-JOBSTORE = "memory"
+JOBSTORE = MEMORY_JOBSTORE
 QUALITY_JOB = "quality.run"
 
 
@@ -23,8 +22,6 @@ def schedule_quality_jobs(
     """Add the quality job when the interval is above 0."""
     if seconds <= 0:
         return
-    with contextlib.suppress(ValueError):  # another domain added the store
-        scheduler.add_jobstore(MemoryJobStore(), JOBSTORE)
     scheduler.add_job(
         run_quality,
         IntervalTrigger(seconds=seconds),

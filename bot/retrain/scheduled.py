@@ -7,12 +7,10 @@ job store: nothing to unpickle, and the job callables can close over this bot's 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import TYPE_CHECKING
 
-from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -22,13 +20,14 @@ from bot.deploy.flows import DeployContext, DeployRefused, start_deploy
 from bot.retrain.actions import landing_dir, landing_files_since, production_facts, trained_at
 from bot.retrain.options import ALL_SOURCES
 from bot.runbook import RunState, RunStatus
+from bot.scheduling import MEMORY_JOBSTORE
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-JOBSTORE = "memory"
+JOBSTORE = MEMORY_JOBSTORE
 SCHEDULER_ACTOR = "scheduler"
 INGEST_JOB = "data.ingest_landing"
 RETRAIN_JOB = "retrain.scheduled"
@@ -38,8 +37,6 @@ def schedule_retrain_jobs(services: Services) -> None:
     """Add the ingestion and retrain jobs the settings ask for; ingest once now, in the background."""
     settings = services.settings
     scheduler = services.scheduler
-    with contextlib.suppress(ValueError):  # already added by an earlier start
-        scheduler.add_jobstore(MemoryJobStore(), JOBSTORE)
     if settings.ingest_interval_seconds > 0:
         scheduler.add_job(
             ingest_once,
