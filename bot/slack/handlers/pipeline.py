@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from bot.access.roles import Role
@@ -117,28 +117,15 @@ async def on_rerun(click: Interaction) -> Rendered:
 
 
 async def _follow_run(click: Interaction, run_id: str, channel: str, ts: str) -> None:
-    p, renderer = click.services.pipelines, click.services.renderer
-    last = None
-    deadline = asyncio.get_running_loop().time() + PROGRESS_FOR
-    while asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(PROGRESS_EVERY)
-        try:
-            run = await p.service.run(run_id=run_id)
-        except EngineUnavailable:
-            continue
-        if run is None:
-            return
-        state = (run.status, tuple((s.key, s.status) for s in run.steps))
-        if state != last:
-            last = state
-            message = renderer.render(
-                "pipeline_progress", slash=click.slash, run=run, url=p.service.run_url(run_id)
-            )
-            await click.reply.update(channel, ts, message)
-        if run.finished:
-            # The monitor sees the outcome now, not at its next poll: the incident follows.
-            await p.monitor.check()
-            return
+    p = click.services.pipelines
+    await _follow(
+        click,
+        channel,
+        ts,
+        fetch=lambda: p.service.run(run_id=run_id),
+        state=lambda run: (run.status, tuple((s.key, s.status) for s in run.steps)),
+        context=lambda run: {"run": run, "url": p.service.run_url(run_id)},
+    )
 
 
 async def on_backfill(click: Interaction) -> Rendered:
@@ -161,23 +148,44 @@ async def on_backfill(click: Interaction) -> Rendered:
 
 
 async def _follow_backfill(click: Interaction, backfill_id: str, channel: str, ts: str) -> None:
+    p = click.services.pipelines
+    await _follow(
+        click,
+        channel,
+        ts,
+        fetch=lambda: p.flows.progress(backfill_id=backfill_id),
+        state=lambda info: (info.status, tuple(sorted(info.run_status.items()))),
+        context=lambda info: {"backfill": info},
+    )
+
+
+async def _follow(
+    click: Interaction,
+    channel: str,
+    ts: str,
+    *,
+    fetch: Callable[[], Awaitable[Any]],
+    state: Callable[[Any], Any],
+    context: Callable[[Any], dict[str, Any]],
+) -> None:
+    """Edit one progress message while a run or backfill changes, until it ends (or an hour)."""
     p, renderer = click.services.pipelines, click.services.renderer
     last = None
     deadline = asyncio.get_running_loop().time() + PROGRESS_FOR
     while asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(PROGRESS_EVERY)
         try:
-            info = await p.flows.progress(backfill_id=backfill_id)
+            current = await fetch()
         except EngineUnavailable:
             continue
-        if info is None:
+        if current is None:
             return
-        state = (info.status, tuple(sorted(info.run_status.items())))
-        if state != last:
-            last = state
-            message = renderer.render("pipeline_progress", slash=click.slash, backfill=info)
+        if state(current) != last:
+            last = state(current)
+            message = renderer.render("pipeline_progress", slash=click.slash, **context(current))
             await click.reply.update(channel, ts, message)
-        if info.finished:
+        if current.finished:
+            # The monitor sees the outcome now, not at its next poll: the incident follows.
             await p.monitor.check()
             return
 
